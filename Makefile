@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PKGS := -e services/common -e services/cf_service -e services/audio_service -e services/gateway
+PIP := $(BIN)/pip install --disable-pip-version-check -q
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: run test install install-dev lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade "pip>=24" "setuptools>=70" wheel
+
+# Runtime dependencies (no test tools); stamp reinstalls when a requirements file changes.
+$(VENV)/.installed-run: $(BIN)/python requirements/*.txt services/*/pyproject.toml
+	$(PIP) -r requirements/run.txt -c requirements/constraints.txt
+	$(PIP) --no-deps --no-build-isolation $(PKGS)
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-run requirements/dev.txt
+	$(PIP) -r requirements/dev.txt -c requirements/constraints.txt
+	touch $@
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+## Start Redis (embedded), cf_service, audio_service and the gateway; Ctrl-C stops them all.
+run: install
+	$(BIN)/python -m musicrec_common.devstack
+
+## Install what the tests need and run the whole suite.
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check services tests bench
+	$(BIN)/mypy
+
+bench: install-dev
+	$(BIN)/python bench/bench_loader.py
+
+clean:
+	rm -rf var .pytest_cache

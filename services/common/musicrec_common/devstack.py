@@ -1,0 +1,147 @@
+"""``make run``: prepare data, start Redis and the three services, stop them all on Ctrl-C.
+
+Each preparation step is cached under ``VAR_DIR/stamps``: a step runs again
+only when its inputs, its command or the database URL change, so a second
+start only launches processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from musicrec_common.procs import ManagedProcess, port_open, python_module, start_redis, wait_http
+from musicrec_common.settings import REPO_ROOT
+
+
+@dataclass
+class Step:
+    """One cached preparation command."""
+
+    name: str
+    argv: list[str]
+    inputs: list[Path] = field(default_factory=list)
+
+    def key(self, env: dict[str, str]) -> str:
+        digest = hashlib.sha256()
+        digest.update(" ".join(self.argv[1:]).encode())
+        digest.update(env.get("DATABASE_URL", "").encode())
+        for path in self.inputs:
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for file in files:
+                digest.update(str(file.relative_to(REPO_ROOT) if file.is_relative_to(REPO_ROOT) else file).encode())
+                digest.update(file.read_bytes() if file.stat().st_size < 64 << 20 else str(file.stat().st_mtime).encode())
+        return digest.hexdigest()
+
+
+def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
+    stamps = var_dir / "stamps"
+    stamps.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        stamp = stamps / f"{step.name}.sha256"
+        key = step.key(env)
+        if stamp.exists() and stamp.read_text().strip() == key:
+            print(f"[prepare] {step.name}: up to date")
+            continue
+        print(f"[prepare] {step.name}: {' '.join(step.argv[1:])}", flush=True)
+        started = time.monotonic()
+        result = subprocess.run(step.argv, env=env, cwd=REPO_ROOT, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise SystemExit(f"[prepare] {step.name} failed (exit {result.returncode})")
+        stamp.write_text(key)
+        print(f"[prepare] {step.name}: done in {time.monotonic() - started:.1f}s", flush=True)
+
+
+def preparation_steps(data_dir: Path) -> list[Step]:
+    """Everything the services need before they start, in order."""
+    gateway_src = REPO_ROOT / "services" / "gateway" / "gateway"
+    return [
+        Step("migrate", python_module("gateway", "migrate"), [gateway_src / "migrations" / "versions"]),
+        Step("import-msd", python_module("gateway", "import-data"),
+             [data_dir / "msd" / "songs.tsv", data_dir / "msd" / "listens_10000_head.tsv"]),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m musicrec_common.devstack", description=__doc__)
+    parser.add_argument("--prepare-only", action="store_true", help="prepare data and exit")
+    parser.add_argument("--no-prepare", action="store_true", help="start the processes only")
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    var_dir = Path(env.get("VAR_DIR", REPO_ROOT / "var")).resolve()
+    data_dir = Path(env.get("DATA_DIR", REPO_ROOT / "data")).resolve()
+    env["VAR_DIR"], env["DATA_DIR"] = str(var_dir), str(data_dir)
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    logs = var_dir / "logs"
+    gateway_port = int(env.setdefault("GATEWAY_PORT", "8000"))
+    cf_port = int(env.setdefault("CF_PORT", "8001"))
+    audio_port = int(env.setdefault("AUDIO_PORT", "8002"))
+    env.setdefault("CF_SERVICE_URL", f"http://127.0.0.1:{cf_port}")
+    env.setdefault("AUDIO_SERVICE_URL", f"http://127.0.0.1:{audio_port}")
+
+    if not args.no_prepare:
+        run_steps(preparation_steps(data_dir), env, var_dir)
+    if args.prepare_only:
+        return 0
+
+    started: list[ManagedProcess] = []
+
+    def stop_all(*_: object) -> None:
+        for proc in reversed(started):
+            proc.stop()
+        started.clear()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if "REDIS_URL" not in env:
+            redis_port = int(env.get("REDIS_PORT", "6390"))
+            if port_open("127.0.0.1", redis_port):
+                raise SystemExit(f"port {redis_port} is taken: set REDIS_PORT, or REDIS_URL to use that server")
+            started.append(start_redis(redis_port, var_dir / "redis", logs / "redis.log"))
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            print(f"[run] embedded redis-server on 127.0.0.1:{redis_port}")
+        services = [("cf_service", cf_port), ("audio_service", audio_port), ("gateway", gateway_port)]
+        for name, port in services:
+            if port_open("127.0.0.1", port):
+                raise SystemExit(f"port {port} for {name} is taken: stop what uses it or set its *_PORT variable")
+        for name, port in services:
+            proc = ManagedProcess(name, python_module(name, "serve", "--port", str(port)), env=env,
+                                  log_path=logs / f"{name}.log", cwd=REPO_ROOT).start()
+            started.append(proc)
+        for (name, port), proc in zip(services, started[-3:], strict=True):
+            wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
+            print(f"[run] {name} is up on http://127.0.0.1:{port} (log: {proc.log_path})")
+        health = wait_http(f"http://127.0.0.1:{gateway_port}/health", timeout=30)
+        components = health.get("components", {})
+        assert isinstance(components, dict)
+        states = ", ".join(f"{k}={v.get('status')}" for k, v in components.items())
+        print(f"[run] health: {health.get('status')} ({states})")
+        print(f"\n  Open the web page: http://127.0.0.1:{gateway_port}/\n  API docs:          "
+              f"http://127.0.0.1:{gateway_port}/docs\n  Ctrl-C stops everything.\n", flush=True)
+        while True:
+            for proc in started:
+                if not proc.alive():
+                    print(f"[run] {proc.name} exited unexpectedly; last log lines:\n{proc.tail()}", file=sys.stderr)
+                    raise SystemExit(1)
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\n[run] stopping ...", flush=True)
+        return 0
+    finally:
+        stop_all()
+        print("[run] all processes stopped", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

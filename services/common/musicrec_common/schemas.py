@@ -1,0 +1,87 @@
+"""Request and response models shared across service boundaries (JSON over HTTP)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["ok", "degraded", "down"]
+
+
+class ComponentHealth(BaseModel):
+    """State of one dependency as seen by the service that uses it."""
+
+    status: Status
+    detail: str | None = None
+    latency_ms: float | None = None
+    info: dict[str, object] = Field(default_factory=dict)
+
+
+class HealthResponse(BaseModel):
+    """``GET /health`` of every service."""
+
+    service: str
+    version: str
+    status: Status
+    components: dict[str, ComponentHealth] = Field(default_factory=dict)
+    info: dict[str, object] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: object | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every service: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+# --- collaborative filtering -------------------------------------------------
+
+
+class HistoryItem(BaseModel):
+    song_id: str = Field(min_length=1, max_length=64, description="MSD song id")
+    play_count: int = Field(ge=1, le=1_000_000)
+
+
+class FoldInRequest(BaseModel):
+    """A listener the model has not seen, described by their plays."""
+
+    history: list[HistoryItem] = Field(max_length=5000)
+    n: int = Field(default=10, ge=1, le=500)
+    exclude: list[str] = Field(default_factory=list, max_length=5000, description="Song ids never to return")
+
+
+class Reason(BaseModel):
+    song_id: str
+    weight: float
+
+
+class RecommendedSong(BaseModel):
+    song_id: str
+    score: float
+    member_ranks: dict[str, int | None] = Field(default_factory=dict)
+    because: list[Reason] = Field(default_factory=list, description="History songs that contributed most")
+
+
+class RecommendationsResponse(BaseModel):
+    user_id: str | None = None
+    model_version: str | None = None
+    fallback: Literal["popular"] | None = None
+    items: list[RecommendedSong]
+
+
+class SimilarSong(BaseModel):
+    song_id: str
+    score: float
+
+
+class SimilarResponse(BaseModel):
+    song_id: str
+    model_version: str | None = None
+    fallback: Literal["popular"] | None = None
+    items: list[SimilarSong]

@@ -1,0 +1,75 @@
+"""Command line of the gateway: ``python -m gateway {serve,migrate,import-data}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from musicrec_common.tasteprofile import TasteProfileError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API with uvicorn")
+    serve.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT")
+    sub.add_parser("migrate", help="apply the Alembic migrations to DATABASE_URL")
+    imp = sub.add_parser("import-data", help="import song metadata and Taste Profile listens (idempotent)")
+    imp.add_argument("--songs", type=Path, default=None, help="songs.tsv (default: DATA_DIR/msd/songs.tsv)")
+    imp.add_argument("--no-songs", action="store_true", help="do not import song metadata")
+    imp.add_argument("--listens", type=Path, action="append", default=None,
+                     help="Taste Profile file, repeatable (default: DATA_DIR/msd/listens_10000_head.tsv)")
+    imp.add_argument("--on-error", choices=["reject", "skip"], default="reject",
+                     help="malformed line: reject the whole import (default) or skip the line and report it")
+    args = parser.parse_args(argv)
+
+    from gateway.app.settings import get_settings  # noqa: PLC0415 - keep --help fast
+
+    settings = get_settings()
+    if args.command == "serve":
+        import uvicorn  # noqa: PLC0415
+
+        from gateway.app.main import create_app  # noqa: PLC0415
+
+        uvicorn.run(create_app(settings), host=settings.host, port=args.port or settings.port,
+                    log_level=settings.log_level, access_log=False)
+        return 0
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    if args.command == "migrate":
+        from gateway.db.migrate import upgrade  # noqa: PLC0415
+
+        upgrade(url)
+        print(f"database migrated: {_redact(url)}")
+        return 0
+    if args.command == "import-data":
+        from gateway.db.importer import import_data  # noqa: PLC0415
+        from gateway.db.session import make_engine  # noqa: PLC0415
+
+        songs = None if args.no_songs else (args.songs or settings.data_dir / "msd" / "songs.tsv")
+        listens = args.listens or [settings.data_dir / "msd" / "listens_10000_head.tsv"]
+        engine = make_engine(url)
+        try:
+            report = import_data(engine, songs_path=songs, listens_paths=listens, on_error=args.on_error)
+        except TasteProfileError as exc:
+            print(f"import rejected, nothing written: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            engine.dispose()
+        for bad in report.bad_lines:
+            print(f"skipped {bad['file']}: line {bad['line']}: {bad['reason']}", file=sys.stderr)
+        print(json.dumps(report.as_dict() | {"bad_lines": len(report.bad_lines)}, indent=2))
+        return 0
+    return 1
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""Idempotent import of the shipped MSD data: song metadata and Taste Profile listens.
+
+Everything happens in one transaction: a file rejected half-way leaves the
+database exactly as it was. Importing the same files twice adds nothing:
+existing users, songs and (user, song) plays are left untouched, so plays the
+app recorded since are never overwritten.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+from musicrec_common.tasteprofile import BadLine, OnError, TasteProfileError, iter_chunks
+from sqlalchemy import Connection, Engine, func, insert, select
+from tqdm import tqdm
+
+from gateway.db.models import Play, Song, SongSource, User
+
+SONG_COLUMNS = ("song_id", "track_id", "title", "artist", "release", "year", "duration_s", "tempo_bpm", "genre", "lastfm_tags")
+BATCH = 1000  # rows per executemany / IN (...) list; portable across SQLite, PostgreSQL, MySQL
+T = TypeVar("T")
+
+
+@dataclass
+class ImportReport:
+    listens_read: int = 0
+    listens_inserted: int = 0
+    listens_existing: int = 0
+    users_in_files: int = 0
+    users_created: int = 0
+    songs_listened: int = 0
+    songs_created_from_listens: int = 0
+    songs_in_metadata: int = 0
+    songs_created_from_metadata: int = 0
+    bad_lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _batches(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _clean(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _read_songs(path: Path) -> pd.DataFrame:
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+    missing = [c for c in ("song_id", "title", "artist") if c not in header]
+    if missing:
+        raise TasteProfileError(str(path), 1, f"song metadata header lacks {missing}; found {header}")
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""], quoting=3)
+    for col in ("year",):
+        if col in frame:
+            bad = frame[col].notna() & ~frame[col].fillna("").str.fullmatch(r"\d{1,4}")
+            if bad.any():
+                line = int(bad.to_numpy().nonzero()[0][0]) + 2
+                raise TasteProfileError(str(path), line, f"year {frame[col][bad].iloc[0]!r} is not a year")
+    for col in ("duration_s", "tempo_bpm"):
+        if col in frame:
+            numeric = pd.to_numeric(frame[col], errors="coerce")
+            bad = frame[col].notna() & numeric.isna()
+            if bad.any():
+                line = int(bad.to_numpy().nonzero()[0][0]) + 2
+                raise TasteProfileError(str(path), line, f"{col} {frame[col][bad].iloc[0]!r} is not a number")
+            frame[col] = numeric
+    empty = frame["song_id"].isna()
+    if empty.any():
+        raise TasteProfileError(str(path), int(empty.to_numpy().nonzero()[0][0]) + 2, "empty song_id")
+    return frame
+
+
+def _key_map(conn: Connection, key_column: Any, id_column: Any) -> dict[str, int]:
+    """All existing (key -> id) pairs in one streamed query; large IN lists are slow on PostgreSQL."""
+    result = conn.execute(
+        select(key_column, id_column).where(key_column.is_not(None)).execution_options(yield_per=50_000))
+    return {key: ident for key, ident in result}
+
+
+def _insert_keyed(conn: Connection, table: Any, id_column: Any, key_column: Any,
+                  rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert rows and return their new ids by key, without RETURNING (MySQL has none)."""
+    if not rows:
+        return {}
+    before = conn.execute(select(func.coalesce(func.max(id_column), 0))).scalar_one()
+    for part in _batches(rows):
+        conn.execute(insert(table), list(part))
+    found = conn.execute(select(key_column, id_column).where(id_column > before))
+    return {key: ident for key, ident in found}
+
+
+def import_songs(conn: Connection, path: Path, report: ImportReport) -> None:
+    frame = _read_songs(path)
+    report.songs_in_metadata = len(frame)
+    known = _key_map(conn, Song.msd_song_id, Song.id)
+    new = frame[~frame["song_id"].isin(known)]
+    rows = [
+        {
+            "source": SongSource.msd,
+            "msd_song_id": r["song_id"],
+            "msd_track_id": _clean(r.get("track_id")),
+            "title": _clean(r.get("title")),
+            "artist": _clean(r.get("artist")),
+            "release": _clean(r.get("release")),
+            "year": int(r["year"]) if _clean(r.get("year")) not in (None, "0") else None,
+            "duration_s": _clean(r.get("duration_s")),
+            "tempo_bpm": _clean(r.get("tempo_bpm")),
+            "genre": _clean(r.get("genre")),
+            "tags": _clean(r.get("lastfm_tags")),
+        }
+        for r in new.to_dict("records")
+    ]
+    for part in tqdm(list(_batches(rows)), desc="songs", unit="batch", leave=False, disable=None):
+        conn.execute(insert(Song), list(part))
+    report.songs_created_from_metadata = len(rows)
+
+
+def import_listens(conn: Connection, path: Path, report: ImportReport, *, on_error: OnError = "reject",
+                   chunk_rows: int = 200_000) -> None:
+    users = _key_map(conn, User.msd_user_id, User.id)
+    songs = _key_map(conn, Song.msd_song_id, Song.id)
+    preexisting_user_ids = set(users.values())  # only these can already have plays
+    seen_users: set[str] = set()
+    seen_songs: set[str] = set()
+    bad: list[BadLine] = []
+    progress = tqdm(desc=f"listens {path.name}", unit="rows", unit_scale=True, disable=None)
+    for chunk in iter_chunks(path, chunk_rows=chunk_rows, on_error=on_error, bad_lines=bad):
+        # Taste Profile files have no repeated (user, song); sum them if one does.
+        chunk = chunk.groupby(["user_id", "song_id"], as_index=False, sort=False, observed=True)["play_count"].sum()
+        report.listens_read += int(len(chunk))
+        chunk_users = chunk["user_id"].unique().tolist()
+        chunk_songs = chunk["song_id"].unique().tolist()
+        seen_users.update(chunk_users)
+        seen_songs.update(chunk_songs)
+
+        create = [u for u in chunk_users if u not in users]
+        users.update(_insert_keyed(conn, User, User.id, User.msd_user_id,
+                                   [{"username": f"msd_{u}", "msd_user_id": u, "is_admin": False} for u in create]))
+        report.users_created += len(create)
+        create = [s for s in chunk_songs if s not in songs]
+        songs.update(_insert_keyed(conn, Song, Song.id, Song.msd_song_id,
+                                   [{"source": SongSource.msd, "msd_song_id": s} for s in create]))
+        report.songs_created_from_listens += len(create)
+
+        uid = chunk["user_id"].map(users).astype("int64").to_numpy()
+        sid = chunk["song_id"].map(songs).astype("int64").to_numpy()
+        counts = chunk["play_count"].to_numpy()
+        present: set[tuple[int, int]] = set()
+        for part in _batches(sorted(set(uid.tolist()) & preexisting_user_ids)):
+            present.update((u, s) for u, s in conn.execute(select(Play.user_id, Play.song_id).where(Play.user_id.in_(part))))
+        rows = [
+            {"user_id": u, "song_id": s, "count": c}
+            for u, s, c in zip(uid.tolist(), sid.tolist(), counts.tolist(), strict=True)
+            if (u, s) not in present
+        ]
+        for part in _batches(rows, 5000):
+            conn.execute(insert(Play), list(part))
+        report.listens_inserted += len(rows)
+        report.listens_existing += len(chunk) - len(rows)
+        progress.update(len(chunk))
+    progress.close()
+    report.users_in_files += len(seen_users)
+    report.songs_listened += len(seen_songs)
+    report.bad_lines.extend({"file": str(path), "line": b.line, "reason": b.reason} for b in bad)
+
+
+def import_data(engine: Engine, *, songs_path: Path | None, listens_paths: Sequence[Path],
+                on_error: OnError = "reject") -> ImportReport:
+    """Import metadata then listens in a single transaction; raises TasteProfileError on bad input."""
+    report = ImportReport()
+    with engine.begin() as conn:
+        if songs_path is not None:
+            import_songs(conn, songs_path, report)
+        for path in listens_paths:
+            import_listens(conn, path, report, on_error=on_error)
+    return report

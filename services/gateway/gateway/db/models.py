@@ -1,0 +1,144 @@
+"""SQLAlchemy 2 models of the gateway's database.
+
+Portable across SQLite, PostgreSQL and MySQL/MariaDB: bounded VARCHARs for
+indexed columns (MySQL cannot index TEXT), explicit constraint names so
+Alembic migrations stay stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SongSource(enum.StrEnum):
+    msd = "msd"
+    catalog = "catalog"
+    upload = "upload"
+
+
+class FeedbackKind(enum.StrEnum):
+    like = "like"
+    dislike = "dislike"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # NULL for imported MSD listeners: they have histories but cannot log in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    msd_user_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
+
+
+class Song(Base):
+    __tablename__ = "songs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[SongSource] = mapped_column(
+        Enum(SongSource, name="song_source", native_enum=False, length=16, validate_strings=True)
+    )
+    msd_song_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    msd_track_id: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(512))
+    artist: Mapped[str | None] = mapped_column(String(512))
+    release: Mapped[str | None] = mapped_column(String(512))
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    tempo_bpm: Mapped[float | None] = mapped_column(Float)
+    genre: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[str | None] = mapped_column(Text)
+    # Catalog songs (rendered public-domain scores) and uploads.
+    collection: Mapped[str | None] = mapped_column(String(128))
+    extra: Mapped[str | None] = mapped_column(Text)  # JSON: instruments, key, composer ...
+    audio_path: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
+
+    __table_args__ = (Index("ix_songs_source", "source"), Index("ix_songs_artist", "artist", mysql_length=191))
+
+
+class Play(Base):
+    """Aggregated plays of one song by one user (imported listens and the app's own plays)."""
+
+    __tablename__ = "plays"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(Integer)
+    last_played_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "song_id", name="uq_plays_user_song"),
+        CheckConstraint("count >= 1", name="count_positive"),
+        Index("ix_plays_song", "song_id"),
+        Index("ix_plays_last_played", "last_played_at"),
+    )
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "song_id", name="uq_ratings_user_song"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_ratings_song", "song_id"),
+    )
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
+    kind: Mapped[FeedbackKind] = mapped_column(
+        Enum(FeedbackKind, name="feedback_kind", native_enum=False, length=16, validate_strings=True)
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "song_id", name="uq_feedback_user_song"),)

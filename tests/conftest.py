@@ -1,0 +1,75 @@
+"""Fixtures shared by the whole suite.
+
+Database tests take the ``db_url`` fixture: SQLite always, plus PostgreSQL
+and MariaDB/MySQL when ``TEST_POSTGRES_URL`` / ``TEST_MYSQL_URL`` are set
+(``.ci/run`` sets them). Backends that are not configured are not generated,
+so nothing is reported as skipped-but-passing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, text
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+
+
+def database_urls() -> list[tuple[str, str | None]]:
+    urls: list[tuple[str, str | None]] = [("sqlite", None)]
+    if os.environ.get("TEST_POSTGRES_URL"):
+        urls.append(("postgresql", os.environ["TEST_POSTGRES_URL"]))
+    if os.environ.get("TEST_MYSQL_URL"):
+        urls.append(("mysql", os.environ["TEST_MYSQL_URL"]))
+    return urls
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames:
+        backends = database_urls()
+        metafunc.parametrize("db_backend", [b for b in backends], ids=[b[0] for b in backends], indirect=True)
+
+
+def reset_database(url: str) -> None:
+    """Drop every table (ours and Alembic's) so each test starts from nothing."""
+    from gateway.db.session import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "mysql":
+                conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+            meta = MetaData()
+            meta.reflect(conn)
+            meta.drop_all(conn)
+            if conn.dialect.name == "mysql":
+                conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def db_url(db_backend: tuple[str, str | None], tmp_path: Path) -> Iterator[str]:
+    name, url = db_backend
+    if url is None:
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    reset_database(url)
+    yield url
+    reset_database(url)
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    from gateway.db.migrate import upgrade
+
+    upgrade(db_url)
+    return db_url
