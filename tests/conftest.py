@@ -59,7 +59,7 @@ def db_backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
 
 @pytest.fixture
 def db_url(db_backend: tuple[str, str | None], tmp_path: Path) -> Iterator[str]:
-    name, url = db_backend
+    _, url = db_backend
     if url is None:
         url = f"sqlite:///{tmp_path / 'test.db'}"
     reset_database(url)

@@ -12,14 +12,19 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="default: AUDIO_PORT")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        import uvicorn  # noqa: PLC0415
+        import uvicorn
 
-        from audio_service.app.main import create_app  # noqa: PLC0415
-        from audio_service.app.settings import get_settings  # noqa: PLC0415
+        from audio_service.app.main import create_app
+        from audio_service.app.settings import get_settings
 
         settings = get_settings()
-        uvicorn.run(create_app(settings), host=settings.host, port=args.port or settings.port,
-                    log_level=settings.log_level, access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
     return 0
 
 

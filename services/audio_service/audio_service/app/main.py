@@ -18,7 +18,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health", response_model=HealthResponse, tags=["health"])
     async def health() -> HealthResponse:
         # The CNN and the FAISS index arrive with issue 4; until then the service only reports itself.
-        return HealthResponse(service="audio_service", version=__version__, status="ok",
-                              info={"model_version": None, "index_size": 0})
+        return HealthResponse(
+            service="audio_service", version=__version__, status="ok", info={"model_version": None, "index_size": 0}
+        )
 
     return app

@@ -17,7 +17,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", response_model=HealthResponse, tags=["health"])
     async def health() -> HealthResponse:
-        return HealthResponse(service="cf_service", version=__version__, status="ok",
-                              info={"model_dir": str(settings.effective_model_dir)})
+        return HealthResponse(
+            service="cf_service",
+            version=__version__,
+            status="ok",
+            info={"model_dir": str(settings.effective_model_dir)},
+        )
 
     return app

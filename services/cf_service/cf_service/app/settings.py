@@ -11,10 +11,14 @@ from pydantic import Field
 
 class Settings(BaseServiceSettings):
     port: int = Field(default=8001, alias="CF_PORT", description="cf_service HTTP port")
-    model_dir: Path | None = Field(default=None, alias="CF_MODEL_DIR",
-                                   description="Versioned model folders; default `VAR_DIR/cf_models`")
-    admin_token: str | None = Field(default=None, alias="CF_ADMIN_TOKEN",
-                                    description="Bearer token for `POST /admin/reload`; required in production")
+    model_dir: Path | None = Field(
+        default=None, alias="CF_MODEL_DIR", description="Versioned model folders; default `VAR_DIR/cf_models`"
+    )
+    admin_token: str | None = Field(
+        default=None,
+        alias="CF_ADMIN_TOKEN",
+        description="Bearer token for `POST /admin/reload`; required in production",
+    )
 
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}
 

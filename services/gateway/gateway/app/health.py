@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from fastapi.concurrency import run_in_threadpool
-from musicrec_common.schemas import ComponentHealth, HealthResponse
+from musicrec_common.schemas import ComponentHealth, HealthResponse, Status
 from sqlalchemy import func, select, text
 
 from gateway import __version__
@@ -21,9 +21,12 @@ def _check_db(state: AppState) -> ComponentHealth:
             conn.execute(text("SELECT 1"))
             users = conn.execute(select(func.count()).select_from(User)).scalar_one()
             songs = conn.execute(select(func.count()).select_from(Song)).scalar_one()
-        return ComponentHealth(status="ok", latency_ms=(time.perf_counter() - start) * 1000,
-                               info={"backend": state.engine.dialect.name, "users": users, "songs": songs})
-    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return ComponentHealth(
+            status="ok",
+            latency_ms=(time.perf_counter() - start) * 1000,
+            info={"backend": state.engine.dialect.name, "users": users, "songs": songs},
+        )
+    except Exception as exc:
         return ComponentHealth(status="down", detail=type(exc).__name__ + ": " + str(exc)[:200])
 
 
@@ -32,7 +35,7 @@ async def _check_redis(state: AppState) -> ComponentHealth:
     try:
         await asyncio.wait_for(state.redis.ping(), timeout=state.settings.redis_timeout_s)
         return ComponentHealth(status="ok", latency_ms=(time.perf_counter() - start) * 1000)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ComponentHealth(status="down", detail=type(exc).__name__ + ": " + str(exc)[:200])
 
 
@@ -41,10 +44,13 @@ async def _check_service(state: AppState, base_url: str) -> ComponentHealth:
     try:
         resp = await state.http.get(base_url.rstrip("/") + "/health", timeout=state.settings.service_timeout_s)
         body = resp.json()
-        status = body.get("status", "down") if resp.status_code == 200 else "down"
-        return ComponentHealth(status=status, latency_ms=(time.perf_counter() - start) * 1000,
-                               info={"version": body.get("version"), **(body.get("info") or {})})
-    except Exception as exc:  # noqa: BLE001
+        status: Status = body.get("status", "down") if resp.status_code == 200 else "down"
+        return ComponentHealth(
+            status=status,
+            latency_ms=(time.perf_counter() - start) * 1000,
+            info={"version": body.get("version"), **(body.get("info") or {})},
+        )
+    except Exception as exc:
         return ComponentHealth(status="down", detail=type(exc).__name__ + ": " + str(exc)[:200])
 
 
@@ -56,11 +62,17 @@ async def aggregate(state: AppState) -> HealthResponse:
         _check_service(state, state.settings.audio_service_url),
     )
     components = {"database": db, "redis": cache, "cf_service": cf, "audio_service": audio}
+    overall: Status
     if db.status == "down":
         overall = "down"
     elif all(c.status == "ok" for c in components.values()):
         overall = "ok"
     else:
         overall = "degraded"
-    return HealthResponse(service="gateway", version=__version__, status=overall, components=components,
-                          info={"mode": state.settings.app_mode})
+    return HealthResponse(
+        service="gateway",
+        version=__version__,
+        status=overall,
+        components=components,
+        info={"mode": state.settings.app_mode},
+    )

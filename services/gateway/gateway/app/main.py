@@ -29,8 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout = httpx.Timeout(settings.service_timeout_s)
         async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=200)) as http:
             cache = aioredis.Redis.from_url(
-                settings.redis_url, socket_timeout=settings.redis_timeout_s,
-                socket_connect_timeout=settings.redis_timeout_s, decode_responses=False,
+                settings.redis_url,
+                socket_timeout=settings.redis_timeout_s,
+                socket_connect_timeout=settings.redis_timeout_s,
+                decode_responses=False,
             )
             app.state.app = AppState(settings, engine, make_sessionmaker(engine), cache, http)
             try:
@@ -39,8 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await cache.aclose()
                 engine.dispose()
 
-    app = FastAPI(title="Music recommendations: gateway", version=__version__, lifespan=lifespan,
-                  description="The product's public JSON API.")
+    app = FastAPI(
+        title="Music recommendations: gateway",
+        version=__version__,
+        lifespan=lifespan,
+        description="The product's public JSON API.",
+    )
     install_error_handlers(app)
 
     @app.get("/health", response_model=HealthResponse, tags=["health"])

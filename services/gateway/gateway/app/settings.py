@@ -18,7 +18,9 @@ class Settings(BaseServiceSettings):
     cf_service_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of cf_service")
     audio_service_url: str = Field(default="http://127.0.0.1:8002", description="Base URL of audio_service")
     secret_key: str | None = Field(default=None, description="Signs sessions; required in production")
-    admin_password: str | None = Field(default=None, description="Password of the `admin` account; generated when unset (local mode)")
+    admin_password: str | None = Field(
+        default=None, description="Password of the `admin` account; generated when unset (local mode)"
+    )
     frontend_dir: Path = Field(default=REPO_ROOT / "frontend", description="Static files served at `/` in local mode")
     serve_frontend: bool = Field(default=True, description="Serve the frontend (compose puts nginx in front instead)")
     service_timeout_s: float = Field(default=2.0, description="Timeout of calls to cf_service and audio_service")

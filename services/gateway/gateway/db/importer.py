@@ -21,7 +21,18 @@ from tqdm import tqdm
 
 from gateway.db.models import Play, Song, SongSource, User
 
-SONG_COLUMNS = ("song_id", "track_id", "title", "artist", "release", "year", "duration_s", "tempo_bpm", "genre", "lastfm_tags")
+SONG_COLUMNS = (
+    "song_id",
+    "track_id",
+    "title",
+    "artist",
+    "release",
+    "year",
+    "duration_s",
+    "tempo_bpm",
+    "genre",
+    "lastfm_tags",
+)
 BATCH = 1000  # rows per executemany / IN (...) list; portable across SQLite, PostgreSQL, MySQL
 T = TypeVar("T")
 
@@ -87,12 +98,14 @@ def _read_songs(path: Path) -> pd.DataFrame:
 def _key_map(conn: Connection, key_column: Any, id_column: Any) -> dict[str, int]:
     """All existing (key -> id) pairs in one streamed query; large IN lists are slow on PostgreSQL."""
     result = conn.execute(
-        select(key_column, id_column).where(key_column.is_not(None)).execution_options(yield_per=50_000))
+        select(key_column, id_column).where(key_column.is_not(None)).execution_options(yield_per=50_000)
+    )
     return {key: ident for key, ident in result}
 
 
-def _insert_keyed(conn: Connection, table: Any, id_column: Any, key_column: Any,
-                  rows: list[dict[str, Any]]) -> dict[str, int]:
+def _insert_keyed(
+    conn: Connection, table: Any, id_column: Any, key_column: Any, rows: list[dict[str, Any]]
+) -> dict[str, int]:
     """Insert rows and return their new ids by key, without RETURNING (MySQL has none)."""
     if not rows:
         return {}
@@ -129,8 +142,9 @@ def import_songs(conn: Connection, path: Path, report: ImportReport) -> None:
     report.songs_created_from_metadata = len(rows)
 
 
-def import_listens(conn: Connection, path: Path, report: ImportReport, *, on_error: OnError = "reject",
-                   chunk_rows: int = 200_000) -> None:
+def import_listens(
+    conn: Connection, path: Path, report: ImportReport, *, on_error: OnError = "reject", chunk_rows: int = 200_000
+) -> None:
     users = _key_map(conn, User.msd_user_id, User.id)
     songs = _key_map(conn, Song.msd_song_id, Song.id)
     preexisting_user_ids = set(users.values())  # only these can already have plays
@@ -141,19 +155,29 @@ def import_listens(conn: Connection, path: Path, report: ImportReport, *, on_err
     for chunk in iter_chunks(path, chunk_rows=chunk_rows, on_error=on_error, bad_lines=bad):
         # Taste Profile files have no repeated (user, song); sum them if one does.
         chunk = chunk.groupby(["user_id", "song_id"], as_index=False, sort=False, observed=True)["play_count"].sum()
-        report.listens_read += int(len(chunk))
+        report.listens_read += len(chunk)
         chunk_users = chunk["user_id"].unique().tolist()
         chunk_songs = chunk["song_id"].unique().tolist()
         seen_users.update(chunk_users)
         seen_songs.update(chunk_songs)
 
         create = [u for u in chunk_users if u not in users]
-        users.update(_insert_keyed(conn, User, User.id, User.msd_user_id,
-                                   [{"username": f"msd_{u}", "msd_user_id": u, "is_admin": False} for u in create]))
+        users.update(
+            _insert_keyed(
+                conn,
+                User,
+                User.id,
+                User.msd_user_id,
+                [{"username": f"msd_{u}", "msd_user_id": u, "is_admin": False} for u in create],
+            )
+        )
         report.users_created += len(create)
         create = [s for s in chunk_songs if s not in songs]
-        songs.update(_insert_keyed(conn, Song, Song.id, Song.msd_song_id,
-                                   [{"source": SongSource.msd, "msd_song_id": s} for s in create]))
+        songs.update(
+            _insert_keyed(
+                conn, Song, Song.id, Song.msd_song_id, [{"source": SongSource.msd, "msd_song_id": s} for s in create]
+            )
+        )
         report.songs_created_from_listens += len(create)
 
         uid = chunk["user_id"].map(users).astype("int64").to_numpy()
@@ -161,7 +185,9 @@ def import_listens(conn: Connection, path: Path, report: ImportReport, *, on_err
         counts = chunk["play_count"].to_numpy()
         present: set[tuple[int, int]] = set()
         for part in _batches(sorted(set(uid.tolist()) & preexisting_user_ids)):
-            present.update((u, s) for u, s in conn.execute(select(Play.user_id, Play.song_id).where(Play.user_id.in_(part))))
+            present.update(
+                (u, s) for u, s in conn.execute(select(Play.user_id, Play.song_id).where(Play.user_id.in_(part)))
+            )
         rows = [
             {"user_id": u, "song_id": s, "count": c}
             for u, s, c in zip(uid.tolist(), sid.tolist(), counts.tolist(), strict=True)
@@ -178,8 +204,9 @@ def import_listens(conn: Connection, path: Path, report: ImportReport, *, on_err
     report.bad_lines.extend({"file": str(path), "line": b.line, "reason": b.reason} for b in bad)
 
 
-def import_data(engine: Engine, *, songs_path: Path | None, listens_paths: Sequence[Path],
-                on_error: OnError = "reject") -> ImportReport:
+def import_data(
+    engine: Engine, *, songs_path: Path | None, listens_paths: Sequence[Path], on_error: OnError = "reject"
+) -> ImportReport:
     """Import metadata then listens in a single transaction; raises TasteProfileError on bad input."""
     report = ImportReport()
     with engine.begin() as conn:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
-
 from gateway.db.models import Base
 from gateway.db.session import make_engine
+from sqlalchemy import Connection
 
 config = context.config
 target_metadata = Base.metadata
