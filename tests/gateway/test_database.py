@@ -131,3 +131,12 @@ def test_import_cli_reports_line_number(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "line 3: expected 3 tab-separated fields, found 2" in result.stderr
     assert "nothing written" in result.stderr
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()

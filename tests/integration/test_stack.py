@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -95,19 +96,46 @@ def test_a_stopped_service_shows_as_down(stack: Stack) -> None:
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
-    seen = []
+    """Collect the launcher's output until ``marker``; a thread reads so no buffered line is missed."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    proc._seen_lines = lines  # type: ignore[attr-defined]  # _drain keeps reading after the marker
+    seen: list[str] = []
     deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if marker in line:
-                return "".join(seen)
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
     raise AssertionError(f"{marker!r} not printed within {timeout}s:\n{''.join(seen)}")
+
+
+def _drain(proc: subprocess.Popen[str]) -> str:
+    """Output printed after the marker, once the launcher has exited."""
+    proc.wait(timeout=60)
+    lines: queue.Queue[str | None] = proc._seen_lines  # type: ignore[attr-defined]
+    out = []
+    while True:
+        try:
+            line = lines.get(timeout=5)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        out.append(line)
+    return "".join(out)
 
 
 def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
@@ -136,7 +164,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path)
             assert body["components"]["redis"]["status"] == "ok"
         finally:
             proc.send_signal(signal.SIGINT)
-            rest = proc.communicate(timeout=60)[0]
+            rest = _drain(proc)
         assert proc.returncode == 0, rest
         assert "all processes stopped" in rest
         for port in ports.values():
