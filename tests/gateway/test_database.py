@@ -18,7 +18,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "msd"
-TABLES = {"users", "songs", "plays", "ratings", "feedback"}
+TABLES = {"users", "songs", "plays", "ratings", "feedback", "sessions", "play_events"}
 
 
 def counts(url: str) -> dict[str, int]:

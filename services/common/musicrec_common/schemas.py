@@ -57,31 +57,43 @@ class FoldInRequest(BaseModel):
 
 
 class Reason(BaseModel):
+    """A history song behind a recommendation ("because you played X")."""
+
     song_id: str
-    weight: float
+    share: float = Field(description="Fraction of the neighbourhood contribution, 0..1")
 
 
 class RecommendedSong(BaseModel):
     song_id: str
     score: float
-    member_ranks: dict[str, int | None] = Field(default_factory=dict)
+    rank: int
+    member_ranks: dict[str, int | None] = Field(
+        default_factory=dict, description="Rank in each member's list (None: not listed)"
+    )
     because: list[Reason] = Field(default_factory=list, description="History songs that contributed most")
 
 
 class RecommendationsResponse(BaseModel):
     user_id: str | None = None
     model_version: str | None = None
-    fallback: Literal["popular"] | None = None
+    fallback: Literal["popular"] | None = Field(default=None, description="Set when the list is not personalised")
+    unknown_songs: int = Field(default=0, description="History songs the model does not know (fold-in)")
     items: list[RecommendedSong]
 
 
 class SimilarSong(BaseModel):
     song_id: str
     score: float
+    rank: int
 
 
 class SimilarResponse(BaseModel):
     song_id: str
     model_version: str | None = None
     fallback: Literal["popular"] | None = None
+    items: list[SimilarSong]
+
+
+class PopularResponse(BaseModel):
+    model_version: str | None = None
     items: list[SimilarSong]

@@ -1,4 +1,4 @@
-"""Command line of the gateway: ``python -m gateway {serve,migrate,import-data}``."""
+"""Command line of the gateway: ``python -m gateway {serve,migrate,import-data,create-demo-users}``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musicrec_common.tasteprofile import TasteProfileError
+
+if TYPE_CHECKING:
+    from gateway.app.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=["reject", "skip"],
         default="reject",
         help="malformed line: reject the whole import (default) or skip the line and report it",
+    )
+    sub.add_parser(
+        "create-demo-users",
+        help="create `admin` and demo listeners with rich histories (idempotent); "
+        "passwords from ADMIN_PASSWORD / DEMO_PASSWORD, else generated and printed once",
     )
     args = parser.parse_args(argv)
 
@@ -76,7 +85,43 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {bad['file']}: line {bad['line']}: {bad['reason']}", file=sys.stderr)
         print(json.dumps(report.as_dict() | {"bad_lines": len(report.bad_lines)}, indent=2))
         return 0
+    if args.command == "create-demo-users":
+        return _create_demo_users(settings, url)
     return 1
+
+
+def _create_demo_users(settings: Settings, url: str) -> int:
+    from gateway.db.demo import create_demo_users
+    from gateway.db.session import make_engine
+
+    create_demo = True
+    if settings.production and settings.demo_password is None:
+        # Generated passwords would end up in deployment logs: production demo accounts need DEMO_PASSWORD.
+        print("production mode: DEMO_PASSWORD is not set, demo accounts are not created", file=sys.stderr)
+        create_demo = False
+    engine = make_engine(url)
+    try:
+        accounts = create_demo_users(
+            engine,
+            admin_password=settings.admin_password,
+            demo_password=settings.demo_password,
+            create_demo=create_demo,
+        )
+    finally:
+        engine.dispose()
+    for acc in accounts:
+        if not acc.created:
+            print(f"{acc.username}: exists, unchanged")
+            continue
+        origin = f"MSD listener {acc.msd_user_id}, {acc.songs} songs" if acc.msd_user_id else "no listening history"
+        if acc.is_admin:
+            origin = "administrator"
+        if acc.password is not None:
+            secret = f"password {acc.password}  (generated: shown only this once)"
+        else:
+            secret = "password from " + ("ADMIN_PASSWORD" if acc.is_admin else "DEMO_PASSWORD")
+        print(f"{acc.username}: created ({origin}); {secret}")
+    return 0
 
 
 def _redact(url: str) -> str:

@@ -8,18 +8,24 @@ from contextlib import asynccontextmanager
 import httpx
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from musicrec_common.schemas import HealthResponse
 from musicrec_common.web import install_error_handlers
 
 from gateway import __version__
 from gateway.app import health
+from gateway.app.middleware import SecurityHeadersMiddleware
+from gateway.app.routes import admin, auth, charts, me, songs
+from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings, get_settings
 from gateway.app.state import AppState
+from gateway.core.ratelimit import SlidingWindowLimiter
 from gateway.db.session import make_engine, make_sessionmaker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway app: health, accounts, catalog, listening, admin; the frontend mounted last at ``/``."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -34,7 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 socket_connect_timeout=settings.redis_timeout_s,
                 decode_responses=False,
             )
-            app.state.app = AppState(settings, engine, make_sessionmaker(engine), cache, http)
+            search = SearchService(engine)
+            limiter = SlidingWindowLimiter(settings.login_max_failures, settings.login_window_s)
+            app.state.app = AppState(settings, engine, make_sessionmaker(engine), cache, http, search, limiter)
+            search.warm_up()
             try:
                 yield
             finally:
@@ -48,6 +57,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The product's public JSON API.",
     )
     install_error_handlers(app)
+    origins = settings.cors_origin_list
+    if origins:  # none configured: browsers allow same-origin calls only
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    # Added last, so outermost: CORS preflights and errors get the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, production=settings.production)
 
     @app.get("/health", response_model=HealthResponse, tags=["health"])
     async def get_health(request: Request) -> HealthResponse:
@@ -58,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def get_api_health(request: Request) -> HealthResponse:
         return await health.aggregate(request.app.state.app)
 
+    for router in (auth.router, songs.router, charts.router, me.router, admin.router):
+        app.include_router(router)
+
+    # Last: a mount at "/" would otherwise shadow every route registered after it.
     if settings.serve_frontend and settings.frontend_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
     return app

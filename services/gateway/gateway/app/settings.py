@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from musicrec_common.settings import REPO_ROOT, BaseServiceSettings
-from pydantic import Field
+from musicrec_common.settings import INSECURE_DEFAULTS, REPO_ROOT, BaseServiceSettings, ProductionConfigError
+from pydantic import Field, model_validator
+
+DEMO_PASSWORD_MIN_LENGTH = 12
 
 
 class Settings(BaseServiceSettings):
@@ -21,6 +23,20 @@ class Settings(BaseServiceSettings):
     admin_password: str | None = Field(
         default=None, description="Password of the `admin` account; generated when unset (local mode)"
     )
+    demo_password: str | None = Field(
+        default=None,
+        description="Password of the demo accounts (`create-demo-users`); generated when unset in local mode, "
+        "demo accounts are not created in production unless it is set (12+ characters)",
+    )
+    session_ttl_hours: float = Field(default=336.0, gt=0, description="Lifetime of a login session (14 days)")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per username and per client address before 429"
+    )
+    login_window_s: float = Field(default=300.0, gt=0, description="Window of the failed-login limit, in seconds")
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed to call the API cross-origin; empty: same-origin only",
+    )
     frontend_dir: Path = Field(default=REPO_ROOT / "frontend", description="Static files served at `/` in local mode")
     serve_frontend: bool = Field(default=True, description="Serve the frontend (compose puts nginx in front instead)")
     service_timeout_s: float = Field(default=2.0, description="Timeout of calls to cf_service and audio_service")
@@ -31,9 +47,34 @@ class Settings(BaseServiceSettings):
     def secret_fields(self) -> dict[str, str | None]:
         return {"SECRET_KEY": self.secret_key, "ADMIN_PASSWORD": self.admin_password}
 
+    @model_validator(mode="after")
+    def _check_demo_password(self) -> Settings:
+        # Unset is fine (no demo accounts in production); a weak value is a mistake worth refusing.
+        if (
+            self.app_mode == "production"
+            and self.demo_password is not None
+            and not demo_password_is_strong(self.demo_password)
+        ):
+            raise ProductionConfigError(
+                f"production mode refuses a default or short DEMO_PASSWORD (min {DEMO_PASSWORD_MIN_LENGTH} characters)"
+            )
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def production(self) -> bool:
+        return self.app_mode == "production"
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'musicrec.db'}"
+
+
+def demo_password_is_strong(value: str) -> bool:
+    return value.lower() not in INSECURE_DEFAULTS and len(value) >= DEMO_PASSWORD_MIN_LENGTH
 
 
 @lru_cache(maxsize=1)

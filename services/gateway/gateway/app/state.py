@@ -9,7 +9,9 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings
+from gateway.core.ratelimit import SlidingWindowLimiter
 
 
 @dataclass
@@ -19,3 +21,5 @@ class AppState:
     sessions: sessionmaker[Session]
     redis: aioredis.Redis
     http: httpx.AsyncClient  # one shared client: pooled connections to both services
+    search: SearchService
+    login_limiter: SlidingWindowLimiter

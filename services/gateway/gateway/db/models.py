@@ -142,3 +142,37 @@ class Feedback(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("user_id", "song_id", name="uq_feedback_user_song"),)
+
+
+class UserSession(Base):
+    """A login: the random token lives only in the browser (cookie) or API client; we keep its SHA-256."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_sessions_user", "user_id"), Index("ix_sessions_expires", "expires_at"))
+
+
+class PlayEvent(Base):
+    """One play recorded by the app, with its time: the 'recent' charts count these."""
+
+    __tablename__ = "play_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    played_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("count >= 1", name="count_positive"),
+        Index("ix_play_events_played_at", "played_at"),
+        Index("ix_play_events_song", "song_id"),
+        Index("ix_play_events_user_played", "user_id", "played_at"),
+    )

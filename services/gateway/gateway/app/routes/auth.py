@@ -1,0 +1,100 @@
+"""Accounts: register, log in, log out, and who am I."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request, Response, status
+from musicrec_common.schemas import ErrorResponse
+from musicrec_common.web import ApiError
+
+from gateway.app.deps import SESSION_COOKIE, Db, State, User, request_token
+from gateway.app.schemas import LoginIn, MeOut, RegisterIn, SessionOut, UserOut, UserStats
+from gateway.app.settings import Settings
+from gateway.db import accounts, listening
+from gateway.db.accounts import NewSession
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+    429: {"model": ErrorResponse},
+}
+
+
+def _set_cookie(response: Response, settings: Settings, new: NewSession) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        max_age=int(settings.session_ttl_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=settings.production,
+        path="/",
+    )
+
+
+def _session_out(user: UserOut, new: NewSession) -> SessionOut:
+    return SessionOut(user=user, token=new.token, expires_at=new.expires_at)
+
+
+@router.post("/auth/register", response_model=SessionOut, status_code=status.HTTP_201_CREATED, responses=ERRORS)
+def register(body: RegisterIn, response: Response, db: Db, state: State) -> SessionOut:
+    """Create an account and log it in (cookie set, token returned)."""
+    try:
+        user = accounts.create_user(db, body.username, body.password)
+    except accounts.UsernameTaken:
+        raise ApiError(409, "this username is taken", code="username_taken", details={"field": "username"}) from None
+    new = accounts.start_session(db, user.id, dt.timedelta(hours=state.settings.session_ttl_hours))
+    _set_cookie(response, state.settings, new)
+    return _session_out(UserOut.model_validate(user, from_attributes=True), new)
+
+
+@router.post("/auth/login", response_model=SessionOut, responses=ERRORS)
+def login(body: LoginIn, request: Request, response: Response, db: Db, state: State) -> SessionOut:
+    """Check the password and open a session; 5 failures in 5 minutes per username or address → 429."""
+    address = request.client.host if request.client else "unknown"
+    keys = [f"user:{body.username.strip().lower()}", f"ip:{address}"]
+    limiter = state.login_limiter
+    wait = limiter.retry_after(keys)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many failed logins, try again in {wait} s",
+            details={"retry_after_s": wait},
+            headers={"Retry-After": str(wait)},
+        )
+    user = accounts.authenticate(db, body.username, body.password)
+    if user is None:
+        limiter.record_failure(keys)
+        raise ApiError(401, "wrong username or password", code="invalid_credentials")
+    limiter.reset(keys)
+    new = accounts.start_session(db, user.id, dt.timedelta(hours=state.settings.session_ttl_hours))
+    _set_cookie(response, state.settings, new)
+    return _session_out(UserOut.model_validate(user, from_attributes=True), new)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(request: Request, db: Db, state: State) -> Response:
+    """Revoke the current session token (if any) and clear the cookie; always 204."""
+    token = request_token(request)
+    if token and len(token) <= 256:
+        accounts.revoke_session(db, token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=state.settings.production)
+    return response
+
+
+@router.get("/me", response_model=MeOut, responses={401: {"model": ErrorResponse}})
+def me(user: User, db: Db) -> MeOut:
+    """The logged-in account and its totals."""
+    return MeOut(
+        id=user.id,
+        username=user.username,
+        is_admin=user.is_admin,
+        created_at=user.created_at,
+        msd_user_id=user.msd_user_id,
+        session_expires_at=user.session_expires_at,
+        stats=UserStats(**listening.user_stats(db, user.id)),
+    )

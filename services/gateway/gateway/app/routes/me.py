@@ -1,0 +1,104 @@
+"""The logged-in user's own listening: plays, ratings, likes, history.
+
+Every route acts on the authenticated user only: the user comes from the
+session, never from the path, the query or the body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from musicrec_common.schemas import ErrorResponse
+from musicrec_common.web import ApiError
+
+from gateway.app.deps import Db, User
+from gateway.app.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    HistoryItemOut,
+    HistoryKind,
+    HistoryOut,
+    PlayIn,
+    PlayOut,
+    RatingIn,
+    RatingOut,
+    SongOut,
+)
+from gateway.db import listening
+from gateway.db.listening import SongNotFound
+from gateway.db.models import Feedback, Rating
+
+router = APIRouter(
+    prefix="/api/me",
+    tags=["me"],
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+
+
+def _not_found(exc: SongNotFound) -> ApiError:
+    return ApiError(404, str(exc), code="song_not_found", details={"song_id": exc.song_id})
+
+
+@router.post("/plays", response_model=PlayOut, status_code=status.HTTP_201_CREATED)
+def record_play(body: PlayIn, user: User, db: Db) -> PlayOut:
+    """Record `count` plays of a song; answered only once committed."""
+    try:
+        result = listening.record_play(db, user.id, body.song_id, body.count)
+    except SongNotFound as exc:
+        raise _not_found(exc) from None
+    return PlayOut(song_id=result.song_id, count=result.total, played_at=result.played_at)
+
+
+@router.put("/ratings/{song_id}", response_model=RatingOut)
+def put_rating(song_id: int, body: RatingIn, user: User, db: Db) -> RatingOut:
+    """Rate a song 1 to 5 (replaces an earlier rating)."""
+    try:
+        when = listening.set_rating(db, user.id, song_id, body.rating)
+    except SongNotFound as exc:
+        raise _not_found(exc) from None
+    return RatingOut(song_id=song_id, rating=body.rating, updated_at=when)
+
+
+@router.delete("/ratings/{song_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_rating(song_id: int, user: User, db: Db) -> Response:
+    """Remove the rating (204 whether or not there was one)."""
+    try:
+        listening.remove(db, Rating, user.id, song_id)
+    except SongNotFound as exc:
+        raise _not_found(exc) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/feedback/{song_id}", response_model=FeedbackOut)
+def put_feedback(song_id: int, body: FeedbackIn, user: User, db: Db) -> FeedbackOut:
+    """Like or dislike a song (the latest of the two wins)."""
+    try:
+        when = listening.set_feedback(db, user.id, song_id, body.kind)
+    except SongNotFound as exc:
+        raise _not_found(exc) from None
+    return FeedbackOut(song_id=song_id, kind=body.kind, created_at=when)
+
+
+@router.delete("/feedback/{song_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_feedback(song_id: int, user: User, db: Db) -> Response:
+    """Remove the like or dislike (204 whether or not there was one)."""
+    try:
+        listening.remove(db, Feedback, user.id, song_id)
+    except SongNotFound as exc:
+        raise _not_found(exc) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/history", response_model=HistoryOut)
+def history(
+    user: User,
+    db: Db,
+    kind: HistoryKind = "plays",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HistoryOut:
+    """Plays (app plays by time, then imported listens by count), ratings or likes; most recent first."""
+    total, rows = listening.history(db, user.id, kind, offset=(page - 1) * per_page, limit=per_page)
+    items = [HistoryItemOut(song=SongOut.of(song), **values) for song, values in rows]
+    return HistoryOut(kind=kind, page=page, per_page=per_page, total=total, items=items)

@@ -1,0 +1,255 @@
+"""Request and response models of the gateway's public API.
+
+Request bodies forbid unknown fields: a ``user_id`` sent by a client is an
+error, never silently used or ignored. Times are UTC and carry their offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from gateway.core import security
+from gateway.db.models import FeedbackKind, Song
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- accounts --------------------------------------------------------------------
+
+
+class RegisterIn(RequestBody):
+    username: str = Field(max_length=64, description="3–32 characters: letters, digits, `_`, `.`, `-`")
+    password: str = Field(min_length=security.PASSWORD_MIN_LENGTH, max_length=security.PASSWORD_MAX_LENGTH)
+
+    @field_validator("username")
+    @classmethod
+    def _username_rules(cls, value: str) -> str:
+        problem = security.username_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class LoginIn(RequestBody):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=security.PASSWORD_MAX_LENGTH)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    is_admin: bool
+    created_at: UtcDatetime
+
+
+class SessionOut(BaseModel):
+    """Returned by register and login; the same token is also set as an httpOnly cookie."""
+
+    user: UserOut
+    token: str = Field(description="Send as `Authorization: Bearer <token>` (API clients)")
+    expires_at: UtcDatetime
+
+
+class UserStats(BaseModel):
+    songs_played: int
+    plays: int
+    ratings: int
+    likes: int
+    dislikes: int
+
+
+class MeOut(UserOut):
+    msd_user_id: str | None = Field(description="Taste Profile listener this account's history comes from")
+    session_expires_at: UtcDatetime
+    stats: UserStats
+
+
+# --- catalog ---------------------------------------------------------------------
+
+
+class SongOut(BaseModel):
+    id: int
+    title: str | None
+    artist: str | None
+    release: str | None
+    year: int | None
+    duration_s: float | None
+    genre: str | None
+    source: str
+    collection: str | None
+    msd_song_id: str | None
+    has_audio: bool
+    audio_url: str | None
+
+    @classmethod
+    def of(cls, song: Song) -> SongOut:
+        has_audio = bool(song.audio_path)
+        return cls(
+            id=song.id,
+            title=song.title,
+            artist=song.artist,
+            release=song.release,
+            year=song.year,
+            duration_s=song.duration_s,
+            genre=song.genre,
+            source=str(song.source.value if hasattr(song.source, "value") else song.source),
+            collection=song.collection,
+            msd_song_id=song.msd_song_id,
+            has_audio=has_audio,
+            audio_url=f"/api/songs/{song.id}/audio" if has_audio else None,
+        )
+
+
+class SongStats(BaseModel):
+    plays: int = Field(description="All plays: imported listens and the app's own")
+    plays_recent: int = Field(description="The app's plays in the last `recent_days` days")
+    recent_days: int
+    listeners: int
+    rating_avg: float | None
+    rating_count: int
+    likes: int
+    dislikes: int
+
+
+class MySongState(BaseModel):
+    plays: int
+    last_played_at: UtcDatetime | None
+    rating: int | None
+    feedback: FeedbackKind | None
+
+
+class SongDetailOut(SongOut):
+    tempo_bpm: float | None
+    tags: list[str]
+    extra: dict[str, Any] | None
+    stats: SongStats
+    me: MySongState | None = Field(default=None, description="Only when logged in")
+
+    @classmethod
+    def detail(cls, song: Song, stats: dict[str, Any], me: dict[str, Any] | None) -> SongDetailOut:
+        extra: dict[str, Any] | None = None
+        if song.extra:
+            try:
+                loaded = json.loads(song.extra)
+                extra = loaded if isinstance(loaded, dict) else {"value": loaded}
+            except ValueError:
+                extra = None
+        tags = [t.strip() for t in (song.tags or "").split("|") if t.strip()]
+        return cls(
+            **SongOut.of(song).model_dump(),
+            tempo_bpm=song.tempo_bpm,
+            tags=tags,
+            extra=extra,
+            stats=SongStats(**stats),
+            me=MySongState(**me) if me is not None else None,
+        )
+
+
+class SearchItem(SongOut):
+    score: float = Field(description="Match quality in (0, 1]; 1 for exact words")
+
+
+class SearchOut(BaseModel):
+    query: str
+    page: int
+    per_page: int
+    total: int
+    items: list[SearchItem]
+
+
+ChartWindow = Literal["all", "24h", "7d", "30d"]
+
+
+class ChartItem(BaseModel):
+    rank: int
+    plays: int
+    song: SongOut
+
+
+class ChartOut(BaseModel):
+    window: ChartWindow
+    items: list[ChartItem]
+
+
+# --- listening -------------------------------------------------------------------
+
+
+class PlayIn(RequestBody):
+    song_id: int = Field(ge=1)
+    count: int = Field(default=1, ge=1, le=1000, description="Plays to add (default 1)")
+
+
+class PlayOut(BaseModel):
+    song_id: int
+    count: int = Field(description="The user's plays of this song, this one included")
+    played_at: UtcDatetime
+
+
+class RatingIn(RequestBody):
+    rating: int = Field(ge=1, le=5)
+
+
+class RatingOut(BaseModel):
+    song_id: int
+    rating: int
+    updated_at: UtcDatetime
+
+
+class FeedbackIn(RequestBody):
+    kind: FeedbackKind
+
+
+class FeedbackOut(BaseModel):
+    song_id: int
+    kind: FeedbackKind
+    created_at: UtcDatetime
+
+
+HistoryKind = Literal["plays", "ratings", "feedback"]
+
+
+class HistoryItemOut(BaseModel):
+    song: SongOut
+    count: int | None = None
+    last_played_at: UtcDatetime | None = None
+    rating: int | None = None
+    updated_at: UtcDatetime | None = None
+    kind: FeedbackKind | None = None
+    created_at: UtcDatetime | None = None
+
+
+class HistoryOut(BaseModel):
+    kind: HistoryKind
+    page: int
+    per_page: int
+    total: int
+    items: list[HistoryItemOut]
+
+
+# --- admin -----------------------------------------------------------------------
+
+
+class AdminUserOut(UserOut):
+    has_password: bool = Field(description="False for imported listeners, who cannot log in")
+    msd_user_id: str | None
+    songs_played: int
+
+
+class AdminUsersOut(BaseModel):
+    page: int
+    per_page: int
+    total: int
+    items: list[AdminUserOut]

@@ -1,0 +1,103 @@
+"""Fusing collaborative and audio recommendations into one list with reasons.
+
+Pure logic: the HTTP layer fetches the candidate lists (from cf_service, from
+audio_service, from the cache) and the user's history, then calls
+:func:`fuse`. Fusion is weighted reciprocal-rank fusion (RRF): a song's score is
+``sum_source weight_source / (k + rank_source)``. RRF needs no score calibration
+between sources whose scores live on different scales (rank-fusion vote scores
+vs cosine similarities), and a song both sources agree on rises to the top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One song proposed by one source.
+
+    Attributes:
+        song_id: the gateway's song id.
+        rank: 1-based rank in that source's list.
+        score: the source's own score (kept for display, not used to fuse).
+        reason: a human sentence, e.g. "because you played X".
+    """
+
+    song_id: int
+    rank: int
+    score: float = 0.0
+    reason: str | None = None
+
+
+@dataclass
+class Fused:
+    song_id: int
+    score: float
+    sources: dict[str, int] = field(default_factory=dict)  # source -> rank in it
+    reasons: list[str] = field(default_factory=list)
+
+
+def fuse(
+    lists: Mapping[str, Sequence[Candidate]],
+    weights: Mapping[str, float],
+    *,
+    n: int,
+    exclude: Iterable[int] = (),
+    artist_of: Mapping[int, str | None] | None = None,
+    max_per_artist: int = 2,
+    artist_window: int = 10,
+    k: float = 60.0,
+) -> list[Fused]:
+    """Weighted RRF of several ranked lists.
+
+    Args:
+        lists: source name -> candidates (any order; ``rank`` is used).
+        weights: source name -> weight (missing source: weight 1).
+        n: how many songs to return.
+        exclude: song ids never to return (already played, disliked).
+        artist_of: song id -> artist, for the artist spread rule.
+        max_per_artist: at most this many songs by one artist among the first ``artist_window``.
+        k: RRF constant; larger flattens the rank curve.
+
+    Returns:
+        Up to ``n`` fused songs, best first; the songs pushed out of the first
+        ``artist_window`` by the artist rule follow in their fused order.
+    """
+    excluded = set(exclude)
+    fused: dict[int, Fused] = {}
+    for source, candidates in lists.items():
+        weight = float(weights.get(source, 1.0))
+        if weight <= 0:
+            continue
+        for cand in candidates:
+            if cand.song_id in excluded:
+                continue
+            entry = fused.setdefault(cand.song_id, Fused(cand.song_id, 0.0))
+            if source in entry.sources:  # a source listing a song twice counts once, at its best rank
+                if cand.rank >= entry.sources[source]:
+                    continue
+                entry.score -= weight / (k + entry.sources[source])
+            entry.score += weight / (k + cand.rank)
+            entry.sources[source] = cand.rank
+            if cand.reason and cand.reason not in entry.reasons:
+                entry.reasons.append(cand.reason)
+    ordered = sorted(fused.values(), key=lambda f: (-f.score, f.song_id))
+    if artist_of is None:
+        return ordered[:n]
+    head: list[Fused] = []
+    deferred: list[Fused] = []
+    per_artist: dict[str, int] = {}
+    for item in ordered:
+        if len(head) >= min(n, artist_window):
+            deferred.append(item)
+            continue
+        artist = (artist_of.get(item.song_id) or "").strip().lower()
+        if artist and per_artist.get(artist, 0) >= max_per_artist:
+            deferred.append(item)
+            continue
+        if artist:
+            per_artist[artist] = per_artist.get(artist, 0) + 1
+        head.append(item)
+    return (head + deferred)[:n]

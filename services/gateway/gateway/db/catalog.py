@@ -1,0 +1,111 @@
+"""Catalog reads: songs by id, play statistics, charts, and the rows the search index is built from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from gateway.core.search import SongDoc
+from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, utcnow
+
+
+def get_song(session: Session, song_id: int) -> Song | None:
+    return session.get(Song, song_id)
+
+
+def songs_by_id(session: Session, ids: Sequence[int]) -> dict[int, Song]:
+    if not ids:
+        return {}
+    return {s.id: s for s in session.execute(select(Song).where(Song.id.in_(list(ids)))).scalars()}
+
+
+def song_stats(session: Session, song_id: int, recent_days: int = 7) -> dict[str, Any]:
+    """Plays (all time and recent), listeners, ratings and likes of one song."""
+    plays, listeners = session.execute(
+        select(func.coalesce(func.sum(Play.count), 0), func.count()).where(Play.song_id == song_id)
+    ).one()
+    recent = session.execute(
+        select(func.coalesce(func.sum(PlayEvent.count), 0)).where(
+            PlayEvent.song_id == song_id, PlayEvent.played_at >= utcnow() - dt.timedelta(days=recent_days)
+        )
+    ).scalar_one()
+    avg, n_ratings = session.execute(
+        select(func.avg(Rating.rating), func.count()).where(Rating.song_id == song_id)
+    ).one()
+    feedback = dict(
+        session.execute(
+            select(Feedback.kind, func.count()).where(Feedback.song_id == song_id).group_by(Feedback.kind)
+        ).all()
+    )
+    return {
+        "plays": int(plays),
+        "plays_recent": int(recent),
+        "recent_days": recent_days,
+        "listeners": int(listeners),
+        "rating_avg": round(float(avg), 2) if avg is not None else None,
+        "rating_count": int(n_ratings),
+        "likes": int(feedback.get(FeedbackKind.like, 0)),
+        "dislikes": int(feedback.get(FeedbackKind.dislike, 0)),
+    }
+
+
+def chart(session: Session, *, since: dt.datetime | None, n: int) -> list[tuple[Song, int]]:
+    """Most played songs: all time from the aggregated plays, or since a time from the play events."""
+    if since is None:
+        total = func.sum(Play.count).label("total")
+        top = select(Play.song_id, total).group_by(Play.song_id)
+    else:
+        total = func.sum(PlayEvent.count).label("total")
+        top = select(PlayEvent.song_id, total).where(PlayEvent.played_at >= since).group_by(PlayEvent.song_id)
+    ranked = session.execute(top.order_by(total.desc(), top.selected_columns[0]).limit(n)).all()
+    songs = songs_by_id(session, [song_id for song_id, _ in ranked])
+    return [(songs[song_id], int(count)) for song_id, count in ranked if song_id in songs]
+
+
+def catalog_signature(engine: Engine) -> tuple[int, int]:
+    """(number of songs, largest id): changes whenever songs are added or removed."""
+    with engine.connect() as conn:
+        count, top = conn.execute(select(func.count(), func.coalesce(func.max(Song.id), 0))).one()
+    return int(count), int(top)
+
+
+def search_documents(engine: Engine) -> list[SongDoc]:
+    """Every song with a searchable text, with its all-time plays as popularity."""
+    plays = select(Play.song_id, func.sum(Play.count).label("n")).group_by(Play.song_id).subquery()
+    query = (
+        select(
+            Song.id,
+            Song.title,
+            Song.artist,
+            Song.release,
+            Song.collection,
+            Song.tags,
+            Song.genre,
+            Song.source,
+            Song.msd_song_id,
+            func.coalesce(plays.c.n, 0),
+        )
+        .outerjoin(plays, plays.c.song_id == Song.id)
+        .execution_options(yield_per=10_000)
+    )
+    docs = []
+    with engine.connect() as conn:
+        for sid, title, artist, release, collection, tags, genre, source, msd_id, n in conn.execute(query):
+            docs.append(
+                SongDoc(
+                    song_id=sid,
+                    title=title,
+                    artist=artist,
+                    release=release,
+                    collection=collection,
+                    tags=" ".join(t for t in (genre, tags) if t) or None,
+                    source=str(source.value if hasattr(source, "value") else source),
+                    popularity=float(n),
+                    msd_song_id=msd_id,
+                )
+            )
+    return docs
