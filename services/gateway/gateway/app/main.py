@@ -9,14 +9,17 @@ import httpx
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from musicrec_common.schemas import HealthResponse
 from musicrec_common.web import install_error_handlers
 
 from gateway import __version__
 from gateway.app import health
+from gateway.app.cache import Cache
+from gateway.app.metrics import Metrics
 from gateway.app.middleware import SecurityHeadersMiddleware
-from gateway.app.routes import admin, auth, charts, me, songs
+from gateway.app.routes import admin, auth, charts, me, recommend, songs
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings, get_settings
 from gateway.app.state import AppState
@@ -42,7 +45,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             search = SearchService(engine)
             limiter = SlidingWindowLimiter(settings.login_max_failures, settings.login_window_s)
-            app.state.app = AppState(settings, engine, make_sessionmaker(engine), cache, http, search, limiter)
+            app.state.app = AppState(
+                settings,
+                engine,
+                make_sessionmaker(engine),
+                cache,
+                http,
+                search,
+                limiter,
+                metrics,
+                Cache(cache, metrics, settings.redis_timeout_s),
+            )
             search.warm_up()
             try:
                 yield
@@ -50,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await cache.aclose()
                 engine.dispose()
 
+    metrics = Metrics()
     app = FastAPI(
         title="Music recommendations: gateway",
         version=__version__,
@@ -79,7 +93,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def get_api_health(request: Request) -> HealthResponse:
         return await health.aggregate(request.app.state.app)
 
-    for router in (auth.router, songs.router, charts.router, me.router, admin.router):
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    async def get_metrics() -> str:
+        """Prometheus counters: cache hits and misses, downstream errors, degraded answers."""
+        return metrics.render()
+
+    for router in (auth.router, songs.router, charts.router, me.router, admin.router, recommend.router):
         app.include_router(router)
 
     # Last: a mount at "/" would otherwise shadow every route registered after it.

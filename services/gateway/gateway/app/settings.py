@@ -41,6 +41,10 @@ class Settings(BaseServiceSettings):
     serve_frontend: bool = Field(default=True, description="Serve the frontend (compose puts nginx in front instead)")
     service_timeout_s: float = Field(default=2.0, description="Timeout of calls to cf_service and audio_service")
     redis_timeout_s: float = Field(default=0.5, description="Timeout of Redis calls")
+    hybrid_cf_weight: float = Field(default=1.0, ge=0, description="Weight of listening-based songs in hybrid fusion")
+    hybrid_audio_weight: float = Field(default=0.8, ge=0, description="Weight of sound-alike songs in hybrid fusion")
+    recs_cache_ttl_s: int = Field(default=300, ge=1, description="TTL of cached recommendation and similar lists")
+    max_upload_mb: float = Field(default=20.0, gt=0, description="Largest clip accepted by `POST /api/audio/query`")
 
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}
 

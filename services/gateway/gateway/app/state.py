@@ -9,6 +9,8 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.app.cache import Cache
+from gateway.app.metrics import Metrics
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings
 from gateway.core.ratelimit import SlidingWindowLimiter
@@ -23,3 +25,5 @@ class AppState:
     http: httpx.AsyncClient  # one shared client: pooled connections to both services
     search: SearchService
     login_limiter: SlidingWindowLimiter
+    metrics: Metrics
+    cache: Cache  # Redis wrapped so that a failure is a miss plus a `degraded` flag

@@ -90,6 +90,8 @@ class Song(Base):
     collection: Mapped[str | None] = mapped_column(String(128))
     extra: Mapped[str | None] = mapped_column(Text)  # JSON: instruments, key, composer ...
     audio_path: Mapped[str | None] = mapped_column(String(1024))
+    # The song's id in audio_service's index (catalog renderings and uploads).
+    audio_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
 
     __table_args__ = (Index("ix_songs_source", "source"), Index("ix_songs_artist", "artist", mysql_length=191))

@@ -1,0 +1,120 @@
+"""What recommendations need from the database: a user's taste profile and id mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, User
+
+RECENT_AUDIO_SEEDS = 5
+
+
+@dataclass
+class Profile:
+    """A user's listening state, as the recommenders see it.
+
+    Attributes:
+        msd_user_id: the listener id in the training data, if the account is one.
+        history: (msd_song_id, weight) pairs for cf fold-in: plays, plus likes and good ratings.
+        seen: gateway song ids never to recommend again (played or disliked).
+        app_activity: True once the user has played, rated or liked anything in the app; the
+            precomputed list (trained on the imported history) is then stale and fold-in is used.
+        audio_seeds: (song id, audio id, title) of the most recent plays that have audio.
+        stamp: changes whenever any of the above changes; part of the cache key.
+    """
+
+    msd_user_id: str | None
+    history: list[tuple[str, float]] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    app_activity: bool = False
+    audio_seeds: list[tuple[int, str, str]] = field(default_factory=list)
+    stamp: str = ""
+
+
+def load_profile(session: Session, user_id: int) -> Profile:
+    msd_user_id = session.execute(select(User.msd_user_id).where(User.id == user_id)).scalar_one_or_none()
+    weights: dict[int, float] = {}
+    msd_of: dict[int, str | None] = {}
+    seen: set[int] = set()
+    for song_id, msd_id, count in session.execute(
+        select(Play.song_id, Song.msd_song_id, Play.count)
+        .join(Song, Song.id == Play.song_id)
+        .where(Play.user_id == user_id)
+    ):
+        weights[song_id] = float(count)
+        msd_of[song_id] = msd_id
+        seen.add(song_id)
+    ratings = session.execute(
+        select(Rating.song_id, Song.msd_song_id, Rating.rating, Rating.updated_at)
+        .join(Song, Song.id == Rating.song_id)
+        .where(Rating.user_id == user_id)
+    ).all()
+    feedback = session.execute(
+        select(Feedback.song_id, Song.msd_song_id, Feedback.kind, Feedback.created_at)
+        .join(Song, Song.id == Feedback.song_id)
+        .where(Feedback.user_id == user_id)
+    ).all()
+    # A good rating or a like counts like a few plays; a bad rating or a dislike removes the song's pull.
+    for song_id, msd_id, rating, _ in ratings:
+        msd_of[song_id] = msd_id
+        if rating >= 4:
+            weights[song_id] = weights.get(song_id, 0.0) + (rating - 2)
+        elif rating <= 2:
+            weights.pop(song_id, None)
+            seen.add(song_id)
+    for song_id, msd_id, kind, _ in feedback:
+        msd_of[song_id] = msd_id
+        if kind == FeedbackKind.like:
+            weights[song_id] = weights.get(song_id, 0.0) + 3
+        else:
+            weights.pop(song_id, None)
+            seen.add(song_id)
+    history = [(str(msd_of[s]), w) for s, w in weights.items() if msd_of.get(s) and w > 0]
+    last_event = session.execute(select(func.max(PlayEvent.id), func.count()).where(PlayEvent.user_id == user_id)).one()
+    seeds = session.execute(
+        select(Song.id, Song.audio_id, Song.title, func.max(PlayEvent.played_at).label("last"))
+        .join(Song, Song.id == PlayEvent.song_id)
+        .where(PlayEvent.user_id == user_id, Song.audio_id.is_not(None))
+        .group_by(Song.id, Song.audio_id, Song.title)
+        .order_by(func.max(PlayEvent.played_at).desc())
+        .limit(RECENT_AUDIO_SEEDS)
+    ).all()
+    rating_stamp = max((r[3] for r in ratings), default=None)
+    feedback_stamp = max((f[3] for f in feedback), default=None)
+    stamp = f"{last_event[0] or 0}.{len(ratings)}.{rating_stamp}.{len(feedback)}.{feedback_stamp}".replace(" ", "T")
+    return Profile(
+        msd_user_id=msd_user_id,
+        history=history,
+        seen=seen,
+        app_activity=bool(last_event[1] or ratings or feedback),
+        audio_seeds=[(s[0], str(s[1]), s[2] or "this song") for s in seeds],
+        stamp=stamp,
+    )
+
+
+def songs_by_keys(
+    session: Session, msd_ids: Iterable[str] = (), audio_ids: Iterable[str] = (), ids: Iterable[int] = ()
+) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
+    """Songs by MSD song id, by audio id and by gateway id (one query each, in batches)."""
+    by_msd: dict[str, Song] = {}
+    by_audio: dict[str, Song] = {}
+    by_id: dict[int, Song] = {}
+
+    def batched(values: Sequence[object]) -> Iterable[Sequence[object]]:
+        for start in range(0, len(values), 500):
+            yield values[start : start + 500]
+
+    for part in batched(sorted(set(msd_ids))):
+        for song in session.execute(select(Song).where(Song.msd_song_id.in_(part))).scalars():
+            by_msd[song.msd_song_id or ""] = song
+    for part in batched(sorted(set(audio_ids))):
+        for song in session.execute(select(Song).where(Song.audio_id.in_(part))).scalars():
+            by_audio[song.audio_id or ""] = song
+    for part in batched(sorted(set(ids))):
+        for song in session.execute(select(Song).where(Song.id.in_(part))).scalars():
+            by_id[song.id] = song
+    return by_msd, by_audio, by_id
