@@ -11,66 +11,18 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from musicrec_common.procs import ManagedProcess, free_port, port_open, python_module, start_redis, wait_http
+from musicrec_common.procs import free_port, port_open, wait_http
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-class Stack:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.ports = {"gateway": free_port(), "cf_service": free_port(), "audio_service": free_port()}
-        self.redis_port = free_port()
-        self.env = dict(os.environ) | {
-            "VAR_DIR": str(tmp / "var"),
-            "DATABASE_URL": f"sqlite:///{tmp / 'stack.db'}",
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "CF_SERVICE_URL": f"http://127.0.0.1:{self.ports['cf_service']}",
-            "AUDIO_SERVICE_URL": f"http://127.0.0.1:{self.ports['audio_service']}",
-        }
-        self.procs: dict[str, ManagedProcess] = {}
-
-    def url(self, name: str, path: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}{path}"
-
-    def start(self) -> None:
-        for cmd in (["migrate"], ["import-data"]):
-            subprocess.run(python_module("gateway", *cmd), env=self.env, check=True, capture_output=True)
-        self.procs["redis"] = start_redis(self.redis_port, self.tmp / "redis", self.tmp / "redis.log")
-        for name, port in self.ports.items():
-            self.procs[name] = ManagedProcess(
-                name, python_module(name, "serve", "--port", str(port)), env=self.env, log_path=self.tmp / f"{name}.log"
-            ).start()
-        for name in self.ports:
-            wait_http(self.url(name, "/health"), timeout=90, proc=self.procs[name])
-
-    def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            proc.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-
-
-def test_every_component_healthy(stack: Stack) -> None:
-    body = get_json(stack.url("gateway", "/health"))
+def test_every_component_healthy(stack: Any) -> None:
+    body = stack.get("gateway", "/health")
     assert body["status"] == "ok", body
     assert {k: v["status"] for k, v in body["components"].items()} == {
         "database": "ok",
@@ -78,21 +30,21 @@ def test_every_component_healthy(stack: Stack) -> None:
         "cf_service": "ok",
         "audio_service": "ok",
     }
-    assert body["components"]["database"]["info"]["users"] == 1630
+    assert body["components"]["database"]["info"]["users"] == 1631  # 1,630 imported listeners + admin
     for name in ("cf_service", "audio_service"):
-        own = get_json(stack.url(name, "/health"))
+        own = stack.get(name, "/health")
         assert own["service"] == name and own["version"]
 
 
-def test_a_stopped_service_shows_as_down(stack: Stack) -> None:
+def test_a_stopped_service_shows_as_down(stack: Any) -> None:
     stack.procs["audio_service"].stop()
-    body = get_json(stack.url("gateway", "/api/health"))
+    body = stack.get("gateway", "/api/health")
     assert body["status"] == "degraded"
     assert body["components"]["audio_service"]["status"] == "down"
     assert body["components"]["cf_service"]["status"] == "ok"
     stack.procs["audio_service"].start()
     wait_http(stack.url("audio_service", "/health"), timeout=60, proc=stack.procs["audio_service"])
-    assert get_json(stack.url("gateway", "/api/health"))["status"] == "ok"
+    assert stack.get("gateway", "/api/health")["status"] == "ok"
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
@@ -159,6 +111,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path)
             assert f"http://127.0.0.1:{ports['GATEWAY_PORT']}/" in out
             if attempt == "second":
                 assert "import-msd: up to date" in out and "migrate: up to date" in out
+                assert "train-cf: up to date" in out
             body = get_json(f"http://127.0.0.1:{ports['GATEWAY_PORT']}/health")
             assert body["status"] == "ok", body
             assert body["components"]["redis"]["status"] == "ok"
@@ -169,3 +122,8 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path)
         assert "all processes stopped" in rest
         for port in ports.values():
             assert not port_open("127.0.0.1", int(port)), f"port {port} still open after Ctrl-C"
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,22 @@ def main(argv: list[str] | None = None) -> int:
             log_level=settings.log_level,
             access_log=False,
         )
+        return 0
+    if argv[:1] == ["publish"]:
+        import argparse
+        import json
+
+        from cf_service.app.publish import publish
+        from cf_service.app.settings import get_settings
+
+        parser = argparse.ArgumentParser(
+            prog="python -m cf_service publish", description="write the current model's precomputed lists into Redis"
+        )
+        parser.add_argument("--redis-url", required=True)
+        parser.add_argument("--model-dir", default=None, help="default: CF_MODEL_DIR")
+        args = parser.parse_args(argv[1:])
+        model_dir = Path(args.model_dir) if args.model_dir else get_settings().effective_model_dir
+        print(json.dumps(publish(model_dir, args.redis_url)))
         return 0
     from cf_service.cli import main as cli_main
 

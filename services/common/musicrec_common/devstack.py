@@ -28,6 +28,7 @@ class Step:
     name: str
     argv: list[str]
     inputs: list[Path] = field(default_factory=list)
+    always: bool = False  # cheap steps whose output feeds a cached one (e.g. exporting plays)
 
     def key(self, env: dict[str, str]) -> str:
         digest = hashlib.sha256()
@@ -49,7 +50,7 @@ def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
     for step in steps:
         stamp = stamps / f"{step.name}.sha256"
         key = step.key(env)
-        if stamp.exists() and stamp.read_text().strip() == key:
+        if not step.always and stamp.exists() and stamp.read_text().strip() == key:
             print(f"[prepare] {step.name}: up to date")
             continue
         print(f"[prepare] {step.name}: {' '.join(step.argv[1:])}", flush=True)
@@ -61,15 +62,24 @@ def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
         print(f"[prepare] {step.name}: done in {time.monotonic() - started:.1f}s", flush=True)
 
 
-def preparation_steps(data_dir: Path) -> list[Step]:
+def preparation_steps(data_dir: Path, var_dir: Path) -> list[Step]:
     """Everything the services need before they start, in order."""
     gateway_src = REPO_ROOT / "services" / "gateway" / "gateway"
+    plays = var_dir / "plays.tsv"
     return [
         Step("migrate", python_module("gateway", "migrate"), [gateway_src / "migrations" / "versions"]),
         Step(
             "import-msd",
             python_module("gateway", "import-data"),
             [data_dir / "msd" / "songs.tsv", data_dir / "msd" / "listens_10000_head.tsv"],
+        ),
+        Step("demo-users", python_module("gateway", "create-demo-users")),
+        # Training data = imported listens + the app's own plays; retrain only when they changed.
+        Step("export-plays", python_module("gateway", "export-plays", "--out", str(plays)), always=True),
+        Step(
+            "train-cf",
+            python_module("cf_service", "train", "--listens", str(plays), "--out", str(var_dir / "cf_models")),
+            [plays],
         ),
     ]
 
@@ -93,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("AUDIO_SERVICE_URL", f"http://127.0.0.1:{audio_port}")
 
     if not args.no_prepare:
-        run_steps(preparation_steps(data_dir), env, var_dir)
+        run_steps(preparation_steps(data_dir, var_dir), env, var_dir)
     if args.prepare_only:
         return 0
 
     started: list[ManagedProcess] = []
+    publisher: ManagedProcess | None = None
 
     def stop_all(*_: object) -> None:
         for proc in reversed(started):
@@ -132,6 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         for (name, port), proc in zip(services, started[-3:], strict=True):
             wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
             print(f"[run] {name} is up on http://127.0.0.1:{port} (log: {proc.log_path})")
+        # Precomputed lists go into Redis in the background: until then the gateway asks cf_service.
+        publisher = ManagedProcess(
+            "publish",
+            python_module("cf_service", "publish", "--redis-url", env["REDIS_URL"]),
+            env=env,
+            log_path=logs / "publish.log",
+            cwd=REPO_ROOT,
+        ).start()
         health = wait_http(f"http://127.0.0.1:{gateway_port}/health", timeout=30)
         components = health.get("components", {})
         assert isinstance(components, dict)
@@ -152,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[run] stopping ...", flush=True)
         return 0
     finally:
+        if publisher is not None:
+            publisher.stop()
         stop_all()
         print("[run] all processes stopped", flush=True)
 

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         help="create `admin` and demo listeners with rich histories (idempotent); "
         "passwords from ADMIN_PASSWORD / DEMO_PASSWORD, else generated and printed once",
     )
+    exp = sub.add_parser("export-plays", help="write every play (imported and the app's own) as a Taste Profile TSV")
+    exp.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
     from gateway.app.settings import get_settings
@@ -87,6 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "create-demo-users":
         return _create_demo_users(settings, url)
+    if args.command == "export-plays":
+        from gateway.db.export import export_plays
+        from gateway.db.session import make_engine
+
+        engine = make_engine(url)
+        try:
+            print(json.dumps(export_plays(engine, args.out)))
+        finally:
+            engine.dispose()
+        return 0
     return 1
 
 

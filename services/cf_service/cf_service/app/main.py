@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
-from musicrec_common.schemas import HealthResponse
+from fastapi.concurrency import run_in_threadpool
 from musicrec_common.web import install_error_handlers
 
 from cf_service import __version__
+from cf_service.app.holder import ModelHolder
+from cf_service.app.routes import router
 from cf_service.app.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Music recommendations: cf_service", version=__version__)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(app.state.holder.reload)
+        yield
+
+    app = FastAPI(title="Music recommendations: cf_service", version=__version__, lifespan=lifespan,
+                  description="Collaborative filtering on play counts: a weighted rank-fusion vote of three models.")
+    app.state.settings = settings
+    app.state.holder = ModelHolder(settings.effective_model_dir)
     install_error_handlers(app)
-
-    @app.get("/health", response_model=HealthResponse, tags=["health"])
-    async def health() -> HealthResponse:
-        return HealthResponse(
-            service="cf_service",
-            version=__version__,
-            status="ok",
-            info={"model_dir": str(settings.effective_model_dir)},
-        )
-
+    app.include_router(router)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.db.export import cf_song_key, parse_cf_song_key
 from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, User
 
 RECENT_AUDIO_SEEDS = 5
@@ -73,7 +74,8 @@ def load_profile(session: Session, user_id: int) -> Profile:
         else:
             weights.pop(song_id, None)
             seen.add(song_id)
-    history = [(str(msd_of[s]), w) for s, w in weights.items() if msd_of.get(s) and w > 0]
+    # Songs are named as the collaborative filter knows them: MSD id, else ``gw:<id>``.
+    history = [(cf_song_key(s, msd_of.get(s)), w) for s, w in weights.items() if w > 0]
     last_event = session.execute(select(func.max(PlayEvent.id), func.count()).where(PlayEvent.user_id == user_id)).one()
     seeds = session.execute(
         select(Song.id, Song.audio_id, Song.title, func.max(PlayEvent.played_at).label("last"))
@@ -94,6 +96,18 @@ def load_profile(session: Session, user_id: int) -> Profile:
         audio_seeds=[(s[0], str(s[1]), s[2] or "this song") for s in seeds],
         stamp=stamp,
     )
+
+
+def songs_by_cf_keys(session: Session, keys: Iterable[str]) -> dict[str, Song]:
+    """Songs by the collaborative filter's song keys (MSD ids and ``gw:<id>``)."""
+    keys = set(keys)
+    ids = {k: parse_cf_song_key(k) for k in keys}
+    by_msd, _, by_id = songs_by_keys(
+        session, [k for k, i in ids.items() if i is None], (), [i for i in ids.values() if i is not None]
+    )
+    out = dict(by_msd)
+    out.update({f"gw:{i}": song for i, song in by_id.items()})
+    return out
 
 
 def songs_by_keys(

@@ -23,8 +23,9 @@ from gateway.app.schemas import SongOut
 from gateway.app.state import AppState
 from gateway.core.fusion import Candidate, Fused, fuse
 from gateway.db.catalog import chart
+from gateway.db.export import cf_song_key
 from gateway.db.models import Song
-from gateway.db.recs import Profile, load_profile, songs_by_keys
+from gateway.db.recs import Profile, load_profile, songs_by_cf_keys, songs_by_keys
 
 router = APIRouter(tags=["recommendations"])
 Mode = Literal["hybrid", "cf", "audio"]
@@ -256,7 +257,7 @@ async def my_recommendations(
 
     msd_ids = [i["song_id"] for i in cf_items] + [b["song_id"] for i in cf_items for b in (i.get("because") or [])]
     audio_ids = [i["song_id"] for lst in audio_lists for i in lst]
-    by_msd, by_audio, _ = await run_in_threadpool(_lookup, state, msd_ids, audio_ids, ())
+    by_msd, by_audio = await run_in_threadpool(_lookup_cf, state, msd_ids, audio_ids)
     lists: dict[str, list[Candidate]] = {}
     if want_cf:
         lists["cf"] = _cf_candidates(cf_items, by_msd, cf_fallback)
@@ -291,6 +292,12 @@ def _profile(state: AppState, user_id: int) -> Profile:
         return load_profile(session, user_id)
 
 
+def _lookup_cf(state: AppState, cf_keys: Any, audio_ids: Any) -> tuple[dict[str, Song], dict[str, Song]]:
+    """Songs by cf key (MSD id or ``gw:<id>``) and by audio id."""
+    with state.sessions() as session:
+        return songs_by_cf_keys(session, cf_keys), songs_by_keys(session, (), audio_ids)[1]
+
+
 def _lookup(
     state: AppState, msd_ids: Any, audio_ids: Any, ids: Any
 ) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
@@ -309,12 +316,12 @@ async def _similar_lists(
     state: AppState, seed: Song, mode: str, depth: int, degraded: set[str]
 ) -> tuple[dict[str, list[Candidate]], dict[int, Song]]:
     seed_title = _title(seed)
-    cf_task = cf_similar(state, seed.msd_song_id, depth, degraded) if mode != "audio" and seed.msd_song_id else None
+    cf_task = cf_similar(state, cf_song_key(seed.id, seed.msd_song_id), depth, degraded) if mode != "audio" else None
     audio_task = audio_similar(state, seed.audio_id, depth, degraded) if mode != "cf" and seed.audio_id else None
     cf_items = await cf_task if cf_task else []
     audio_items = await audio_task if audio_task else []
-    by_msd, by_audio, _ = await run_in_threadpool(
-        _lookup, state, [i["song_id"] for i in cf_items], [i["song_id"] for i in audio_items], ()
+    by_msd, by_audio = await run_in_threadpool(
+        _lookup_cf, state, [i["song_id"] for i in cf_items], [i["song_id"] for i in audio_items]
     )
     lists: dict[str, list[Candidate]] = {}
     if cf_items:

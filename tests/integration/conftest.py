@@ -1,0 +1,77 @@
+"""Shared fixtures of the integration tests: the real stack on loopback, started once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_PASSWORD = "integration-demo-password"
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+class Stack:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.ports = {"gateway": free_port(), "cf_service": free_port(), "audio_service": free_port()}
+        self.redis_port = free_port()
+        self.env = dict(os.environ) | {
+            "VAR_DIR": str(tmp / "var"),
+            "DATABASE_URL": f"sqlite:///{tmp / 'stack.db'}",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CF_SERVICE_URL": f"http://127.0.0.1:{self.ports['cf_service']}",
+            "AUDIO_SERVICE_URL": f"http://127.0.0.1:{self.ports['audio_service']}",
+            "DEMO_PASSWORD": DEMO_PASSWORD,
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+        self.procs: dict[str, ManagedProcess] = {}
+
+    def get(self, name: str, path: str) -> Any:
+        return get_json(self.url(name, path))
+
+    def url(self, name: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}{path}"
+
+    def start(self) -> None:
+        plays = str(self.tmp / "plays.tsv")
+        for module, cmd in (
+            ("gateway", ["migrate"]),
+            ("gateway", ["import-data"]),
+            ("gateway", ["create-demo-users"]),
+            ("gateway", ["export-plays", "--out", plays]),
+            ("cf_service", ["train", "--listens", plays, "--out", str(self.tmp / "var" / "cf_models")]),
+        ):
+            subprocess.run(python_module(module, *cmd), env=self.env, check=True, capture_output=True)
+        self.procs["redis"] = start_redis(self.redis_port, self.tmp / "redis", self.tmp / "redis.log")
+        for name, port in self.ports.items():
+            self.procs[name] = ManagedProcess(
+                name, python_module(name, "serve", "--port", str(port)), env=self.env, log_path=self.tmp / f"{name}.log"
+            ).start()
+        for name in self.ports:
+            wait_http(self.url(name, "/health"), timeout=90, proc=self.procs[name])
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()

@@ -1,0 +1,129 @@
+"""Recommendations through the real gateway, cf_service and Redis on loopback.
+
+Covers: reasons, fold-in after a play (no retrain), the precomputed lists in
+Redis (hits counted in /metrics), similar songs and radio, and each
+degradation: cf_service down, Redis down -> still 200 with ``degraded``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import httpx
+import pytest
+from musicrec_common.procs import python_module, start_redis, wait_http
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def alice(stack: Any) -> httpx.Client:
+    client = httpx.Client(base_url=stack.url("gateway", ""), timeout=30)
+    resp = client.post("/api/auth/login", json={"username": "alice", "password": stack.env["DEMO_PASSWORD"]})
+    assert resp.status_code == 200, resp.text
+    client.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+    return client
+
+
+def metric(client: httpx.Client, name: str, **labels: str) -> float:
+    text = client.get("/metrics").text
+    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+    for line in text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_cf_recommendations_have_reasons_and_exclude_history(alice: httpx.Client) -> None:
+    resp = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 10})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["degraded"] == [] and body["fallback"] is None
+    assert len(body["items"]) == 10
+    history = alice.get("/api/me/history", params={"per_page": 100}).json()
+    played = {item["song"]["id"] for item in history["items"]}
+    assert played and not played & {item["song"]["id"] for item in body["items"]}
+    assert all(item["reasons"] for item in body["items"])
+    assert any(r.startswith("because you played ") for item in body["items"] for r in item["reasons"])
+    artists = [item["song"]["artist"] for item in body["items"] if item["song"]["artist"]]
+    assert max(artists.count(a) for a in set(artists)) <= 2
+
+
+def test_precomputed_lists_in_redis_are_used(stack: Any, alice: httpx.Client) -> None:
+    out = subprocess.run(
+        python_module("cf_service", "publish", "--redis-url", stack.env["REDIS_URL"]),
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    published = json.loads(out.stdout.strip().splitlines()[-1])
+    assert published["users"] == 1630
+    before = metric(alice, "gateway_cache_hits_total", kind="cf_recs")
+    # Bob did nothing in the app yet, so his precomputed list applies.
+    bob = httpx.Client(base_url=stack.url("gateway", ""), timeout=30)
+    token = bob.post("/api/auth/login", json={"username": "bob", "password": stack.env["DEMO_PASSWORD"]}).json()
+    resp = bob.get(
+        "/api/me/recommendations", params={"mode": "cf"}, headers={"Authorization": f"Bearer {token['token']}"}
+    )
+    assert resp.status_code == 200 and resp.json()["items"]
+    assert metric(alice, "gateway_cache_hits_total", kind="cf_recs") == before + 1
+
+
+def test_a_play_changes_the_next_recommendations_without_retraining(alice: httpx.Client) -> None:
+    first = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 20}).json()
+    top = first["items"][0]["song"]["id"]
+    assert alice.post("/api/me/plays", json={"song_id": top, "count": 3}).status_code == 201
+    second = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 20}).json()
+    assert top not in [item["song"]["id"] for item in second["items"]]
+    assert [i["song"]["id"] for i in second["items"]] != [i["song"]["id"] for i in first["items"]]
+    hybrid = alice.get("/api/me/recommendations", params={"mode": "hybrid", "n": 20}).json()
+    assert top not in [item["song"]["id"] for item in hybrid["items"]]
+
+
+def test_similar_songs_and_radio(alice: httpx.Client) -> None:
+    seed = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 1}).json()["items"][0]["song"]["id"]
+    similar = alice.get(f"/api/songs/{seed}/similar", params={"mode": "cf", "n": 8}).json()
+    assert len(similar["items"]) == 8 and seed not in [i["song"]["id"] for i in similar["items"]]
+    assert all(r.startswith("often played with") for i in similar["items"] for r in i["reasons"])
+    radio = alice.get(f"/api/songs/{seed}/radio").json()
+    ids = [i["song"]["id"] for i in radio["items"]]
+    assert radio["seed"]["id"] == seed and len(ids) == len(set(ids)) and seed not in ids
+    assert 0 < len(ids) <= 25
+    artists = [i["song"]["artist"] for i in radio["items"] if i["song"]["artist"]]
+    assert max(artists.count(a) for a in set(artists)) <= 2
+    assert alice.get("/api/songs/999999999/radio").status_code == 404
+
+
+def test_cf_service_down_still_answers_200(stack: Any, alice: httpx.Client) -> None:
+    stack.procs["cf_service"].stop()
+    try:
+        alice.post("/api/me/plays", json={"song_id": 1, "count": 1})  # new state: no cached answer applies
+        resp = alice.get("/api/me/recommendations", params={"mode": "hybrid", "n": 10})
+        assert resp.status_code == 200
+        body = resp.json()
+        assert "cf" in body["degraded"] and body["fallback"] == "popular" and body["items"]
+        assert alice.get("/api/health").json()["components"]["cf_service"]["status"] == "down"
+        seed = body["items"][0]["song"]["id"]
+        # Co-listened songs still come from the lists published to Redis.
+        similar = alice.get(f"/api/songs/{seed}/similar", params={"mode": "cf"}).json()
+        assert similar["degraded"] == [] and similar["items"]
+        assert metric(alice, "gateway_downstream_errors_total", service="cf") >= 1
+    finally:
+        stack.procs["cf_service"].start()
+        wait_http(stack.url("cf_service", "/health"), timeout=90, proc=stack.procs["cf_service"])
+    assert alice.get("/api/me/recommendations", params={"mode": "cf"}).json()["degraded"] == []
+
+
+def test_redis_down_still_answers_200(stack: Any, alice: httpx.Client) -> None:
+    stack.procs["redis"].stop()
+    try:
+        resp = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 5})
+        assert resp.status_code == 200
+        assert resp.json()["degraded"] == ["cache"] and len(resp.json()["items"]) == 5
+        assert alice.get("/api/health").json()["components"]["redis"]["status"] == "down"
+    finally:
+        stack.procs["redis"] = start_redis(stack.redis_port, stack.tmp / "redis", stack.tmp / "redis.log")
+    assert alice.get("/api/me/recommendations", params={"mode": "cf", "n": 5}).json()["degraded"] == []
