@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     exp = sub.add_parser("export-plays", help="write every play (imported and the app's own) as a Taste Profile TSV")
     exp.add_argument("--out", type=Path, required=True)
+    cat = sub.add_parser("import-catalog", help="import audio_service's rendered catalog.json as catalog songs")
+    cat.add_argument("--catalog", type=Path, required=True, help="path of catalog.json")
     args = parser.parse_args(argv)
 
     from gateway.app.settings import get_settings
@@ -89,6 +91,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "create-demo-users":
         return _create_demo_users(settings, url)
+    if args.command == "import-catalog":
+        from gateway.db.catalog_import import import_catalog
+        from gateway.db.session import make_engine
+
+        if not args.catalog.exists():
+            print(
+                f"no catalog at {args.catalog}: build it with `python -m audio_service build-catalog`", file=sys.stderr
+            )
+            return 2
+        engine = make_engine(url)
+        try:
+            print(json.dumps(import_catalog(engine, args.catalog)))
+        finally:
+            engine.dispose()
+        return 0
     if args.command == "export-plays":
         from gateway.db.export import export_plays
         from gateway.db.session import make_engine

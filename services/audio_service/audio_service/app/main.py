@@ -1,25 +1,222 @@
-"""audio_service's FastAPI application (thin HTTP layer over :mod:`audio_service.core`)."""
+"""audio_service's FastAPI application (thin HTTP layer over :mod:`audio_service.core`).
+
+Heavy work (decoding, TensorFlow inference, FAISS) runs in the thread pool, one
+request at a time per kind, so the event loop keeps answering health checks.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from musicrec_common.schemas import HealthResponse
-from musicrec_common.web import install_error_handlers
+from musicrec_common.web import ApiError, install_error_handlers
 
 from audio_service import __version__
 from audio_service.app.settings import Settings, get_settings
 
+log = logging.getLogger("audio_service")
+N = Annotated[int, Query(ge=1, le=500, description="List length, 1-500")]
+
+# Decode errors -> (status, code); the message comes from the exception.
+ERRORS: dict[str, tuple[int, str]] = {
+    "EmptyAudioError": (422, "empty_audio"),
+    "AudioTooLargeError": (413, "payload_too_large"),
+    "AudioTooLongError": (422, "audio_too_long"),
+    "AudioTooShortError": (422, "audio_too_short"),
+    "CorruptAudioError": (415, "bad_audio"),
+    "UnsupportedSampleRateError": (422, "bad_sample_rate"),
+    "SilentAudioError": (422, "silent_audio"),
+}
+
+
+def _decode_error(exc: Exception) -> ApiError:
+    status, code = ERRORS.get(type(exc).__name__, (422, "bad_audio"))
+    return ApiError(status, str(exc) or code, code=code, details=[{"field": "file"}])
+
+
+class Engine:
+    """The loaded search facade, or why there is none."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.search: Any = None  # audio_service.core.search.AudioSearch
+        self.error: str | None = None
+        self.lock = asyncio.Lock()  # TF inference and index writes, one at a time
+
+    def load(self) -> None:
+        try:
+            from audio_service.core.decode import DecodeLimits
+            from audio_service.core.search import AudioSearch
+
+            limits = DecodeLimits(
+                max_bytes=int(self.settings.max_upload_mb * 1024 * 1024), max_duration_s=self.settings.max_duration_s
+            )
+            self.search = AudioSearch.load(self.settings.model_dir, self.settings.index_dir, create=True, limits=limits)
+            self.error = None
+        except Exception as exc:  # no model yet, or a broken artifact: stay up and say so
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.warning("audio model not loaded: %s", self.error)
+
+    def require(self) -> Any:
+        if self.search is None:
+            raise ApiError(503, f"audio model not available ({self.error})", code="model_unavailable")
+        return self.search
+
+
+async def _read_upload(request: Request, file: UploadFile, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise ApiError(413, f"upload larger than {limit // (1024 * 1024)} MB", code="payload_too_large")
+    data = await file.read(limit + 1)  # never more than the limit in memory
+    if len(data) > limit:
+        raise ApiError(413, f"upload larger than {limit // (1024 * 1024)} MB", code="payload_too_large")
+    if not data:
+        raise ApiError(422, "the uploaded file is empty", code="empty_audio", details=[{"field": "file"}])
+    return data
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Music recommendations: audio_service", version=__version__)
+    engine = Engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(engine.load)
+        yield
+
+    app = FastAPI(
+        title="Music recommendations: audio_service",
+        version=__version__,
+        lifespan=lifespan,
+        description="Songs that sound alike: log-mel spectrograms, a Keras CNN and FAISS.",
+    )
+    app.state.engine = engine
     install_error_handlers(app)
+    limit = int(settings.max_upload_mb * 1024 * 1024)
 
     @app.get("/health", response_model=HealthResponse, tags=["health"])
     async def health() -> HealthResponse:
-        # The CNN and the FAISS index arrive with issue 4; until then the service only reports itself.
+        """Model version and index size."""
+        if engine.search is None:
+            return HealthResponse(
+                service="audio_service",
+                version=__version__,
+                status="degraded",
+                info={"model_version": None, "index_size": 0, "error": engine.error},
+            )
+        info = engine.search.info()
         return HealthResponse(
-            service="audio_service", version=__version__, status="ok", info={"model_version": None, "index_size": 0}
+            service="audio_service",
+            version=__version__,
+            status="ok",
+            info={
+                "model_version": info.get("model_version"),
+                "index_size": info.get("n_songs"),
+                "patches": info.get("n_patches"),
+                "index": info.get("track_index"),
+            },
         )
 
+    @app.get("/similar/{song_id}", tags=["search"])
+    async def similar(song_id: Annotated[str, Path(min_length=1, max_length=128)], n: N = 10) -> dict[str, Any]:
+        """Songs that sound like this one (cosine of CNN track embeddings)."""
+        from audio_service.core.search import UnknownSongError
+
+        search = engine.require()
+        try:
+            pairs = await run_in_threadpool(search.similar, song_id, n)
+        except UnknownSongError as exc:
+            raise ApiError(404, f"song {song_id!r} is not in the audio index", code="unknown_song") from exc
+        return {
+            "song_id": song_id,
+            "model_version": search.embedder.version,
+            "items": [{"song_id": s, "score": round(sc, 5), "rank": r} for r, (s, sc) in enumerate(pairs, 1)],
+        }
+
+    @app.post("/query", tags=["search"])
+    async def query(request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+        """Songs matching an uploaded clip, each with the best-matching segment pairs."""
+        from audio_service.core.decode import AudioDecodeError
+
+        search = engine.require()
+        data = await _read_upload(request, file, limit)
+        async with engine.lock:
+            try:
+                matches = await run_in_threadpool(search.query_clip, data, n)
+            except AudioDecodeError as exc:
+                raise _decode_error(exc) from exc
+        return {
+            "model_version": search.embedder.version,
+            "items": [
+                {
+                    "song_id": m.song_id,
+                    "score": m.score,
+                    "segments": [
+                        {
+                            "query_start": round(s.clip_start, 2),
+                            "query_end": round(s.clip_end, 2),
+                            "song_start": round(s.song_start, 2),
+                            "song_end": round(s.song_end, 2),
+                            "score": round(s.score, 4),
+                        }
+                        for s in m.segments
+                    ],
+                }
+                for m in matches
+            ],
+        }
+
+    @app.post("/songs", status_code=201, tags=["index"])
+    async def add_song(
+        request: Request,
+        file: UploadFile,
+        song_id: Annotated[str | None, Form(max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")] = None,
+        title: Annotated[str | None, Form(max_length=300)] = None,
+        artist: Annotated[str | None, Form(max_length=300)] = None,
+    ) -> dict[str, Any]:
+        """Embed and index a new song without retraining (cold start); the audio is kept for streaming."""
+        from audio_service.core.decode import AudioDecodeError
+
+        search = engine.require()
+        data = await _read_upload(request, file, limit)
+        meta = {
+            k: v for k, v in {"id": song_id, "title": title, "artist": artist, "collection": "uploads"}.items() if v
+        }
+        async with engine.lock:
+            try:
+                new_id = await run_in_threadpool(search.add_song, data, meta)
+            except AudioDecodeError as exc:
+                raise _decode_error(exc) from exc
+            suffix = re.sub(r"[^a-z0-9]", "", (file.filename or "").rsplit(".", 1)[-1].lower())[:5] or "bin"
+            path = settings.uploads_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', new_id)}.{suffix}"
+            await run_in_threadpool(_persist, search, path, data)
+        return {"song_id": new_id, "audio_path": str(path), "index_size": len(search)}
+
+    @app.get("/map", tags=["search"])
+    async def catalog_map() -> dict[str, Any]:
+        """2-D projection of every catalog song's embedding (written by `python -m audio_service evaluate`)."""
+        path = settings.map_file
+        if not path.exists():
+            raise ApiError(404, "no map yet: run `python -m audio_service evaluate`", code="no_map")
+        points = await run_in_threadpool(lambda: json.loads(path.read_text()))
+        return {
+            "points": [
+                {"song_id": p["id"], "x": p["x"], "y": p["y"], "collection": p.get("collection")} for p in points
+            ]
+        }
+
     return app
+
+
+def _persist(search: Any, path: Any, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    search.save()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from musicrec_common.settings import BaseServiceSettings
 from pydantic import Field
@@ -10,9 +11,35 @@ from pydantic import Field
 
 class Settings(BaseServiceSettings):
     port: int = Field(default=8002, alias="AUDIO_PORT", description="audio_service HTTP port")
-    max_upload_mb: float = Field(default=20.0, alias="AUDIO_MAX_UPLOAD_MB", description="Largest accepted upload")
+    max_upload_mb: float = Field(default=20.0, gt=0, alias="AUDIO_MAX_UPLOAD_MB", description="Largest accepted upload")
+    max_duration_s: float = Field(
+        default=600.0, gt=0, alias="AUDIO_MAX_DURATION_S", description="Longest accepted clip, in seconds"
+    )
+    audio_dir: Path | None = Field(
+        default=None, alias="AUDIO_DIR", description="Catalog, models, index and map; default `VAR_DIR/audio`"
+    )
 
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}
+
+    @property
+    def root(self) -> Path:
+        return self.audio_dir or self.var_dir / "audio"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def map_file(self) -> Path:
+        return self.root / "map.json"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.root / "uploads"
 
 
 @lru_cache(maxsize=1)
