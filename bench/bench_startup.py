@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def start_once(env: dict[str, str]) -> float:
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "musicrec_common.devstack"], env=env, cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "musicrec_common.devstack", "--no-audio"], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     try:

@@ -99,7 +99,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path)
     env.pop("AUDIO_SERVICE_URL", None)
     for attempt in ("first", "second"):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "musicrec_common.devstack"],
+            [sys.executable, "-m", "musicrec_common.devstack", "--no-audio"],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,

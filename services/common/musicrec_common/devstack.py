@@ -8,17 +8,34 @@ start only launches processes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from musicrec_common.procs import ManagedProcess, port_open, python_module, start_redis, wait_http
 from musicrec_common.settings import REPO_ROOT
+
+# Step processes still running (the background audio pipeline): stopped with everything else.
+RUNNING_STEPS: set[subprocess.Popen[bytes]] = set()
+
+
+def stop_steps() -> None:
+    for proc in list(RUNNING_STEPS):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
 
 
 @dataclass
@@ -55,9 +72,14 @@ def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
             continue
         print(f"[prepare] {step.name}: {' '.join(step.argv[1:])}", flush=True)
         started = time.monotonic()
-        result = subprocess.run(step.argv, env=env, cwd=REPO_ROOT, check=False)
-        if result.returncode != 0:
-            raise SystemExit(f"[prepare] {step.name} failed (exit {result.returncode})")
+        proc = subprocess.Popen(step.argv, env=env, cwd=REPO_ROOT)
+        RUNNING_STEPS.add(proc)
+        try:
+            returncode = proc.wait()
+        finally:
+            RUNNING_STEPS.discard(proc)
+        if returncode != 0:
+            raise SystemExit(f"[prepare] {step.name} failed (exit {returncode})")
         stamp.write_text(key)
         print(f"[prepare] {step.name}: done in {time.monotonic() - started:.1f}s", flush=True)
 
@@ -84,10 +106,87 @@ def preparation_steps(data_dir: Path, var_dir: Path) -> list[Step]:
     ]
 
 
+def audio_steps(data_dir: Path, var_dir: Path) -> list[Step]:
+    """The audio pipeline: render the catalog, train the CNN, index, map; then import the catalog songs.
+
+    Slow on a first start (about 20 minutes on 2 cores), so it runs after the site is up; audio_service
+    reloads when it is done and reports "degraded" until then.
+    """
+    audio = var_dir / "audio"
+    catalog = audio / "catalog" / "catalog.json"
+    return [
+        Step("audio-catalog", python_module("audio_service", "build-catalog", "--out", str(audio / "catalog"))),
+        Step(
+            "audio-train",
+            python_module(
+                "audio_service",
+                "train",
+                "--catalog",
+                str(audio / "catalog"),
+                "--out",
+                str(audio / "models"),
+                "--minutes",
+                "8",
+            ),
+            [catalog],
+        ),
+        Step(
+            "audio-index",
+            python_module(
+                "audio_service",
+                "index",
+                "--catalog",
+                str(audio / "catalog"),
+                "--model-dir",
+                str(audio / "models"),
+                "--index-dir",
+                str(audio / "index"),
+            ),
+            [catalog, audio / "models" / "current.json"],
+        ),
+        Step(
+            "audio-map",
+            python_module(
+                "audio_service",
+                "evaluate",
+                "--catalog",
+                str(audio / "catalog"),
+                "--model-dir",
+                str(audio / "models"),
+                "--index-dir",
+                str(audio / "index"),
+                "--json",
+                str(audio / "evaluation.json"),
+                "--map",
+                str(audio / "map.json"),
+            ),
+            [audio / "models" / "current.json"],
+        ),
+        Step("import-catalog", python_module("gateway", "import-catalog", "--catalog", str(catalog)), [catalog]),
+    ]
+
+
+def run_audio_pipeline(steps: list[Step], env: dict[str, str], var_dir: Path, audio_url: str) -> None:
+    """Background thread body: run the audio steps, then make audio_service load the result."""
+    import urllib.request
+
+    try:
+        run_steps(steps, env, var_dir)
+    except SystemExit as exc:
+        print(f"[audio] pipeline stopped: {exc} (see var/logs); audio search stays unavailable", flush=True)
+        return
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{audio_url}/admin/reload", method="POST"), timeout=120)
+        print("[audio] audio_service reloaded its model and index: search by sound is ready", flush=True)
+    except OSError as exc:
+        print(f"[audio] reload failed: {exc}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m musicrec_common.devstack", description=__doc__)
     parser.add_argument("--prepare-only", action="store_true", help="prepare data and exit")
     parser.add_argument("--no-prepare", action="store_true", help="start the processes only")
+    parser.add_argument("--no-audio", action="store_true", help="skip the audio pipeline (catalog, CNN, index)")
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -102,10 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("CF_SERVICE_URL", f"http://127.0.0.1:{cf_port}")
     env.setdefault("AUDIO_SERVICE_URL", f"http://127.0.0.1:{audio_port}")
 
-    if not args.no_prepare:
-        run_steps(preparation_steps(data_dir, var_dir), env, var_dir)
-    if args.prepare_only:
-        return 0
+    try:
+        if not args.no_prepare:
+            run_steps(preparation_steps(data_dir, var_dir), env, var_dir)
+        if args.prepare_only:
+            if not args.no_audio:
+                run_steps(audio_steps(data_dir, var_dir), env, var_dir)
+            return 0
+    except KeyboardInterrupt:
+        stop_steps()
+        print("\n[run] interrupted while preparing; nothing is left running", flush=True)
+        return 130
 
     started: list[ManagedProcess] = []
     publisher: ManagedProcess | None = None
@@ -151,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             log_path=logs / "publish.log",
             cwd=REPO_ROOT,
         ).start()
+        if not args.no_prepare and not args.no_audio:
+            threading.Thread(
+                target=run_audio_pipeline,
+                daemon=True,
+                args=(audio_steps(data_dir, var_dir), env, var_dir, env["AUDIO_SERVICE_URL"]),
+            ).start()
         health = wait_http(f"http://127.0.0.1:{gateway_port}/health", timeout=30)
         components = health.get("components", {})
         assert isinstance(components, dict)
@@ -173,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if publisher is not None:
             publisher.stop()
+        stop_steps()
         stop_all()
         print("[run] all processes stopped", flush=True)
 

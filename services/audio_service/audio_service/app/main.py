@@ -200,6 +200,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(_persist, search, path, data)
         return {"song_id": new_id, "audio_path": str(path), "index_size": len(search)}
 
+    @app.post("/admin/reload", response_model=HealthResponse, tags=["admin"])
+    async def reload() -> HealthResponse:
+        """Load the current model and index again (after `train` / `index`), then report health."""
+        async with engine.lock:
+            await run_in_threadpool(engine.load)
+        return await health()
+
     @app.get("/map", tags=["search"])
     async def catalog_map() -> dict[str, Any]:
         """2-D projection of every catalog song's embedding (written by `python -m audio_service evaluate`)."""
