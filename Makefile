@@ -21,6 +21,10 @@ $(VENV)/.installed-run: $(BIN)/python requirements/*.txt services/*/pyproject.to
 
 $(VENV)/.installed-dev: $(VENV)/.installed-run requirements/dev.txt
 	$(PIP) -r requirements/dev.txt -c requirements/constraints.txt
+	@# Browser tests drive Debian's Chromium with Playwright (`playwright install` cannot download here).
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null || \
+		{ echo "installing Debian's chromium for the browser tests"; \
+		  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); }
 	touch $@
 
 install: $(VENV)/.installed-run

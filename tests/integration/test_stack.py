@@ -113,8 +113,9 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path)
                 assert "import-msd: up to date" in out and "migrate: up to date" in out
                 assert "train-cf: up to date" in out
             body = get_json(f"http://127.0.0.1:{ports['GATEWAY_PORT']}/health")
-            assert body["status"] == "ok", body
-            assert body["components"]["redis"]["status"] == "ok"
+            states = {k: v["status"] for k, v in body["components"].items()}
+            # --no-audio: audio_service is up but has no model to load, which it reports as degraded.
+            assert states == {"database": "ok", "redis": "ok", "cf_service": "ok", "audio_service": "degraded"}, body
         finally:
             proc.send_signal(signal.SIGINT)
             rest = _drain(proc)
