@@ -16,6 +16,8 @@ $(BIN)/python:
 # Runtime dependencies (no test tools); stamp reinstalls when a requirements file changes.
 $(VENV)/.installed-run: $(BIN)/python requirements/*.txt services/*/pyproject.toml
 	$(PIP) -r requirements/run.txt -c requirements/constraints.txt
+	@# tinysoundfont renders MIDI in-process; its pyaudio dependency (playback only) does not build.
+	$(PIP) --no-deps -c requirements/constraints.txt tinysoundfont
 	$(PIP) --no-deps --no-build-isolation $(PKGS)
 	touch $@
 

@@ -28,18 +28,16 @@ def test_local_mode_defaults_to_sqlite_in_var_dir(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize("secret", [None, "", "change-me", "admin", "short"])
 def test_production_refuses_missing_or_default_secrets(monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
     monkeypatch.setenv("APP_MODE", "production")
-    monkeypatch.setenv("ADMIN_PASSWORD", "a-long-real-password")
     if secret is None:
-        monkeypatch.delenv("SECRET_KEY", raising=False)
+        monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     else:
-        monkeypatch.setenv("SECRET_KEY", secret)
-    with pytest.raises(ValidationError, match="SECRET_KEY"):
+        monkeypatch.setenv("ADMIN_PASSWORD", secret)
+    with pytest.raises(ValidationError, match="ADMIN_PASSWORD"):
         GatewaySettings()
 
 
 def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_MODE", "production")
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("ADMIN_PASSWORD", "correct horse battery staple")
     monkeypatch.setenv("CF_ADMIN_TOKEN", "t" * 32)
     assert GatewaySettings().app_mode == "production"

@@ -99,7 +99,6 @@ def test_passwords_from_environment(
 
 def test_production_refuses_default_demo_password(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_MODE", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 40)
     monkeypatch.setenv("ADMIN_PASSWORD", "a-real-admin-password")
     for weak in ("demo", "password", "short-pw"):
         monkeypatch.setenv("DEMO_PASSWORD", weak)
@@ -113,7 +112,6 @@ def test_production_without_demo_password_creates_only_admin(
     env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("APP_MODE", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 40)
     monkeypatch.setenv("ADMIN_PASSWORD", "a-real-admin-password")
     assert main(["create-demo-users"]) == 0
     captured = capsys.readouterr()

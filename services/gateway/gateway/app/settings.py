@@ -19,7 +19,6 @@ class Settings(BaseServiceSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6390/0", description="Redis used as the cache")
     cf_service_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of cf_service")
     audio_service_url: str = Field(default="http://127.0.0.1:8002", description="Base URL of audio_service")
-    secret_key: str | None = Field(default=None, description="Signs sessions; required in production")
     admin_password: str | None = Field(
         default=None, description="Password of the `admin` account; generated when unset (local mode)"
     )
@@ -49,7 +48,7 @@ class Settings(BaseServiceSettings):
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"SECRET_KEY": self.secret_key, "ADMIN_PASSWORD": self.admin_password}
+        return {"ADMIN_PASSWORD": self.admin_password}
 
     @model_validator(mode="after")
     def _check_demo_password(self) -> Settings:
