@@ -1,0 +1,145 @@
+"""Offline commands of audio_service (``python -m audio_service <command>``).
+
+``build-catalog``, ``train``, ``index``, ``evaluate`` and ``embed-time``; ``serve`` stays in
+:mod:`audio_service.__main__`. Heavy imports (TensorFlow, librosa, music21) happen inside each command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_CATALOG = Path("var/audio/catalog")
+DEFAULT_MODELS = Path("var/audio/models")
+DEFAULT_INDEX = Path("var/audio/index")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m audio_service", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build-catalog", help="render music21 corpus works to OGG + catalog.json")
+    p.add_argument("--out", type=Path, default=DEFAULT_CATALOG)
+    p.add_argument("--limit", type=int, default=None, help="first N works (interleaved across collections)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--collections", default=None, help="comma-separated subset of collections")
+
+    p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
+    p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    p.add_argument("--out", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: from --minutes)")
+    p.add_argument("--minutes", type=float, default=10.0, help="training time budget when --steps is not set")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--holdout", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("index", help="build the FAISS index from the catalog and/or add a folder of audio")
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX)
+    p.add_argument("--catalog", type=Path, default=None, help="(re)build the index from this catalog")
+    p.add_argument("--folder", type=Path, default=None, help="add every mp3/ogg/flac/wav under this folder")
+    p.add_argument("--hnsw-threshold", type=int, default=None)
+
+    p = sub.add_parser("evaluate", help="held-out evaluation: CNN vs MFCC vs random")
+    p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX)
+    p.add_argument("--json", type=Path, required=True)
+    p.add_argument("--report", type=Path, default=None, help="Markdown report (+ PNG map beside it)")
+    p.add_argument("--map", type=Path, default=None, help="map.json (default: beside --json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most N held-out songs")
+
+    p = sub.add_parser("embed-time", help="time embedding of an audio file (default: a 30 s catalog song)")
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODELS)
+    p.add_argument("--file", type=Path, required=True)
+    p.add_argument("--repeat", type=int, default=10)
+    return parser
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, indent=1, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command == "build-catalog":
+        from audio_service.core.catalog import build_catalog
+
+        summary = build_catalog(
+            args.out,
+            limit=args.limit,
+            workers=args.workers,
+            collections=args.collections.split(",") if args.collections else None,
+        )
+        _print({k: v for k, v in summary.items() if k != "failures"} | {"failures": summary["failures"]})
+        return 0
+    if args.command == "train":
+        from audio_service.core.train import TrainConfig, train
+
+        cfg = TrainConfig(
+            batch=args.batch, holdout=args.holdout, seed=args.seed, steps=args.steps, minutes=args.minutes
+        )
+        _print(train(args.catalog, args.out, cfg))
+        return 0
+    if args.command == "index":
+        from audio_service.core.search import AudioSearch, build_index_from_catalog
+
+        if args.catalog is None and args.folder is None:
+            print("index: give --catalog and/or --folder", file=sys.stderr)
+            return 2
+        if args.catalog is not None:
+            _print(build_index_from_catalog(args.catalog, args.model_dir, args.index_dir, args.hnsw_threshold))
+        if args.folder is not None:
+            search = AudioSearch.load(args.model_dir, args.index_dir, create=True)
+            _print(search.add_folder(args.folder))
+            search.save()
+        return 0
+    if args.command == "evaluate":
+        from audio_service.core.evaluate import evaluate
+
+        result = evaluate(
+            args.catalog,
+            args.model_dir,
+            args.index_dir,
+            json_out=args.json,
+            report=args.report,
+            map_out=args.map,
+            seed=args.seed,
+            limit=args.limit,
+        )
+        _print(result)
+        return 0
+    if args.command == "embed-time":
+        from audio_service.core.decode import load_audio
+        from audio_service.core.embed import Embedder
+
+        embedder = Embedder.load(args.model_dir)
+        y, _ = load_audio(args.file)
+        embedder.embed_track(y)  # warm-up (graph tracing)
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            embedder.embed_track(y)
+            times.append(time.perf_counter() - t0)
+        _print(
+            {
+                "file": str(args.file),
+                "duration_s": len(y) / 22050,
+                "median_s": sorted(times)[len(times) // 2],
+                "min_s": min(times),
+                "max_s": max(times),
+            }
+        )
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Training: contrastive same-song objective (NT-Xent) + collection classifier, on training songs only.
+
+Each step samples ``batch`` training songs and cuts two random crops from each (half the time
+close together, so the patch level learns to identify; otherwise anywhere in the song, so the
+track level learns the song's sound). Crops are augmented in the log-mel domain: ±7% time
+stretch (resampling the time axis), additive noise at 0–30 dB SNR (in the power domain, with a
+white-noise mel profile), a random spectral tilt and a frequency mask. Songs are held out by work
+id (a hash, so the split does not depend on the catalog order) and never seen in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio_service.core.artifacts import new_version_dir, set_current
+from audio_service.core.catalog import load_catalog
+from audio_service.core.features import AMIN, HOP, N_FFT, N_MELS, PATCH_FRAMES, SR, log_mel, mel_basis
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 32
+    holdout: float = 0.15
+    seed: int = 0
+    steps: int | None = None  # None: train for ``minutes``
+    minutes: float = 10.0
+    lr: float = 2e-3
+    temperature: float = 0.1
+    class_weight: float = 0.5
+    width: int = 16
+
+
+def is_heldout(song_id: str, fraction: float) -> bool:
+    """Deterministic split by work id: the same song is held out whatever the catalog size."""
+    h = int.from_bytes(hashlib.sha1(song_id.encode()).digest()[:4], "little") / 2**32
+    return h < fraction
+
+
+def _mel_job(path: str) -> np.ndarray:
+    from audio_service.core.decode import load_audio
+
+    y, _ = load_audio(path)
+    return log_mel(y).astype(np.float16)
+
+
+def catalog_mels(
+    catalog_dir: str | os.PathLike[str], songs: list[dict[str, Any]], workers: int = 2
+) -> dict[str, np.ndarray]:
+    """Log-mel dB ``(N_MELS, n_frames)`` float16 of each song, cached in ``DIR/.cache``."""
+    from tqdm import tqdm
+
+    root = Path(catalog_dir)
+    cache_dir = root / ".cache"
+    cache_dir.mkdir(exist_ok=True)
+    key = hashlib.sha1(json.dumps([SR, N_FFT, HOP, N_MELS]).encode()).hexdigest()[:8]
+    cache = cache_dir / f"logmel-{key}.npz"
+    mels: dict[str, np.ndarray] = {}
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as z:
+            stamp = {s["id"]: s.get("config_hash", "") for s in songs}
+            for sid, cfg, arr in zip(z["ids"], z["cfg"], np.split(z["data"], z["offsets"][1:-1], axis=1), strict=True):
+                if stamp.get(str(sid)) == str(cfg):
+                    mels[str(sid)] = arr
+    todo = [s for s in songs if s["id"] not in mels]
+    if todo:
+        paths = [str(root / s["file"]) for s in todo]
+        if workers > 1 and len(paths) > 8:
+            with get_context("fork").Pool(workers) as pool:
+                arrs = list(tqdm(pool.imap(_mel_job, paths, chunksize=4), total=len(paths), desc="log-mel"))
+        else:
+            arrs = [_mel_job(p) for p in tqdm(paths, desc="log-mel")]
+        for s, a in zip(todo, arrs, strict=True):
+            mels[s["id"]] = a
+        ids = [s["id"] for s in songs if s["id"] in mels]
+        offsets = np.cumsum([0] + [mels[i].shape[1] for i in ids])
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            ids=np.array(ids),
+            cfg=np.array([next(s.get("config_hash", "") for s in songs if s["id"] == i) for i in ids]),
+            offsets=offsets,
+            data=np.concatenate([mels[i] for i in ids], axis=1),
+        )
+        os.replace(tmp, cache)
+    return mels
+
+
+class Augmenter:
+    """Random crops + log-mel domain augmentation. Output ``(n, N_MELS, PATCH_FRAMES)`` dB float32."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        # mel power of unit-variance white noise, per band: lets us add noise at a chosen SNR
+        self.noise_profile = (mel_basis() @ np.full(N_FFT // 2 + 1, N_FFT * 0.375, np.float32)).astype(np.float32)
+
+    def crop(self, mel: np.ndarray, start: int | None = None) -> tuple[np.ndarray, int]:
+        rng = self.rng
+        n = mel.shape[1]
+        length = min(n, round(PATCH_FRAMES * rng.uniform(0.93, 1.07)))
+        if start is None:
+            start = int(rng.integers(0, max(1, n - length + 1)))
+        start = int(np.clip(start, 0, max(0, n - length)))
+        seg = mel[:, start : start + length].astype(np.float32)
+        if seg.shape[1] < 2:
+            seg = np.repeat(seg, 2, axis=1)
+        pos = np.linspace(0, seg.shape[1] - 1, PATCH_FRAMES)  # time stretch = resample the time axis
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, seg.shape[1] - 1)
+        w = (pos - lo).astype(np.float32)
+        return seg[:, lo] * (1 - w) + seg[:, hi] * w, start
+
+    def augment(self, patch: np.ndarray) -> np.ndarray:
+        rng = self.rng
+        out = patch
+        if rng.random() < 0.8:
+            power = np.power(10.0, out / 10.0)
+            signal_var = power.sum(axis=0).mean() / self.noise_profile.sum()
+            snr_db = rng.uniform(0.0, 30.0)
+            noise = self.noise_profile[:, None] * (signal_var / 10 ** (snr_db / 10))
+            noise = noise * rng.gamma(2.0, 0.5, size=out.shape)
+            out = 10.0 * np.log10(np.maximum(power + noise, AMIN))
+        out = out + rng.uniform(-6, 6) * np.linspace(-1, 1, N_MELS)[:, None]  # spectral tilt (EQ)
+        if rng.random() < 0.3:
+            f0 = int(rng.integers(0, N_MELS - 8))
+            out[f0 : f0 + int(rng.integers(2, 8))] = out.min()
+        return out.astype(np.float32)
+
+    def pair(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, start = self.crop(mel)
+        near = self.rng.random() < 0.5
+        b, _ = self.crop(mel, start + int(self.rng.integers(-24, 25)) if near else None)
+        return self.augment(a), self.augment(b)
+
+
+def train(
+    catalog_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    cfg: TrainConfig | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, save ``OUT/<version>/model.keras`` + ``meta.json``, switch ``OUT/current``; returns a summary."""
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from audio_service.core.features import normalize_patches
+    from audio_service.core.model import build_embedding_model, build_training_model
+
+    cfg = cfg or TrainConfig()
+    songs = load_catalog(catalog_dir)
+    if len(songs) < 4:
+        raise ValueError(f"catalog {catalog_dir} has {len(songs)} songs; need at least 4")
+    train_songs = [s for s in songs if not is_heldout(s["id"], cfg.holdout)]
+    test_ids = [s["id"] for s in songs if is_heldout(s["id"], cfg.holdout)]
+    collections = sorted({s["collection"] for s in songs})
+    t_feat = time.perf_counter()
+    mels = catalog_mels(catalog_dir, songs)
+    t_feat = time.perf_counter() - t_feat
+    train_mels = [mels[s["id"]] for s in train_songs]
+    labels = np.array([collections.index(s["collection"]) for s in train_songs], dtype=np.int32)
+
+    keras.utils.set_random_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    aug = Augmenter(rng)
+    embedder = build_embedding_model(width=cfg.width)
+    trainer = build_training_model(embedder, len(collections))
+    optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
+    batch = min(cfg.batch, len(train_songs))
+    temperature = cfg.temperature
+
+    @tf.function(reduce_retracing=True)
+    def step(x: tf.Tensor, y: tf.Tensor, lr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            emb, logits = trainer(x, training=True)
+            n = tf.shape(emb)[0] // 2
+            sim = tf.matmul(emb, emb, transpose_b=True) / temperature
+            sim = sim - tf.eye(2 * n) * 1e9  # a view is not its own positive
+            targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
+            nt_xent = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, sim))
+            ce = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tf.concat([y, y], 0), logits))
+            loss = nt_xent + cfg.class_weight * ce
+        grads = tape.gradient(loss, trainer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
+        return loss, nt_xent, ce
+
+    budget_s = cfg.minutes * 60.0
+    total_steps = cfg.steps
+    t0 = time.perf_counter()
+    bar = tqdm(total=total_steps, desc="train", disable=not progress, unit="step")
+    i = 0
+    hist: list[tuple[float, float]] = []
+    while True:
+        elapsed = time.perf_counter() - t0
+        frac = i / total_steps if total_steps else elapsed / budget_s
+        if frac >= 1.0:
+            break
+        lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))  # cosine decay over steps or time
+        idx = rng.choice(len(train_mels), size=batch, replace=False)
+        views = [aug.pair(train_mels[j]) for j in idx]
+        x = np.concatenate([np.stack([v[0] for v in views]), np.stack([v[1] for v in views])])
+        _loss, nt, ce = step(tf.constant(normalize_patches(x)), tf.constant(labels[idx]), tf.constant(lr, tf.float32))
+        hist.append((float(nt), float(ce)))
+        i += 1
+        bar.update(1)
+        if i % 10 == 0:
+            bar.set_postfix(
+                nt_xent=f"{np.mean([h[0] for h in hist[-10:]]):.3f}", ce=f"{np.mean([h[1] for h in hist[-10:]]):.3f}"
+            )
+    bar.close()
+    train_s = time.perf_counter() - t0
+
+    folder = new_version_dir(out_dir)
+    tmp = folder / "model.tmp.keras"
+    embedder.save(tmp)
+    os.replace(tmp, folder / "model.keras")
+    meta = {
+        "version": folder.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": asdict(cfg),
+        "features": {"sr": SR, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "patch_frames": PATCH_FRAMES},
+        "collections": collections,
+        "n_train": len(train_songs),
+        "heldout_ids": test_ids,
+        "steps": i,
+        "train_seconds": round(train_s, 1),
+        "feature_seconds": round(t_feat, 1),
+        "final_nt_xent": float(np.mean([h[0] for h in hist[-20:]])),
+        "final_ce": float(np.mean([h[1] for h in hist[-20:]])),
+        "catalog": str(Path(catalog_dir).resolve()),
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    set_current(out_dir, folder.name)
+    return {k: v for k, v in meta.items() if k != "heldout_ids"} | {"n_heldout": len(test_ids), "path": str(folder)}

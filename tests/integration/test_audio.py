@@ -1,0 +1,123 @@
+"""Search by sound through the real gateway and audio_service (tiny real model) on loopback."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from musicrec_common.procs import wait_http
+
+pytestmark = pytest.mark.integration
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "audio" / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def client(stack: Any) -> httpx.Client:
+    c = httpx.Client(base_url=stack.url("gateway", ""), timeout=60)
+    resp = c.post("/api/auth/register", json={"username": "listener", "password": "sound-search-123"})
+    assert resp.status_code == 201, resp.text
+    c.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+    return c
+
+
+def catalog_songs(client: httpx.Client) -> list[dict[str, Any]]:
+    """Every catalog song, in map order (the map lists the whole audio catalog)."""
+    points = client.get("/api/catalog/map").json()["points"]
+    assert len(points) >= 8, points
+    return [client.get(f"/api/songs/{p['song_id']}").json() for p in sorted(points, key=lambda p: p["song_id"])]
+
+
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def test_catalog_songs_stream_and_sound_alike(client: httpx.Client) -> None:
+    song = catalog_songs(client)[0]
+    assert song["has_audio"] and song["source"] == "catalog"
+    audio = client.get(song["audio_url"], headers={"Range": "bytes=0-99"})
+    assert audio.status_code == 206 and len(audio.content) == 100
+    similar = client.get(f"/api/songs/{song['id']}/similar", params={"mode": "audio", "n": 5}).json()
+    assert similar["degraded"] == [] and 0 < len(similar["items"]) <= 5
+    assert all(r.startswith("sounds like") for item in similar["items"] for r in item["reasons"])
+    assert song["id"] not in [item["song"]["id"] for item in similar["items"]]
+
+
+def test_audio_recommendations_follow_recent_plays(client: httpx.Client) -> None:
+    song = catalog_songs(client)[1]
+    assert client.post("/api/me/plays", json={"song_id": song["id"]}).status_code == 201
+    recs = client.get("/api/me/recommendations", params={"mode": "audio", "n": 5}).json()
+    assert recs["degraded"] == [] and recs["items"]
+    assert all(r.startswith("sounds like") for item in recs["items"] for r in item["reasons"])
+    assert song["id"] not in [item["song"]["id"] for item in recs["items"]]
+
+
+def test_a_catalog_excerpt_finds_its_song_with_segments(stack: Any, client: httpx.Client) -> None:
+    song = catalog_songs(client)[2]
+    data = client.get(song["audio_url"]).content
+    resp = client.post("/api/audio/query", files={"file": ("excerpt.ogg", data, "audio/ogg")})
+    assert resp.status_code == 200, resp.text
+    items = resp.json()["items"]
+    assert song["id"] in [i["song"]["id"] for i in items[:3]]
+    match = next(i for i in items if i["song"]["id"] == song["id"])
+    seg = match["segments"][0]
+    assert 0 <= seg["query_start"] < seg["query_end"] and 0 <= seg["song_start"] < seg["song_end"]
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "status", "code"),
+    [
+        ("empty.ogg", b"", 422, None),
+        ("noise.ogg", os.urandom(4096), 415, "bad_audio"),
+        ("silence.wav", wav_bytes(np.zeros(22050 * 3), 22050), 422, "silent_audio"),
+        ("truncated.ogg", (FIXTURES / "Kevin_MacLeod_-_Vibe_Ace.ogg").read_bytes()[:3000], None, None),
+    ],
+)
+def test_bad_clips_get_a_clear_4xx_and_the_service_stays_up(
+    client: httpx.Client, name: str, payload: bytes, status: int | None, code: str | None
+) -> None:
+    resp = client.post("/api/audio/query", files={"file": (name, payload, "application/octet-stream")})
+    assert 400 <= resp.status_code < 500, resp.text
+    if status is not None:
+        assert resp.status_code == status
+    error = resp.json()["error"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    ok = client.post(
+        "/api/audio/query",
+        files={"file": ("ok.ogg", (FIXTURES / "sorohanro_-_solo-trumpet-06.ogg").read_bytes(), "audio/ogg")},
+    )
+    assert ok.status_code == 200 and ok.json()["items"]
+
+
+def test_oversized_upload_is_refused_before_forwarding(client: httpx.Client) -> None:
+    big = b"\0" * (21 * 1024 * 1024)
+    resp = client.post("/api/audio/query", files={"file": ("big.wav", big, "audio/wav")})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+
+
+def test_catalog_map_and_audio_down(stack: Any, client: httpx.Client) -> None:
+    body = client.get("/api/catalog/map").json()
+    assert body["degraded"] == [] and len(body["points"]) >= 2 and body["collections"]
+    stack.procs["audio_service"].stop()
+    try:
+        song = catalog_songs(client)[7]  # never asked before: nothing cached for it
+        similar = client.get(f"/api/songs/{song['id']}/similar", params={"mode": "hybrid", "n": 5})
+        assert similar.status_code == 200 and "audio" in similar.json()["degraded"]
+        query = client.post("/api/audio/query", files={"file": ("a.ogg", b"OggS" + b"\0" * 100, "audio/ogg")})
+        assert query.status_code == 200 and query.json()["degraded"] == ["audio"]
+    finally:
+        stack.procs["audio_service"].start()
+        wait_http(stack.url("audio_service", "/health"), timeout=120, proc=stack.procs["audio_service"])
