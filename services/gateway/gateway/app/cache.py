@@ -41,6 +41,17 @@ class Cache:
         except ValueError:
             return None
 
+    async def get_raw(self, key: str, kind: str, degraded: set[str]) -> bytes | None:
+        """The cached bytes as stored (a hit can be sent as it is, without parsing)."""
+        try:
+            raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)
+        except Exception:
+            self.metrics.inc("gateway_cache_errors_total", kind=kind)
+            degraded.add("cache")
+            return None
+        self.metrics.inc("gateway_cache_hits_total" if raw is not None else "gateway_cache_misses_total", kind=kind)
+        return raw if isinstance(raw, bytes | None) else str(raw).encode()
+
     async def get_str(self, key: str, degraded: set[str]) -> str | None:
         try:
             raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)

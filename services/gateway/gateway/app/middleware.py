@@ -47,7 +47,7 @@ class SecurityHeadersMiddleware:
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
             (b"x-frame-options", b"DENY"),
             (b"cross-origin-opener-policy", b"same-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(self), geolocation=()")  # microphone: search by sound,
+            (b"permissions-policy", b"camera=(), microphone=(self), geolocation=()"),  # microphone: search by sound,
         ]
         if self.production:
             extra.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))

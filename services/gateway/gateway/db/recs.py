@@ -85,9 +85,7 @@ def load_profile(session: Session, user_id: int) -> Profile:
         .order_by(func.max(PlayEvent.played_at).desc())
         .limit(RECENT_AUDIO_SEEDS)
     ).all()
-    rating_stamp = max((r[3] for r in ratings), default=None)
-    feedback_stamp = max((f[3] for f in feedback), default=None)
-    stamp = f"{last_event[0] or 0}.{len(ratings)}.{rating_stamp}.{len(feedback)}.{feedback_stamp}".replace(" ", "T")
+    stamp = user_stamp(session, user_id)
     return Profile(
         msd_user_id=msd_user_id,
         history=history,
@@ -96,6 +94,17 @@ def load_profile(session: Session, user_id: int) -> Profile:
         audio_seeds=[(s[0], str(s[1]), s[2] or "this song") for s in seeds],
         stamp=stamp,
     )
+
+
+def user_stamp(session: Session, user_id: int) -> str:
+    """Changes whenever the user plays, rates or gives feedback: three indexed aggregates, no rows loaded."""
+    events = session.execute(select(func.max(PlayEvent.id)).where(PlayEvent.user_id == user_id)).scalar()
+    ratings = session.execute(select(func.count(), func.max(Rating.updated_at)).where(Rating.user_id == user_id)).one()
+    feedback = session.execute(
+        select(func.count(), func.max(Feedback.created_at)).where(Feedback.user_id == user_id)
+    ).one()
+    raw = f"{events or 0}.{ratings[0]}.{ratings[1]}.{feedback[0]}.{feedback[1]}"
+    return raw.replace(" ", "T")
 
 
 def songs_by_cf_keys(session: Session, keys: Iterable[str]) -> dict[str, Song]:

