@@ -41,7 +41,9 @@ def synthetic_split(out: Path, n_users: int = 3000, n_songs: int = 23000, target
         w = pop * np.where(np.isin(song_cluster, fav), 8.0, 1.0)
         songs = rng.choice(n_songs, size=min(lengths[u], n_songs), replace=False, p=w / w.sum())
         counts = 1 + rng.geometric(0.35, len(songs)) - 1
-        rows.append(pd.DataFrame({"user_id": f"u{u:05d}", "song_id": [f"S{s:06d}" for s in songs], "play_count": counts}))
+        rows.append(
+            pd.DataFrame({"user_id": f"u{u:05d}", "song_id": [f"S{s:06d}" for s in songs], "play_count": counts})
+        )
     frame = pd.concat(rows, ignore_index=True)
     test_users = rng.choice(n_users, 600, replace=False)
     held = np.zeros(len(frame), bool)
@@ -65,7 +67,9 @@ def bench_big(work: Path) -> dict[str, object]:
         "train_songs": int(train["song_id"].nunique()),
         "evaluate_s": round(time.perf_counter() - start, 1),
         "tuning_s": result.get("tuning", {}).get("seconds"),
-        "models": {k: {m: v[m] for m in ("ndcg@10", "map@500", "fit_s", "score_s")} for k, v in result["models"].items()},
+        "models": {
+            k: {m: v[m] for m in ("ndcg@10", "map@500", "fit_s", "score_s")} for k, v in result["models"].items()
+        },
     }
 
 
@@ -106,10 +110,16 @@ def bench_serving(work: Path) -> dict[str, object]:
         t = time.perf_counter()
         vote.recommend(str(inter.users[u]), 10)
         known.append((time.perf_counter() - t) * 1000)
-    out["fold_in_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2), "p99": round(float(np.percentile(lat, 99)), 2),
-                         "max": round(float(np.max(lat)), 2), "history_len_median": int(np.median([len(h) for h in histories]))}
-    out["recommend_known_ms"] = {"p50": round(float(np.percentile(known, 50)), 2),
-                                 "p99": round(float(np.percentile(known, 99)), 2)}
+    out["fold_in_ms"] = {
+        "p50": round(float(np.percentile(lat, 50)), 2),
+        "p99": round(float(np.percentile(lat, 99)), 2),
+        "max": round(float(np.max(lat)), 2),
+        "history_len_median": int(np.median([len(h) for h in histories])),
+    }
+    out["recommend_known_ms"] = {
+        "p50": round(float(np.percentile(known, 50)), 2),
+        "p99": round(float(np.percentile(known, 99)), 2),
+    }
     return out
 
 

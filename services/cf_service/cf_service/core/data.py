@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from surprise import Trainset
-
 from musicrec_common.tasteprofile import Listens, read_listens
+from surprise import Trainset
 
 COLUMNS = ("user_id", "song_id", "play_count")
 
@@ -210,9 +209,7 @@ def read_interactions(paths: str | Path | Sequence[str | Path]) -> Interactions:
     frames = []
     for p in parts:
         frames.append(
-            pd.DataFrame(
-                {"user_id": p.users[p.user_codes], "song_id": p.songs[p.song_codes], "play_count": p.counts}
-            )
+            pd.DataFrame({"user_id": p.users[p.user_codes], "song_id": p.songs[p.song_codes], "play_count": p.counts})
         )
     return from_frame(pd.concat(frames, ignore_index=True))
 

@@ -23,11 +23,13 @@ Members:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 import scipy.linalg
@@ -116,6 +118,12 @@ class Member(AlgoBase):  # type: ignore[misc]
 
     def _fit(self, X: sp.csr_matrix) -> None:
         raise NotImplementedError
+
+    def warm(self) -> Member:
+        """Build lazy caches (id maps, transposes) now, so the first request is not slow."""
+        inter = self._require()
+        _ = inter.user_index, inter.song_index
+        return self
 
     def _require(self) -> Interactions:
         if self.inter is None:
@@ -214,31 +222,40 @@ class Member(AlgoBase):  # type: ignore[misc]
         idx, vals = top_n(scores, n)
         return self._to_list(None, idx[0], vals[0], "popular")
 
+    @overload
+    def recommend(self, users: str, n: int = 10, exclude_seen: bool = True) -> Recommendations: ...  # type: ignore[overload-overlap]
+
+    @overload
+    def recommend(self, users: Sequence[str], n: int = 10, exclude_seen: bool = True) -> list[Recommendations]: ...
+
     def recommend(
         self, users: str | Sequence[str], n: int = 10, exclude_seen: bool = True
     ) -> Recommendations | list[Recommendations]:
-        """Top-n for one raw user id (-> Recommendations) or a batch (-> list).
+        """Top-n for one raw user id (-> Recommendations) or a batch (-> list, same order).
 
         Unknown users get the popularity list with ``fallback="popular"``.
         """
-        single = isinstance(users, str)
-        batch = [users] if single else [str(u) for u in users]  # type: ignore[union-attr]
+        if isinstance(users, str):
+            return self.recommend_many([users], n, exclude_seen)[0]
+        return self.recommend_many([str(u) for u in users], n, exclude_seen)
+
+    def recommend_many(self, users: Sequence[str], n: int = 10, exclude_seen: bool = True) -> list[Recommendations]:
+        """Batch form of :meth:`recommend` (one vectorised pass over the known users)."""
         inter = self._require()
-        inner = [inter.user_index.get(u) for u in batch]
-        known = [k for k, v in enumerate(inner) if v is not None]
-        results: list[Recommendations | None] = [None] * len(batch)
-        if known:
-            uids = np.asarray([inner[k] for k in known], dtype=np.int64)
-            idx, vals = self.top_n_users(uids, n, exclude_seen)
-            for row, k in enumerate(known):
-                results[k] = self._to_list(batch[k], idx[row], vals[row], None)
-        for k, res in enumerate(results):
-            if res is None:
+        inner = [inter.user_index.get(u) for u in users]
+        results: list[Recommendations] = []
+        known = np.asarray([v for v in inner if v is not None], dtype=np.int64)
+        idx, vals = self.top_n_users(known, n, exclude_seen) if len(known) else (None, None)
+        row = 0
+        for user, v in zip(users, inner, strict=True):
+            if v is None or idx is None or vals is None:
                 pop = self.popular(n)
-                pop.user_id = batch[k]
-                results[k] = pop
-        out = [r for r in results if r is not None]
-        return out[0] if single else out
+                pop.user_id = user
+                results.append(pop)
+            else:
+                results.append(self._to_list(user, idx[row], vals[row], None))
+                row += 1
+        return results
 
     def recommend_for_history(self, history: History, n: int = 10, exclude_seen: bool = True) -> Recommendations:
         """Top-n for a user the model has not seen, from ``(song_id, play_count)`` pairs.
@@ -293,14 +310,19 @@ class Member(AlgoBase):  # type: ignore[misc]
         inter = self._require()
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        meta = {"class": type(self).__name__, "name": self.name, "params": self.get_params(), "fit_seconds": self.fit_seconds}
+        meta = {
+            "class": type(self).__name__,
+            "name": self.name,
+            "params": self.get_params(),
+            "fit_seconds": self.fit_seconds,
+        }
         (out / "meta.json").write_text(json.dumps(meta, indent=1))
         arrays = dict(self._arrays())
         arrays["transform_idf"] = self.transform.idf
         arrays["transform_avg_len"] = np.asarray([self.transform.avg_len], np.float64)
-        np.savez(out / "model.npz", **arrays)
+        savez(out / "model.npz", arrays)
         if include_data:
-            np.savez(out / "interactions.npz", **inter.to_arrays())
+            savez(out / "interactions.npz", inter.to_arrays())
         return out
 
     @classmethod
@@ -311,6 +333,14 @@ class Member(AlgoBase):  # type: ignore[misc]
     def load(cls, directory: str | Path, inter: Interactions | None = None) -> Member:
         """Load a member saved by :meth:`save` (``inter`` given when saved without data)."""
         return load_member(directory, inter)
+
+
+def savez(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` of plain numeric / unicode arrays (readable with ``allow_pickle=False``)."""
+    for name, arr in arrays.items():
+        if np.asarray(arr).dtype.kind == "O":
+            raise TypeError(f"{name}: object arrays are not allowed in artifacts")
+    np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
 def load_member(directory: str | Path, inter: Interactions | None = None) -> Member:
@@ -356,76 +386,129 @@ class Popularity(Member):
 
 
 # ---------------------------------------------------------------------------------
-def _topk_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask keeping the ``k`` largest ``vals`` of every row id (ties: lower col)."""
-    order = np.lexsort((cols, -vals, rows))
-    r_sorted = rows[order]
-    starts = np.searchsorted(r_sorted, r_sorted, side="left")
-    keep_sorted = (np.arange(len(order)) - starts) < k
-    keep = np.zeros(len(order), dtype=bool)
-    keep[order[keep_sorted]] = True
-    return keep
+def _prune_rows(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of every CSR row (rows are candidates)."""
+    mat.sum_duplicates()
+    counts = np.diff(mat.indptr)
+    keep = np.ones(mat.nnz, dtype=bool)
+    data = mat.data
+    # Only rows longer than k need a partition; one small argpartition each.
+    for r in np.flatnonzero(counts > k).tolist():
+        lo, hi = mat.indptr[r], mat.indptr[r + 1]
+        drop = np.argpartition(-data[lo:hi], k)[k:]
+        keep[lo + drop] = False
+    row_of = np.repeat(np.arange(mat.shape[0]), counts)
+    kept_per_row = np.bincount(row_of[keep], minlength=mat.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(kept_per_row)]).astype(np.int64)
+    out = sp.csr_matrix((data[keep], mat.indices[keep], indptr), shape=mat.shape)
+    out.sort_indices()
+    return out
+
+
+# Co-occurrence matrices are reused across tuning trials that only change
+# alpha / q / k / the history transform (one entry; bounded size).
+_COOC_CACHE: dict[str, sp.csr_matrix] = {}
+COOC_CACHE_MAX_NNZ = 40_000_000
+
+
+def _cooccurrence_key(weighted: sp.csr_matrix) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (weighted.indptr, weighted.indices, weighted.data):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(repr(weighted.shape).encode())
+    return h.hexdigest()
 
 
 class ItemKNN(Member):
     """Asymmetric-cosine item neighbourhood (Aiolli 2013).
 
     ``N[i, j] = (|U_i & U_j| / (|U_i|^alpha * |U_j|^(1 - alpha)))^q`` for the
-    ``k`` most similar songs ``j`` of each candidate ``i`` (sets are binary
-    listens). A user's score for ``i`` is ``sum_j x_uj * N[i, j]`` over the
-    history ``x_u`` (the transformed play counts).
+    ``k`` most similar songs ``j`` of each candidate ``i``. Set sizes are
+    counted over binary listens, each user weighted by ``1 / |I_u|^user_damping``
+    (inverse user frequency: someone who played 500 songs says less about any
+    pair of them than someone who played 10; ``user_damping = 0`` is Aiolli's
+    plain set version). A user's score for ``i`` is ``sum_j x_uj * N[i, j]``
+    over the history ``x_u`` (the transformed play counts).
 
     Attributes:
         N: (n_songs, n_songs) CSR float32; row ``i`` holds the ``k`` neighbours of ``i``.
     """
 
     name = "itemknn"
-    param_names = ("alpha", "q", "k")
+    param_names = ("alpha", "q", "k", "user_damping")
 
     def __init__(
-        self, alpha: float = 0.5, q: float = 3.0, k: int = 200, transform: str | dict[str, Any] = "binary", block: int = 2048
+        self,
+        alpha: float = 0.5,
+        q: float = 3.0,
+        k: int = 200,
+        transform: str | dict[str, Any] = "binary",
+        user_damping: float = 0.0,
+        block: int = 2048,
     ) -> None:
         super().__init__(transform)
         self.alpha = float(alpha)
         self.q = float(q)
         self.k = int(k)
+        self.user_damping = float(user_damping)
         self.block = int(block)
         self.N: sp.csr_matrix | None = None
+        self._nt: sp.csr_matrix | None = None
 
     def _fit(self, X: sp.csr_matrix) -> None:
-        binary = X.copy()
-        binary.data[:] = 1.0
-        m = binary.shape[1]
-        n = np.bincount(binary.indices, minlength=m).astype(np.float64)
-        n_a = np.power(np.maximum(n, 1.0), self.alpha)
-        n_b = np.power(np.maximum(n, 1.0), 1.0 - self.alpha)
-        bt = binary.T.tocsr()  # (n_songs, n_users)
-        bc = binary.tocsc()
-        rows_all, cols_all, vals_all = [], [], []
-        # Column blocks of the co-occurrence matrix, pruned to top-k as we go, so
-        # memory stays O(n_songs * k) instead of O(n_songs^2).
-        for lo in range(0, m, self.block):
-            hi = min(m, lo + self.block)
-            co = (bt @ bc[:, lo:hi]).tocoo()  # (n_songs, hi-lo): co[j, i-lo] = |U_j & U_i|
-            j = co.row.astype(np.int64)
-            i = co.col.astype(np.int64) + lo
-            keep = j != i
-            j, i, c = j[keep], i[keep], co.data[keep].astype(np.float64)
-            w = np.power(c / (n_a[i] * n_b[j]), self.q)
-            sel = _topk_per_row(i, j, w, self.k)
-            rows_all.append(i[sel])
-            cols_all.append(j[sel])
-            vals_all.append(w[sel].astype(np.float32))
-        rows = np.concatenate(rows_all) if rows_all else np.zeros(0, np.int64)
-        cols = np.concatenate(cols_all) if cols_all else np.zeros(0, np.int64)
-        vals = np.concatenate(vals_all) if vals_all else np.zeros(0, np.float32)
-        self.N = sp.csr_matrix((vals, (rows, cols)), shape=(m, m), dtype=np.float32)
+        lengths = np.maximum(np.diff(X.indptr), 1).astype(np.float64)
+        weighted = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        # Row u scaled by |I_u|^(-damping/2), so the product weights each user by |I_u|^-damping.
+        weighted.data = np.repeat(lengths ** (-self.user_damping / 2.0), np.diff(X.indptr))
+        m = weighted.shape[1]
+        n = np.bincount(weighted.indices, weights=weighted.data**2, minlength=m)  # (weighted) listeners
+        n = np.where(n > 0, n, 1.0)
+        n_a = np.power(n, self.alpha)
+        n_b = np.power(n, 1.0 - self.alpha)
+        wt = weighted.T.tocsr()  # (n_songs, n_users)
+        pair_bound = int(np.square(np.diff(X.indptr), dtype=np.int64).sum())  # >= nnz of the co-occurrence
+        key = _cooccurrence_key(weighted) if pair_bound <= COOC_CACHE_MAX_NNZ else None
+        parts = []
+        # Candidate rows in blocks, pruned to top-k as we go, so memory stays
+        # O(n_songs * k) (+ one cached co-occurrence matrix when it is small).
+        block = m if key is not None else self.block
+        for lo in range(0, m, block):
+            hi = min(m, lo + block)
+            if key is not None and key in _COOC_CACHE:
+                co = _COOC_CACHE[key]
+            else:
+                co = (wt[lo:hi] @ weighted).tocsr()  # co[i - lo, j] = weighted |U_i & U_j|
+                if key is not None:
+                    _COOC_CACHE.clear()
+                    _COOC_CACHE[key] = co
+            rows = np.repeat(np.arange(lo, hi), np.diff(co.indptr))
+            j = co.indices
+            w = np.power(co.data / (n_a[rows] * n_b[j]), self.q)
+            w[j == rows] = 0.0  # no self-similarity
+            # Own copies of the index arrays: pruning edits them in place and `co` may be cached.
+            sim = sp.csr_matrix((w.astype(np.float32), j.copy(), co.indptr.copy()), shape=co.shape)
+            sim.eliminate_zeros()
+            parts.append(_prune_rows(sim, self.k))
+        self.N = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((m, m), dtype=np.float32)
         self.N.sort_indices()
+        self._nt = None
+
+    def warm(self) -> Member:
+        super().warm()
+        _ = self.NT
+        return self
+
+    @property
+    def NT(self) -> sp.csr_matrix:
+        """(n_songs, n_songs) CSR transpose of ``N``: row ``j`` = candidates that ``j`` supports (cached)."""
+        if self._nt is None:
+            assert self.N is not None
+            self._nt = self.N.T.tocsr()
+        return self._nt
 
     def _score_prefs(self, prefs: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
-        assert self.N is not None
-        # (b, m) x (m, m)^T, kept sparse until the end: only neighbours of the history.
-        return np.asarray((prefs @ self.N.T).toarray(), dtype=np.float32)
+        # (b, m) x (m, m), kept sparse until the end: only neighbours of the history.
+        return np.asarray((prefs @ self.NT).toarray(), dtype=np.float32)
 
     def contributions(self, prefs_row: sp.csr_matrix, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-history-song contributions ``x_uj * N[i, j]``.
@@ -453,11 +536,16 @@ class ItemKNN(Member):
 
     def _arrays(self) -> dict[str, np.ndarray]:
         assert self.N is not None
-        return {"N_data": self.N.data, "N_indices": self.N.indices.astype(np.int32), "N_indptr": self.N.indptr.astype(np.int64)}
+        return {
+            "N_data": self.N.data,
+            "N_indices": self.N.indices.astype(np.int32),
+            "N_indptr": self.N.indptr.astype(np.int64),
+        }
 
     def _load_arrays(self, arrays: Any) -> None:
         m = self._require().n_songs
         self.N = sp.csr_matrix((arrays["N_data"], arrays["N_indices"], arrays["N_indptr"]), shape=(m, m))
+        self._nt = None
 
 
 # ---------------------------------------------------------------------------------
@@ -497,13 +585,21 @@ class EASE(Member):
     """
 
     name = "ease"
-    param_names = ("lam", "max_items")
+    param_names = ("lam", "max_items", "dropout")
 
     def __init__(
-        self, lam: float = 200.0, max_items: int = 8000, transform: str | dict[str, Any] = "binary", dtype: str = "float32"
+        self,
+        lam: float = 200.0,
+        max_items: int = 8000,
+        transform: str | dict[str, Any] = "binary",
+        dropout: float = 0.0,
+        dtype: str = "float32",
+        blas_threads: int | None = None,
     ) -> None:
         super().__init__(transform)
+        self.blas_threads = blas_threads
         self.lam = float(lam)
+        self.dropout = float(dropout)
         self.max_items = int(max_items)
         self.dtype = str(dtype)
         self.items = np.zeros(0, np.int64)
@@ -528,8 +624,18 @@ class EASE(Member):
         # lam is in "binary units": scaled by the mean squared preference so one
         # value means the same shrinkage whichever transform is used.
         self.lam_scale = float(np.mean(np.square(X.data, dtype=np.float64))) if X.nnz else 1.0
+        diag = np.diag(gram).copy()
         gram[np.diag_indices_from(gram)] += self.lam * self.lam_scale
-        inv = _spd_inverse(gram)
+        if self.dropout > 0:
+            # EDLAE (Steck 2020): dropout-style shrinkage proportional to each song's
+            # own Gram diagonal penalises popular songs' self-reconstruction more.
+            gram[np.diag_indices_from(gram)] += self.dropout / (1.0 - self.dropout) * diag
+        from threadpoolctl import threadpool_limits
+
+        # The inversion is the one BLAS-bound step: use every core even when the
+        # process was started with OPENBLAS_NUM_THREADS=1 for implicit's sake.
+        with threadpool_limits(limits=self.blas_threads or os.cpu_count() or 1, user_api="blas"):
+            inv = _spd_inverse(gram)
         del gram
         diag = np.diag(inv).copy()
         inv /= -diag[None, :]
@@ -622,8 +728,8 @@ class ALS(Member):
         self._yty: np.ndarray | None = None
 
     def _fit(self, X: sp.csr_matrix) -> None:
-        from implicit.cpu.als import AlternatingLeastSquares  # noqa: PLC0415 - heavy import
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         # implicit parallelises over users itself; a threaded BLAS underneath it thrashes.
         with threadpool_limits(1, "blas"):
@@ -639,6 +745,11 @@ class ALS(Member):
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._yty = None
+
+    def warm(self) -> Member:
+        super().warm()
+        _ = self.yty
+        return self
 
     @property
     def yty(self) -> np.ndarray:
@@ -656,14 +767,14 @@ class ALS(Member):
         normal equations implicit solves for a training user).
         """
         assert self.item_factors is not None
-        y = self.item_factors.astype(np.float64)
+        y = self.item_factors
         base = self.yty + self.regularization * np.eye(self.factors)
         out = np.zeros((prefs.shape[0], self.factors), np.float32)
         for r in range(prefs.shape[0]):
             lo, hi = prefs.indptr[r], prefs.indptr[r + 1]
             if hi == lo:
                 continue
-            yh = y[prefs.indices[lo:hi]]
+            yh = y[prefs.indices[lo:hi]].astype(np.float64)
             c = self.alpha * prefs.data[lo:hi].astype(np.float64)
             a = base + (yh.T * (c - 1.0)) @ yh
             out[r] = scipy.linalg.solve(a, yh.T @ c, assume_a="pos")

@@ -20,13 +20,16 @@ import numpy as np
 
 def hits_matrix(ranked: np.ndarray, relevant: Sequence[set[int] | np.ndarray]) -> np.ndarray:
     """(b, L) bool: ``ranked[u, r]`` is a held-out item of user ``u``."""
-    ranked = np.asarray(ranked)
-    out = np.zeros(ranked.shape, dtype=bool)
-    for u, rel in enumerate(relevant):
-        rel_arr = np.fromiter(rel, dtype=np.int64) if isinstance(rel, set) else np.asarray(rel, np.int64)
-        if rel_arr.size:
-            out[u] = np.isin(ranked[u], rel_arr) & (ranked[u] >= 0)
-    return out
+    ranked = np.asarray(ranked, dtype=np.int64)
+    b = ranked.shape[0]
+    if b == 0 or ranked.size == 0:
+        return np.zeros(ranked.shape, dtype=bool)
+    rel = [np.fromiter(r, dtype=np.int64) if isinstance(r, set) else np.asarray(r, np.int64).ravel() for r in relevant]
+    width = int(max(ranked.max(initial=0), max((r.max(initial=0) for r in rel), default=0))) + 1
+    # One vectorised membership test on (user, item) keys instead of a per-user loop.
+    keys = np.concatenate([u * width + r for u, r in enumerate(rel)]) if rel else np.zeros(0, np.int64)
+    cand = np.arange(b, dtype=np.int64)[:, None] * width + ranked
+    return np.isin(cand, keys) & (ranked >= 0)
 
 
 def _n_relevant(relevant: Sequence[set[int] | np.ndarray]) -> np.ndarray:

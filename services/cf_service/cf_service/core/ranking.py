@@ -38,10 +38,7 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     n = max(0, min(int(n), m))
     if n == 0 or b == 0:
         return np.zeros((b, 0), np.int64), np.zeros((b, 0), scores.dtype)
-    if n < m:
-        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    else:
-        part = np.broadcast_to(np.arange(m), (b, m)).copy()
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < m else np.tile(np.arange(m), (b, 1))
     vals = np.take_along_axis(scores, part, axis=1)
     # Stable order: score descending, then item index ascending (deterministic ties).
     order = np.lexsort((part, -vals), axis=1)

@@ -39,7 +39,7 @@ class SplitResult:
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {"rows": int(len(frame)), "users": int(frame["user_id"].nunique()), "songs": int(frame["song_id"].nunique())}
+    return {"rows": len(frame), "users": int(frame["user_id"].nunique()), "songs": int(frame["song_id"].nunique())}
 
 
 def protocol_split(
@@ -137,7 +137,7 @@ def validation_split(
     lengths = np.diff(counts.indptr)
     eligible = np.flatnonzero(lengths >= min_user_songs)
     rng = np.random.RandomState(seed)
-    n_val = max(1, int(round(user_frac * len(eligible)))) if len(eligible) else 0
+    n_val = max(1, round(user_frac * len(eligible))) if len(eligible) else 0
     if max_users is not None:
         n_val = min(n_val, max_users)
     chosen = np.sort(eligible[rng.permutation(len(eligible))[:n_val]])

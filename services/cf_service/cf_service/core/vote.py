@@ -1,0 +1,424 @@
+"""The vote: weighted reciprocal-rank fusion of the members' top-N lists.
+
+``score(i) = sum_m w_m / (k + rank_m(i))`` over the members ``m`` whose
+top-``depth`` list contains song ``i`` (ranks start at 1). Weights and ``k``
+are chosen on a validation split carved out of the training data
+(:mod:`cf_service.core.tuning`).
+
+Every recommended song keeps its per-member ranks (``None`` when the member
+did not list it) and the three history songs that contributed most to it in
+the neighbourhood members (``x_uj * N[i, j]`` for item-kNN, ``x_uj * B[j, i]``
+for EASE), so the UI can say "because you played X".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from surprise import PredictionImpossible, Trainset
+
+from cf_service.core.data import Interactions, as_interactions, from_trainset
+from cf_service.core.members import (
+    ALS,
+    BATCH,
+    EASE,
+    History,
+    ItemKNN,
+    Member,
+    load_member,
+    savez,
+)
+from cf_service.core.ranking import (
+    Because,
+    Recommendations,
+    RecommendedSong,
+    SimilarSong,
+    SimilarSongs,
+    top_n,
+)
+
+DEFAULT_DEPTH = 500  # members' list length; MAP@500 needs 500 fused songs
+
+
+def fuse_lists(
+    lists: dict[str, np.ndarray],
+    weights: dict[str, float],
+    rrf_k: float,
+    n_items: int,
+    n: int,
+    with_ranks: bool = True,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Weighted reciprocal-rank fusion of ranked lists.
+
+    Args:
+        lists: member name -> (b, d) int64 ranked inner song ids, best first, -1 pads.
+        weights: member name -> weight (members absent or weight 0 are ignored
+            for scores but still report ranks).
+        rrf_k: the RRF constant ``k``.
+        n_items: catalogue size.
+        n: fused list length.
+        with_ranks: also report per-member ranks (tuning skips them).
+
+    Returns:
+        ``(idx, scores, ranks)``: (b, n) fused ids (-1 pads), (b, n) float32
+        fused scores, and member -> (b, n) int32 1-based rank of each fused song
+        in that member's list (0 when absent).
+    """
+    names = list(lists)
+    b = next(iter(lists.values())).shape[0] if lists else 0
+    fused = np.zeros((b, n_items), np.float32)
+    for name in names:
+        w = float(weights.get(name, 0.0))
+        idx = lists[name]
+        if w <= 0 or idx.size == 0:
+            continue
+        contrib = (w / (rrf_k + np.arange(1, idx.shape[1] + 1, dtype=np.float64))).astype(np.float32)
+        valid = idx >= 0
+        r, c = np.nonzero(valid)
+        # Ids are unique within one member's row, so plain fancy += is exact.
+        fused[r, idx[r, c]] += contrib[c]
+    fused[fused <= 0] = -np.inf  # listed by no (weighted) member
+    out_idx, out_scores = top_n(fused, n)
+    out_idx = np.where(np.isfinite(out_scores), out_idx, -1)
+    ranks: dict[str, np.ndarray] = {}
+    for name in names if with_ranks else []:
+        idx = lists[name]
+        rank_of = np.zeros((b, n_items), np.int32)
+        valid = idx >= 0
+        r, c = np.nonzero(valid)
+        rank_of[r, idx[r, c]] = c + 1
+        got = np.take_along_axis(rank_of, np.maximum(out_idx, 0), axis=1)
+        ranks[name] = np.where(out_idx >= 0, got, 0).astype(np.int32)
+    return out_idx, out_scores, ranks
+
+
+class RankFusionVote(Member):
+    """Weighted RRF over fitted members, with the same interface as a member.
+
+    Attributes:
+        members: name -> fitted :class:`Member` (``itemknn``, ``ease``, ``als`` by default).
+        weights: name -> RRF weight.
+        rrf_k: the RRF constant.
+        depth: each member's list length before fusion.
+        meta: free-form metadata (version, trained_at, hyper-parameter source...).
+    """
+
+    name = "vote"
+
+    def __init__(
+        self,
+        members: dict[str, Member] | None = None,
+        weights: dict[str, float] | None = None,
+        rrf_k: float = 5.0,
+        depth: int = DEFAULT_DEPTH,
+    ) -> None:
+        super().__init__("binary")
+        self.members: dict[str, Member] = members if members is not None else default_members()
+        self.weights = {name: 1.0 for name in self.members} if weights is None else dict(weights)
+        self.rrf_k = float(rrf_k)
+        self.depth = int(depth)
+        self.meta: dict[str, Any] = {}
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "weights": dict(self.weights),
+            "rrf_k": self.rrf_k,
+            "depth": self.depth,
+            "members": {name: {"class": type(m).__name__, **m.get_params()} for name, m in self.members.items()},
+        }
+
+    # --- fitting -----------------------------------------------------------------
+    def fit(self, data: Any, progress: Any = None) -> RankFusionVote:
+        """Fit every member on the same data (a Trainset is shared, not rebuilt).
+
+        ``progress`` is an optional callable ``(member_name) -> None`` (e.g. a tqdm update).
+        """
+        start = time.perf_counter()
+        if isinstance(data, Trainset):
+            inter = from_trainset(data)
+            self.trainset = data
+        else:
+            inter = as_interactions(data)
+            self.trainset = None
+        self._set_data(inter)
+        for name, member in self.members.items():
+            member.fit(data if isinstance(data, Trainset) else inter)
+            if progress is not None:
+                progress(name)
+        self.fit_seconds = time.perf_counter() - start
+        return self
+
+    def _fit(self, X: sp.csr_matrix) -> None:  # members are fitted in fit()
+        pass
+
+    def warm(self) -> RankFusionVote:
+        """Build every member's lazy caches (call once after load, before serving)."""
+        super().warm()
+        for member in self.members.values():
+            member.warm()
+        return self
+
+    # --- ranking -------------------------------------------------------------------
+    def member_lists(
+        self, users: np.ndarray | None = None, counts: sp.csr_matrix | None = None, depth: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Each member's top-``depth`` (b, depth) ids (-1 pads) for known users or fold-in counts."""
+        depth = self.depth if depth is None else depth
+        out = {}
+        for name, member in self.members.items():
+            if users is not None:
+                idx, vals = member.top_n_users(users, depth, exclude_seen=True)
+            else:
+                assert counts is not None
+                idx, vals = member.top_n_history(counts, depth, exclude_seen=True)
+            out[name] = np.where(np.isfinite(vals), idx, -1)
+        return out
+
+    def _fused(
+        self, users: np.ndarray | None, counts: sp.csr_matrix | None, n: int
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        inter = self._require()
+        depth = max(self.depth, n)
+        b = len(users) if users is not None else (counts.shape[0] if counts is not None else 0)
+        parts: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
+        for lo in range(0, b, BATCH):
+            u = users[lo : lo + BATCH] if users is not None else None
+            c = counts[lo : lo + BATCH] if counts is not None else None
+            lists = self.member_lists(u, c, depth)
+            parts.append(fuse_lists(lists, self.weights, self.rrf_k, inter.n_songs, n))
+        if not parts:
+            return (
+                np.zeros((0, n), np.int64),
+                np.zeros((0, n), np.float32),
+                {k: np.zeros((0, n), np.int32) for k in self.members},
+            )
+        idx = np.vstack([p[0] for p in parts])
+        scores = np.vstack([p[1] for p in parts])
+        ranks = {k: np.vstack([p[2][k] for p in parts]) for k in self.members}
+        return idx, scores, ranks
+
+    def top_n_users(self, users: np.ndarray, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Fused top-n of known users: (b, n) ids and (b, n) scores (``-inf`` pads).
+
+        Members always exclude seen songs; ``exclude_seen=False`` is not supported
+        by rank fusion and is ignored.
+        """
+        idx, scores, _ = self._fused(np.asarray(users, np.int64), None, n)
+        return np.maximum(idx, 0), np.where(idx >= 0, scores, -np.inf)
+
+    def top_n_history(self, counts: sp.csr_matrix, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        idx, scores, _ = self._fused(None, counts, n)
+        return np.maximum(idx, 0), np.where(idx >= 0, scores, -np.inf)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """(b, n_songs) float32 fused scores (0 outside every member's top-depth list)."""
+        inter = self._require()
+        idx, scores, _ = self._fused(np.asarray(users, np.int64), None, self.depth)
+        out = np.zeros((len(users), inter.n_songs), np.float32)
+        r, c = np.nonzero(idx >= 0)
+        out[r, idx[r, c]] = scores[r, c]
+        return out
+
+    def estimate(self, u: Any, i: Any) -> float:
+        """Fused RRF score of inner song ``i`` for inner user ``u`` (0 if unlisted)."""
+        if not (self.trainset.knows_user(u) and self.trainset.knows_item(i)):
+            raise PredictionImpossible("User and/or item is unknown.")
+        return float(self.score_users(np.asarray([u]))[0, i])
+
+    # --- explanations ---------------------------------------------------------------
+    def _because(self, prefs_by_member: dict[str, sp.csr_matrix], items: np.ndarray) -> list[list[Because]]:
+        """Top-3 history songs behind each of (r,) recommended inner ids."""
+        inter = self._require()
+        total: np.ndarray | None = None
+        hist: np.ndarray | None = None
+        for name, member in self.members.items():
+            if not isinstance(member, (ItemKNN, EASE)) or name not in prefs_by_member:
+                continue
+            h, contrib = member.contributions(prefs_by_member[name], items)
+            contrib = np.maximum(contrib, 0.0)
+            sums = contrib.sum(axis=1, keepdims=True)
+            share = np.divide(contrib, sums, out=np.zeros_like(contrib), where=sums > 0)
+            w = max(float(self.weights.get(name, 0.0)), 1e-3)
+            total = share * w if total is None else total + share * w
+            hist = h
+        out: list[list[Because]] = [[] for _ in range(len(items))]
+        if total is None or hist is None or total.size == 0:
+            return out
+        norm = total.sum(axis=1, keepdims=True)
+        total = np.divide(total, norm, out=np.zeros_like(total), where=norm > 0)
+        for r in range(len(items)):
+            order = np.argsort(-total[r], kind="stable")[:3]
+            out[r] = [
+                Because(str(inter.songs[hist[j]]), round(float(total[r, j]), 4)) for j in order if total[r, j] > 0
+            ]
+        return out
+
+    def _detailed(
+        self,
+        user_id: str | None,
+        idx: np.ndarray,
+        scores: np.ndarray,
+        ranks: dict[str, np.ndarray],
+        counts_row: sp.csr_matrix,
+    ) -> Recommendations:
+        inter = self._require()
+        keep = idx >= 0
+        items_ids = idx[keep]
+        prefs = {
+            name: m.transform.apply(counts_row) for name, m in self.members.items() if isinstance(m, (ItemKNN, EASE))
+        }
+        reasons = self._because(prefs, items_ids) if len(items_ids) else []
+        items = []
+        for r, (i, s) in enumerate(zip(items_ids.tolist(), scores[keep].tolist(), strict=True)):
+            member_ranks: dict[str, int | None] = {}
+            for name in self.members:
+                v = int(ranks[name][keep][r])
+                member_ranks[name] = v if v > 0 else None
+            items.append(
+                RecommendedSong(str(inter.songs[i]), float(s), r + 1, member_ranks=member_ranks, because=reasons[r])
+            )
+        return Recommendations(user_id=user_id, items=items, model=self.name)
+
+    # --- raw-id interface ------------------------------------------------------------
+    def recommend_many(self, users: Sequence[str], n: int = 10, exclude_seen: bool = True) -> list[Recommendations]:
+        """Fused top-n with per-member ranks and reasons; unknown users -> ``fallback="popular"``."""
+        inter = self._require()
+        inner = [inter.user_index.get(u) for u in users]
+        known = np.asarray([v for v in inner if v is not None], np.int64)
+        fused = self._fused(known, None, n) if len(known) else None
+        results: list[Recommendations] = []
+        row = 0
+        for user, v in zip(users, inner, strict=True):
+            if v is None or fused is None:
+                pop = self.popular(n)
+                pop.user_id = user
+                results.append(pop)
+                continue
+            idx, scores, ranks = fused
+            results.append(
+                self._detailed(user, idx[row], scores[row], {m: r[row] for m, r in ranks.items()}, inter.counts[[v]])
+            )
+            row += 1
+        return results
+
+    def recommend_for_history(self, history: History, n: int = 10, exclude_seen: bool = True) -> Recommendations:
+        """Fold-in: fused top-n for ``(song_id, play_count)`` pairs of an unseen user."""
+        inter = self._require()
+        counts, unknown = inter.history_matrix([history])
+        if counts.nnz == 0:
+            res = self.popular(n, exclude=[s for s, _ in history])
+            res.unknown_songs = unknown
+            return res
+        idx, scores, ranks = self._fused(None, counts, n)
+        res = self._detailed(None, idx[0], scores[0], {m: r[0] for m, r in ranks.items()}, counts)
+        res.unknown_songs = unknown
+        return res
+
+    def similar_items(self, song_id: str, n: int = 10) -> SimilarSongs:
+        """RRF of the members' similar-song lists; unknown song -> popular with a flag."""
+        inter = self._require()
+        j = inter.song_index.get(str(song_id))
+        if j is None:
+            return super().similar_items(song_id, n)
+        depth = max(n, 100)
+        lists = {}
+        for name, member in self.members.items():
+            sims = member.similar_items(song_id, depth)
+            ids = [inter.song_index[s] for s in sims.song_ids]
+            row = np.full((1, depth), -1, np.int64)
+            row[0, : len(ids)] = ids
+            lists[name] = row
+        idx, scores, _ = fuse_lists(lists, self.weights, self.rrf_k, inter.n_songs, n)
+        keep = idx[0] >= 0
+        items = [
+            SimilarSong(str(inter.songs[i]), float(s), r + 1)
+            for r, (i, s) in enumerate(zip(idx[0][keep].tolist(), scores[0][keep].tolist(), strict=True))
+        ]
+        return SimilarSongs(str(song_id), items, self.name, None)
+
+    def neighbours(self, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
+        """(n_songs, n) most co-listened songs of every song (item-kNN rows), -1 pads, and their weights."""
+        knn = next((m for m in self.members.values() if isinstance(m, ItemKNN)), None)
+        inter = self._require()
+        if knn is None or knn.N is None:
+            return np.full((inter.n_songs, 0), -1, np.int64), np.zeros((inter.n_songs, 0), np.float32)
+        nn = knn.N
+        idx = np.full((inter.n_songs, n), -1, np.int64)
+        val = np.zeros((inter.n_songs, n), np.float32)
+        for i in range(inter.n_songs):
+            lo, hi = nn.indptr[i], nn.indptr[i + 1]
+            if hi == lo:
+                continue
+            d, c = nn.data[lo:hi], nn.indices[lo:hi]
+            order = np.lexsort((c, -d))[:n]
+            idx[i, : len(order)] = c[order]
+            val[i, : len(order)] = d[order]
+        return idx, val
+
+    # --- persistence ---------------------------------------------------------------------
+    def save(self, directory: str | Path, include_data: bool = True) -> Path:
+        """``vote.json`` + ``interactions.npz`` + one sub-folder per member (no data copies)."""
+        inter = self._require()
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "class": type(self).__name__,
+            "weights": self.weights,
+            "rrf_k": self.rrf_k,
+            "depth": self.depth,
+            "members": list(self.members),
+            "fit_seconds": self.fit_seconds,
+            "n_users": inter.n_users,
+            "n_songs": inter.n_songs,
+            "n_listens": inter.nnz,
+            "meta": self.meta,
+        }
+        (out / "vote.json").write_text(json.dumps(meta, indent=1))
+        if include_data:
+            savez(out / "interactions.npz", inter.to_arrays())
+        for name, member in self.members.items():
+            member.save(out / "members" / name, include_data=False)
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path, inter: Interactions | None = None) -> RankFusionVote:
+        path = Path(directory)
+        meta = json.loads((path / "vote.json").read_text())
+        if inter is None:
+            with np.load(path / "interactions.npz", allow_pickle=False) as z:
+                inter = Interactions.from_arrays(z)
+        members = {name: load_member(path / "members" / name, inter) for name in meta["members"]}
+        vote = cls(members, meta["weights"], meta["rrf_k"], meta["depth"])
+        vote._set_data(inter)
+        vote.fit_seconds = float(meta.get("fit_seconds", 0.0))
+        vote.meta = dict(meta.get("meta", {}))
+        return vote
+
+
+def default_members(params: dict[str, dict[str, Any]] | None = None) -> dict[str, Member]:
+    """The three members with :data:`DEFAULT_PARAMS` (overridden by ``params``)."""
+    from cf_service.core.params import DEFAULT_PARAMS
+
+    merged = {k: dict(v) for k, v in DEFAULT_PARAMS["members"].items()}
+    for name, p in (params or {}).items():
+        merged.setdefault(name, {}).update({k: v for k, v in p.items() if k != "class"})
+    classes: dict[str, type[Member]] = {"itemknn": ItemKNN, "ease": EASE, "als": ALS}
+    return {name: classes[name](**merged[name]) for name in ("itemknn", "ease", "als") if name in merged}
+
+
+def build_vote(params: dict[str, Any] | None = None) -> RankFusionVote:
+    """An unfitted vote from a params dict shaped like :data:`DEFAULT_PARAMS`."""
+    from cf_service.core.params import DEFAULT_PARAMS
+
+    p = dict(DEFAULT_PARAMS)
+    if params:
+        p.update({k: v for k, v in params.items() if k != "members"})
+    members = default_members((params or {}).get("members"))
+    weights = {k: float(v) for k, v in p["weights"].items() if k in members}
+    return RankFusionVote(members, weights, float(p["rrf_k"]), int(p.get("depth", DEFAULT_DEPTH)))
