@@ -2,8 +2,9 @@
 
 The caller is identified only by a session token, from the ``Authorization:
 Bearer`` header (API clients) or the httpOnly cookie (the browser); no route
-ever takes a user id from the client. These are sync functions, so FastAPI
-runs them (and their database calls) in its thread pool.
+ever takes a user id from the client. Dependencies are async (a sync
+dependency costs a thread-pool hop even when it does nothing); database work
+inside them goes to the thread pool explicitly.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from musicrec_common.web import ApiError
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ from gateway.db.accounts import AuthenticatedUser, session_user
 SESSION_COOKIE = "musicrec_session"
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.app
     return state
 
@@ -41,16 +43,21 @@ def request_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-def optional_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> AuthenticatedUser | None:
+async def optional_user(request: Request, state: Annotated[AppState, Depends(app_state)]) -> AuthenticatedUser | None:
     token = request_token(request)
     if not token or len(token) > 256:
         return None
-    user = session_user(session, token)
-    session.commit()  # end the read transaction: the route starts its own
-    return user
+    # One thread-pool hop with a short session of its own: the connection goes back to the pool at once
+    # instead of being held for the whole request.
+    return await run_in_threadpool(_lookup_session, state, token)
 
 
-def current_user(user: Annotated[AuthenticatedUser | None, Depends(optional_user)]) -> AuthenticatedUser:
+def _lookup_session(state: AppState, token: str) -> AuthenticatedUser | None:
+    with state.sessions() as session:
+        return session_user(session, token)
+
+
+async def current_user(user: Annotated[AuthenticatedUser | None, Depends(optional_user)]) -> AuthenticatedUser:
     if user is None:
         raise ApiError(
             401, "log in first (session missing, expired or revoked)", headers={"WWW-Authenticate": "Bearer"}
@@ -58,7 +65,7 @@ def current_user(user: Annotated[AuthenticatedUser | None, Depends(optional_user
     return user
 
 
-def require_admin(user: Annotated[AuthenticatedUser, Depends(current_user)]) -> AuthenticatedUser:
+async def require_admin(user: Annotated[AuthenticatedUser, Depends(current_user)]) -> AuthenticatedUser:
     if not user.is_admin:
         raise ApiError(403, "administrators only")
     return user

@@ -42,6 +42,7 @@ class Settings(BaseServiceSettings):
     redis_timeout_s: float = Field(default=0.5, description="Timeout of Redis calls")
     hybrid_cf_weight: float = Field(default=1.0, ge=0, description="Weight of listening-based songs in hybrid fusion")
     hybrid_audio_weight: float = Field(default=0.8, ge=0, description="Weight of sound-alike songs in hybrid fusion")
+    worker_threads: int = Field(default=8, ge=1, le=200, description="Threads for database and other blocking work")
     recs_cache_ttl_s: int = Field(default=300, ge=1, description="TTL of cached recommendation and similar lists")
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest clip accepted by `POST /api/audio/query`")
 

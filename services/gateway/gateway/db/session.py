@@ -21,6 +21,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args.setdefault("timeout", 30)
         if ":memory:" in url or url in ("sqlite://", "sqlite+pysqlite://"):
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            # WAL lets readers run concurrently: enough connections for the thread pool's requests.
+            kwargs.setdefault("pool_size", 16)
+            kwargs.setdefault("max_overflow", 16)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
