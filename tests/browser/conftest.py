@@ -7,15 +7,16 @@ Needs `pip install playwright` and a Chromium binary (Debian: `apt-get install c
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
@@ -86,10 +87,86 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 
     def _prepare_database(self) -> None:
-        for cmd in (["migrate"], ["import-data"]):
-            done = subprocess.run(python_module("gateway", *cmd), env=self.env, capture_output=True, text=True)
+        audio = self.var_dir / "audio"
+        recordings = self.tmp / "recordings"
+        recordings.mkdir(exist_ok=True)
+        shutil.copyfile(FIXTURE_AUDIO, recordings / FIXTURE_AUDIO.name)
+        steps = [
+            ("gateway", ["migrate"]),
+            ("gateway", ["import-data"]),
+            ("gateway", ["export-plays", "--out", str(self.tmp / "plays.tsv")]),
+            (
+                "cf_service",
+                ["train", "--listens", str(self.tmp / "plays.tsv"), "--out", str(self.var_dir / "cf_models")],
+            ),
+            # A tiny real audio pipeline: 16 rendered songs, a 3-step CNN, its index (plus the fixture recording)
+            # and the map, so sound search and the map answer with real results.
+            (
+                "audio_service",
+                [
+                    "build-catalog",
+                    "--out",
+                    str(audio / "catalog"),
+                    "--limit",
+                    "16",
+                    "--collections",
+                    "bach,ryans_mammoth,essen_folksong,oneills_1850",
+                ],
+            ),
+            (
+                "audio_service",
+                [
+                    "train",
+                    "--catalog",
+                    str(audio / "catalog"),
+                    "--out",
+                    str(audio / "models"),
+                    "--steps",
+                    "3",
+                    "--batch",
+                    "8",
+                    "--holdout",
+                    "0.25",
+                ],
+            ),
+            (
+                "audio_service",
+                [
+                    "index",
+                    "--catalog",
+                    str(audio / "catalog"),
+                    "--model-dir",
+                    str(audio / "models"),
+                    "--index-dir",
+                    str(audio / "index"),
+                    "--folder",
+                    str(recordings),
+                ],
+            ),
+            (
+                "audio_service",
+                [
+                    "evaluate",
+                    "--catalog",
+                    str(audio / "catalog"),
+                    "--model-dir",
+                    str(audio / "models"),
+                    "--index-dir",
+                    str(audio / "index"),
+                    "--json",
+                    str(audio / "evaluation.json"),
+                    "--map",
+                    str(audio / "map.json"),
+                    "--limit",
+                    "2",
+                ],
+            ),
+            ("gateway", ["import-catalog", "--catalog", str(audio / "catalog" / "catalog.json")]),
+        ]
+        for module, cmd in steps:
+            done = subprocess.run(python_module(module, *cmd), env=self.env, capture_output=True, text=True)
             if done.returncode:
-                raise RuntimeError(f"gateway {cmd[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+                raise RuntimeError(f"{module} {cmd[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
         self.song = self._add_catalog_song()
 
     def _add_catalog_song(self) -> CatalogSong:
@@ -112,7 +189,8 @@ class Stack:
                     genre="Jazz",
                     collection="fixtures",
                     audio_path=str(target),
-                    audio_id=f"browser-test:{uuid.uuid4().hex[:8]}",
+                    # the id audio_service gave the recording when it indexed the folder
+                    audio_id="upload-" + hashlib.sha1(FIXTURE_AUDIO.read_bytes()).hexdigest()[:16],
                 )
                 db.add(song)
                 db.commit()
@@ -136,6 +214,9 @@ class Stack:
         self.start_service("gateway")
         for name in ("gateway", *SERVICES):
             wait_http(self.url(name, "/health"), timeout=120, proc=self.procs[name])
+        # audio_service and cf_service started before their models existed: load them now.
+        httpx.post(self.url("audio_service", "/admin/reload"), timeout=120).raise_for_status()
+        httpx.post(self.url("cf_service", "/admin/reload"), timeout=120).raise_for_status()
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):
