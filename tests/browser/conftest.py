@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from musicrec_common.devstack import audio_steps
 from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +88,6 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 
     def _prepare_database(self) -> None:
-        audio = self.var_dir / "audio"
         recordings = self.tmp / "recordings"
         recordings.mkdir(exist_ok=True)
         shutil.copyfile(FIXTURE_AUDIO, recordings / FIXTURE_AUDIO.name)
@@ -99,74 +99,14 @@ class Stack:
                 "cf_service",
                 ["train", "--listens", str(self.tmp / "plays.tsv"), "--out", str(self.var_dir / "cf_models")],
             ),
-            # A tiny real audio pipeline: 16 rendered songs, a 3-step CNN, its index (plus the fixture recording)
-            # and the map, so sound search and the map answer with real results.
-            (
-                "audio_service",
-                [
-                    "build-catalog",
-                    "--out",
-                    str(audio / "catalog"),
-                    "--limit",
-                    "16",
-                    "--collections",
-                    "bach,ryans_mammoth,essen_folksong,oneills_1850",
-                ],
-            ),
-            (
-                "audio_service",
-                [
-                    "train",
-                    "--catalog",
-                    str(audio / "catalog"),
-                    "--out",
-                    str(audio / "models"),
-                    "--steps",
-                    "3",
-                    "--batch",
-                    "8",
-                    "--holdout",
-                    "0.25",
-                ],
-            ),
-            (
-                "audio_service",
-                [
-                    "index",
-                    "--catalog",
-                    str(audio / "catalog"),
-                    "--model-dir",
-                    str(audio / "models"),
-                    "--index-dir",
-                    str(audio / "index"),
-                    "--folder",
-                    str(recordings),
-                ],
-            ),
-            (
-                "audio_service",
-                [
-                    "evaluate",
-                    "--catalog",
-                    str(audio / "catalog"),
-                    "--model-dir",
-                    str(audio / "models"),
-                    "--index-dir",
-                    str(audio / "index"),
-                    "--json",
-                    str(audio / "evaluation.json"),
-                    "--map",
-                    str(audio / "map.json"),
-                    "--limit",
-                    "2",
-                ],
-            ),
-            ("gateway", ["import-catalog", "--catalog", str(audio / "catalog" / "catalog.json")]),
         ]
-        for module, cmd in steps:
-            done = subprocess.run(python_module(module, *cmd), env=self.env, capture_output=True, text=True)
+        argvs = [python_module(module, *cmd) for module, cmd in steps]
+        # The real audio pipeline at test size (plus the fixture recording in the index), as `make run` runs it.
+        argvs += [step.argv for step in audio_steps(REPO / "data", self.var_dir, tiny=True, folder=recordings)]
+        for argv in argvs:
+            done = subprocess.run(argv, env=self.env, capture_output=True, text=True)
             if done.returncode:
-                raise RuntimeError(f"{module} {cmd[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+                raise RuntimeError(f"{argv[2:4]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
         self.song = self._add_catalog_song()
 
     def _add_catalog_song(self) -> CatalogSong:

@@ -267,8 +267,21 @@ def test_degraded_banner_when_audio_service_stops(stack: Any, browser: Any, scre
     banner = page.locator("#banner")
     down = "Sound matching (audio_service) is down"
     assert down not in (banner.inner_text() if banner.is_visible() else "")
+    # A listener is logged in on the home page when audio_service goes away.
+    resp = context.request.post(
+        "/api/auth/register", data={"username": f"deg_{uuid.uuid4().hex[:6]}", "password": "a long password"}
+    )
+    assert resp.status == 201, resp.text()
+    page.goto("/#/home")
+    page.reload()  # the app reads the new session cookie on load
+    wait_section_loaded(page, "#recs-hybrid")
     stack.procs["audio_service"].stop()
     try:
+        banner.filter(has_text=down).wait_for(state="visible", timeout=25_000)
+        page.reload()  # the recommendations are fetched again with audio_service down: they still appear
+        section = wait_section_loaded(page, "#recs-hybrid")
+        assert section.locator(".card").count() > 0
+        assert section.locator(".reasons li").first.is_visible()
         banner.filter(has_text=down).wait_for(state="visible", timeout=25_000)
         shot(page, screenshots, "14-degraded-banner")
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from musicrec_common.devstack import audio_steps
 from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,76 +47,19 @@ class Stack:
 
     def start(self) -> None:
         plays = str(self.tmp / "plays.tsv")
-        audio = self.tmp / "var" / "audio"
         for module, cmd in (
             ("gateway", ["migrate"]),
             ("gateway", ["import-data"]),
             ("gateway", ["create-demo-users"]),
             ("gateway", ["export-plays", "--out", plays]),
             ("cf_service", ["train", "--listens", plays, "--out", str(self.tmp / "var" / "cf_models")]),
-            # A tiny audio pipeline: 16 rendered songs, a 3-step CNN, its index and map (real code, small sizes).
-            (
-                "audio_service",
-                [
-                    "build-catalog",
-                    "--out",
-                    str(audio / "catalog"),
-                    "--limit",
-                    "16",
-                    "--collections",
-                    "bach,ryans_mammoth,essen_folksong,oneills_1850",
-                ],
-            ),
-            (
-                "audio_service",
-                [
-                    "train",
-                    "--catalog",
-                    str(audio / "catalog"),
-                    "--out",
-                    str(audio / "models"),
-                    "--steps",
-                    "3",
-                    "--batch",
-                    "8",
-                    "--holdout",
-                    "0.25",
-                ],
-            ),
-            (
-                "audio_service",
-                [
-                    "index",
-                    "--catalog",
-                    str(audio / "catalog"),
-                    "--model-dir",
-                    str(audio / "models"),
-                    "--index-dir",
-                    str(audio / "index"),
-                ],
-            ),
-            (
-                "audio_service",
-                [
-                    "evaluate",
-                    "--catalog",
-                    str(audio / "catalog"),
-                    "--model-dir",
-                    str(audio / "models"),
-                    "--index-dir",
-                    str(audio / "index"),
-                    "--json",
-                    str(audio / "evaluation.json"),
-                    "--map",
-                    str(audio / "map.json"),
-                    "--limit",
-                    "2",
-                ],
-            ),
-            ("gateway", ["import-catalog", "--catalog", str(audio / "catalog" / "catalog.json")]),
         ):
             result = subprocess.run(python_module(module, *cmd), env=self.env, capture_output=True, text=True)
             assert result.returncode == 0, f"{module} {cmd[0]} failed:\n{result.stderr[-3000:]}"
+        # The real audio pipeline at test size, exactly as `make run` runs it at full size.
+        for step in audio_steps(REPO / "data", self.tmp / "var", tiny=True):
+            result = subprocess.run(step.argv, env=self.env, capture_output=True, text=True)
+            assert result.returncode == 0, f"{step.name} failed:\n{result.stderr[-3000:]}"
         self.procs["redis"] = start_redis(self.redis_port, self.tmp / "redis", self.tmp / "redis.log")
         for name, port in self.ports.items():
             self.procs[name] = ManagedProcess(

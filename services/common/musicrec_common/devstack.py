@@ -106,61 +106,48 @@ def preparation_steps(data_dir: Path, var_dir: Path) -> list[Step]:
     ]
 
 
-def audio_steps(data_dir: Path, var_dir: Path) -> list[Step]:
+# The same real pipeline at test size: 16 rendered songs, a 3-step CNN, a 2-song evaluation.
+TINY_AUDIO = {
+    "audio-catalog": ["--limit", "16", "--collections", "bach,ryans_mammoth,essen_folksong,oneills_1850"],
+    "audio-train": ["--steps", "3", "--batch", "8", "--holdout", "0.25"],
+    "audio-map": ["--limit", "2"],
+}
+
+
+def audio_steps(data_dir: Path, var_dir: Path, *, tiny: bool = False, folder: Path | None = None) -> list[Step]:
     """The audio pipeline: render the catalog, train the CNN, index, map; then import the catalog songs.
 
     Slow on a first start (about 20 minutes on 2 cores), so it runs after the site is up; audio_service
-    reloads when it is done and reports "degraded" until then.
+    reloads when it is done and reports "degraded" until then. ``tiny`` is the test size; ``folder`` adds
+    a folder of recordings to the index.
     """
     audio = var_dir / "audio"
     catalog = audio / "catalog" / "catalog.json"
+    model = audio / "models" / "current.json"
+    sizes = TINY_AUDIO if tiny else {"audio-train": ["--minutes", "8"]}
+    where = ["--catalog", str(audio / "catalog"), "--model-dir", str(audio / "models")]
+    index_extra = ["--folder", str(folder)] if folder else []
+
+    def step(name: str, command: str, args: list[str], inputs: list[Path]) -> Step:
+        return Step(name, python_module("audio_service", command, *args, *sizes.get(name, [])), inputs)
+
     return [
-        Step("audio-catalog", python_module("audio_service", "build-catalog", "--out", str(audio / "catalog"))),
-        Step(
-            "audio-train",
-            python_module(
-                "audio_service",
-                "train",
-                "--catalog",
-                str(audio / "catalog"),
-                "--out",
-                str(audio / "models"),
-                "--minutes",
-                "8",
-            ),
-            [catalog],
-        ),
-        Step(
-            "audio-index",
-            python_module(
-                "audio_service",
-                "index",
-                "--catalog",
-                str(audio / "catalog"),
-                "--model-dir",
-                str(audio / "models"),
-                "--index-dir",
-                str(audio / "index"),
-            ),
-            [catalog, audio / "models" / "current.json"],
-        ),
-        Step(
+        step("audio-catalog", "build-catalog", ["--out", str(audio / "catalog")], []),
+        step("audio-train", "train", ["--catalog", str(audio / "catalog"), "--out", str(audio / "models")], [catalog]),
+        step("audio-index", "index", [*where, "--index-dir", str(audio / "index"), *index_extra], [catalog, model]),
+        step(
             "audio-map",
-            python_module(
-                "audio_service",
-                "evaluate",
-                "--catalog",
-                str(audio / "catalog"),
-                "--model-dir",
-                str(audio / "models"),
+            "evaluate",
+            [
+                *where,
                 "--index-dir",
                 str(audio / "index"),
                 "--json",
                 str(audio / "evaluation.json"),
                 "--map",
                 str(audio / "map.json"),
-            ),
-            [audio / "models" / "current.json"],
+            ],
+            [model],
         ),
         Step("import-catalog", python_module("gateway", "import-catalog", "--catalog", str(catalog)), [catalog]),
     ]
