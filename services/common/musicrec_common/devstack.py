@@ -52,7 +52,11 @@ class Step:
         digest.update(" ".join(self.argv[1:]).encode())
         digest.update(env.get("DATABASE_URL", "").encode())
         for path in self.inputs:
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            files = (
+                sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
+            )
+            if not files:
+                digest.update(b"missing:" + str(path).encode())  # not built yet: the step must run
             for file in files:
                 digest.update(str(file.relative_to(REPO_ROOT) if file.is_relative_to(REPO_ROOT) else file).encode())
                 digest.update(
@@ -123,7 +127,7 @@ def audio_steps(data_dir: Path, var_dir: Path, *, tiny: bool = False, folder: Pa
     """
     audio = var_dir / "audio"
     catalog = audio / "catalog" / "catalog.json"
-    model = audio / "models" / "current.json"
+    model = audio / "models" / "current"  # audio_service's version pointer (a text file)
     sizes = TINY_AUDIO if tiny else {"audio-train": ["--minutes", "8"]}
     where = ["--catalog", str(audio / "catalog"), "--model-dir", str(audio / "models")]
     index_extra = ["--folder", str(folder)] if folder else []
