@@ -215,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Explicitly, for SIGINT too: a launcher started in the background inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if "REDIS_URL" not in env:
             redis_port = int(env.get("REDIS_PORT", "6390"))
