@@ -24,42 +24,37 @@ class Cache:
         self.metrics = metrics
         self.timeout_s = timeout_s
 
-    async def get_json(self, key: str, kind: str, degraded: set[str]) -> Any | None:
-        """The cached value, or None on a miss or when Redis is unavailable (then ``cache`` joins ``degraded``)."""
+    async def _fetch(self, key: str, kind: str, degraded: set[str]) -> tuple[bool, bytes | None]:
+        """(reachable, stored bytes); an unreachable or slow Redis counts an error and marks ``cache`` degraded."""
         try:
             raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)
         except Exception:
             self.metrics.inc("gateway_cache_errors_total", kind=kind)
             degraded.add("cache")
-            return None
+            return False, None
+        return True, raw if isinstance(raw, bytes | None) else str(raw).encode()
+
+    async def get_raw(self, key: str, kind: str, degraded: set[str]) -> bytes | None:
+        """The cached bytes as stored (a hit can be sent as it is, without parsing); hits and misses counted."""
+        reachable, raw = await self._fetch(key, kind, degraded)
+        if reachable:
+            self.metrics.inc("gateway_cache_hits_total" if raw is not None else "gateway_cache_misses_total", kind=kind)
+        return raw
+
+    async def get_json(self, key: str, kind: str, degraded: set[str]) -> Any | None:
+        """The cached value, or None on a miss or when Redis is unavailable (then ``cache`` joins ``degraded``)."""
+        raw = await self.get_raw(key, kind, degraded)
         if raw is None:
-            self.metrics.inc("gateway_cache_misses_total", kind=kind)
             return None
-        self.metrics.inc("gateway_cache_hits_total", kind=kind)
         try:
             return json.loads(raw)
         except ValueError:
             return None
 
-    async def get_raw(self, key: str, kind: str, degraded: set[str]) -> bytes | None:
-        """The cached bytes as stored (a hit can be sent as it is, without parsing)."""
-        try:
-            raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)
-        except Exception:
-            self.metrics.inc("gateway_cache_errors_total", kind=kind)
-            degraded.add("cache")
-            return None
-        self.metrics.inc("gateway_cache_hits_total" if raw is not None else "gateway_cache_misses_total", kind=kind)
-        return raw if isinstance(raw, bytes | None) else str(raw).encode()
-
     async def get_str(self, key: str, degraded: set[str]) -> str | None:
-        try:
-            raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)
-        except Exception:
-            self.metrics.inc("gateway_cache_errors_total", kind="meta")
-            degraded.add("cache")
-            return None
-        return raw.decode() if isinstance(raw, bytes) else raw
+        """A small bookkeeping value (e.g. ``cf:version``), not counted as a cache hit or miss."""
+        _, raw = await self._fetch(key, "meta", degraded)
+        return raw.decode() if raw is not None else None
 
     async def set_json(self, key: str, value: Any, ttl_s: int, degraded: set[str]) -> None:
         if "cache" in degraded:
