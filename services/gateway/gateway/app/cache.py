@@ -4,18 +4,33 @@ Keys:
 - ``cf:version`` -> the cf model version whose precomputed lists are loaded.
 - ``cf:{version}:recs:{msd_user_id}`` / ``cf:{version}:similar:{msd_song_id}`` -> JSON lists written by
   ``python -m cf_service publish`` after each training (the version in the key makes the switch atomic).
-- ``gw:...`` -> the gateway's own cache-aside entries, with a TTL.
+- ``gw:...`` -> the gateway's own cache-aside entries, with a TTL:
+  - ``gw:sess:{token_hash}`` -> the user behind a live session (so a request is authenticated with one
+    Redis read, not a database query); deleted at logout, never kept past the session's expiry.
+  - ``gw:stamp:{user_id}`` -> the user's state stamp (:func:`gateway.db.recs.user_stamp`), rewritten after
+    every committed play, rating or like; it is part of the key of the user's cached recommendations, so a
+    write makes the next request miss and fold the new state in.
+
+Both are derived from the database and only cached here: a missing entry is recomputed from the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_exceptions
 
 from gateway.app.metrics import Metrics
+from gateway.db.accounts import AuthenticatedUser
+from gateway.db.models import utcnow
+
+REVOKED = b"revoked"
+BREAKER_S = 1.0
 
 
 class Cache:
@@ -23,13 +38,39 @@ class Cache:
         self.client = client
         self.metrics = metrics
         self.timeout_s = timeout_s
+        # After a timeout Redis is skipped for BREAKER_S: a hung Redis then costs each request nothing
+        # instead of a timeout per call (three calls on a cached recommendation).
+        self._down_until = 0.0
+        # Authoritative writes (a logout's tombstone, a stamp after a play) that Redis missed: this process
+        # answers from here meanwhile and replays them once Redis is back. {key: (value, ttl_s, deadline)}
+        self._pending: dict[str, tuple[str, int, float]] = {}
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, kind: str, exc: BaseException) -> None:
+        self.metrics.inc("gateway_cache_errors_total", kind=kind)
+        if isinstance(exc, TimeoutError | redis_exceptions.TimeoutError):
+            # Only a slow Redis opens the breaker: a refused connection fails at once anyway, and is
+            # retried on the next call so that a restarted Redis is used again immediately.
+            self._down_until = time.monotonic() + BREAKER_S
 
     async def _fetch(self, key: str, kind: str, degraded: set[str]) -> tuple[bool, bytes | None]:
         """(reachable, stored bytes); an unreachable or slow Redis counts an error and marks ``cache`` degraded."""
+        if self._pending:
+            if self._available():
+                await self._replay()
+            local = self._pending.get(key)
+            if local is not None and local[2] > time.monotonic():
+                return True, local[0].encode()
+        if not self._available():
+            self.metrics.inc("gateway_cache_errors_total", kind=kind)
+            degraded.add("cache")
+            return False, None
         try:
             raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)
-        except Exception:
-            self.metrics.inc("gateway_cache_errors_total", kind=kind)
+        except Exception as exc:
+            self._failed(kind, exc)
             degraded.add("cache")
             return False, None
         return True, raw if isinstance(raw, bytes | None) else str(raw).encode()
@@ -57,12 +98,113 @@ class Cache:
         return raw.decode() if raw is not None else None
 
     async def set_json(self, key: str, value: Any, ttl_s: int, degraded: set[str]) -> None:
-        if "cache" in degraded:
-            return  # already failed in this request: don't wait for another timeout
+        if "cache" in degraded or not self._available():
+            degraded.add("cache")
+            return  # already failed: don't wait for another timeout
         try:
             await asyncio.wait_for(
                 self.client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_s), self.timeout_s
             )
-        except Exception:
-            self.metrics.inc("gateway_cache_errors_total", kind="write")
+        except Exception as exc:
+            self._failed("write", exc)
             degraded.add("cache")
+
+    async def delete(self, key: str) -> bool:
+        """Delete ``key``; False when Redis could not be reached (counted as a cache error)."""
+        if not self._available():
+            return False
+        try:
+            await asyncio.wait_for(self.client.delete(key), self.timeout_s)
+        except Exception as exc:
+            self._failed("delete", exc)
+            return False
+        return True
+
+    async def set_str(self, key: str, value: str, ttl_s: int, *, only_if_missing: bool = False) -> bool:
+        """Store a bookkeeping value; ``only_if_missing`` never overwrites a newer writer's value.
+
+        An authoritative write (not ``only_if_missing``) that fails is kept in this process, served from
+        here and replayed when Redis answers again.
+        """
+        if self._available():
+            try:
+                await asyncio.wait_for(
+                    self.client.set(key, value, ex=max(1, ttl_s), nx=only_if_missing), self.timeout_s
+                )
+                self._pending.pop(key, None)
+                return True
+            except Exception as exc:
+                self._failed("write", exc)
+        if not only_if_missing:
+            self._pending[key] = (value, ttl_s, time.monotonic() + ttl_s)
+        return False
+
+    async def _replay(self) -> None:
+        now = time.monotonic()
+        for key, (value, _ttl, deadline) in list(self._pending.items()):
+            if deadline <= now:
+                self._pending.pop(key, None)
+                continue
+            try:
+                await asyncio.wait_for(self.client.set(key, value, ex=max(1, int(deadline - now))), self.timeout_s)
+            except Exception as exc:
+                self._failed("write", exc)
+                return
+            self._pending.pop(key, None)
+
+    # --- sessions --------------------------------------------------------------------------
+
+    async def get_session(self, token_hash: str) -> AuthenticatedUser | None:
+        """The cached user of a session, or None (unknown here, Redis down, or the entry has expired)."""
+        raw = await self.get_raw(f"gw:sess:{token_hash}", "session", set())
+        if raw is None:
+            return None
+        if raw == REVOKED:
+            return None
+        try:
+            d = json.loads(raw)
+            user = AuthenticatedUser(
+                int(d["id"]),
+                str(d["username"]),
+                bool(d["is_admin"]),
+                d["msd_user_id"],
+                dt.datetime.fromisoformat(d["created_at"]),
+                int(d["session_id"]),
+                dt.datetime.fromisoformat(d["expires_at"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        return user if user.session_expires_at > utcnow() else None
+
+    async def put_session(self, token_hash: str, user: AuthenticatedUser, ttl_s: int) -> None:
+        """Cache a session's user for at most ``ttl_s`` and never beyond the session's own expiry."""
+        left = int((user.session_expires_at - utcnow()).total_seconds())
+        if left <= 0:
+            return
+        value = json.dumps(
+            {
+                "id": user.id,
+                "username": user.username,
+                "is_admin": user.is_admin,
+                "msd_user_id": user.msd_user_id,
+                "created_at": user.created_at.isoformat(),
+                "session_id": user.session_id,
+                "expires_at": user.session_expires_at.isoformat(),
+            }
+        )
+        # NX: a lookup that started before a logout must not overwrite the logout's tombstone.
+        await self.set_str(f"gw:sess:{token_hash}", value, min(ttl_s, left), only_if_missing=True)
+
+    async def forget_session(self, token_hash: str, ttl_s: int) -> bool:
+        """At logout: a tombstone for ``ttl_s`` (longer than any cached entry lives), so no request in flight
+        can put the session back; the database, already revoked, answers meanwhile."""
+        return await self.set_str(f"gw:sess:{token_hash}", REVOKED.decode(), ttl_s)
+
+    # --- per-user state stamp --------------------------------------------------------------
+
+    async def get_stamp(self, user_id: int, degraded: set[str]) -> str | None:
+        return await self.get_str(f"gw:stamp:{user_id}", degraded)
+
+    async def put_stamp(self, user_id: int, stamp: str, ttl_s: int, *, after_write: bool) -> None:
+        """A reader fills a missing stamp only if no writer did meanwhile; a writer always overwrites."""
+        await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, only_if_missing=not after_write)

@@ -9,8 +9,8 @@ inside them goes to the thread pool explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,7 +18,11 @@ from musicrec_common.web import ApiError
 from sqlalchemy.orm import Session
 
 from gateway.app.state import AppState
+from gateway.core import security
 from gateway.db.accounts import AuthenticatedUser, session_user
+from gateway.db.recs import user_stamp
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "musicrec_session"
 
@@ -47,14 +51,55 @@ async def optional_user(request: Request, state: Annotated[AppState, Depends(app
     token = request_token(request)
     if not token or len(token) > 256:
         return None
+    # Redis first: an authenticated request that hits the cache costs no database query and no thread hop.
+    digest = security.token_hash(token)
+    user = await state.cache.get_session(digest)
+    if user is not None:
+        return user
     # One thread-pool hop with a short session of its own: the connection goes back to the pool at once
     # instead of being held for the whole request.
-    return await run_in_threadpool(_lookup_session, state, token)
+    user = await run_in_threadpool(_lookup_session, state, token)
+    if user is not None:
+        await state.cache.put_session(digest, user, state.settings.session_cache_ttl_s)
+    return user
 
 
 def _lookup_session(state: AppState, token: str) -> AuthenticatedUser | None:
     with state.sessions() as session:
         return session_user(session, token)
+
+
+async def state_stamp(state: AppState, user_id: int, degraded: set[str]) -> str:
+    """The user's state stamp: from Redis, else from the database (and then cached for the next request)."""
+    stamp = await state.cache.get_stamp(user_id, degraded)
+    if stamp is None:
+        stamp = await run_in_threadpool(_stamp, state, user_id)
+        if "cache" not in degraded:
+            await state.cache.put_stamp(user_id, stamp, state.settings.stamp_cache_ttl_s, after_write=False)
+    return stamp
+
+
+def _stamp(state: AppState, user_id: int) -> str:
+    with state.sessions() as session:
+        return user_stamp(session, user_id)
+
+
+async def write_for_user(state: AppState, user_id: int, work: Callable[[Session], T]) -> T:
+    """Run a committing write of ``user_id``'s data in the thread pool, then publish the new state stamp.
+
+    The stamp is read after the commit and written to Redis before the caller acknowledges, so the
+    user's next request can not be answered from an entry cached before this write. If Redis is
+    unreachable at that moment, an old stamp can outlive the write by at most ``STAMP_CACHE_TTL_S``.
+    """
+
+    def run() -> tuple[T, str]:
+        with state.sessions() as session:
+            result = work(session)
+            return result, user_stamp(session, user_id)
+
+    result, stamp = await run_in_threadpool(run)
+    await state.cache.put_stamp(user_id, stamp, state.settings.stamp_cache_ttl_s, after_write=True)
+    return result
 
 
 async def current_user(user: Annotated[AuthenticatedUser | None, Depends(optional_user)]) -> AuthenticatedUser:

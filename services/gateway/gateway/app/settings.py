@@ -44,6 +44,15 @@ class Settings(BaseServiceSettings):
     hybrid_audio_weight: float = Field(default=0.8, ge=0, description="Weight of sound-alike songs in hybrid fusion")
     worker_threads: int = Field(default=8, ge=1, le=200, description="Threads for database and other blocking work")
     recs_cache_ttl_s: int = Field(default=300, ge=1, description="TTL of cached recommendation and similar lists")
+    session_cache_ttl_s: int = Field(
+        default=60,
+        ge=1,
+        description="How long Redis may answer for a login session before the database is asked again "
+        "(logout deletes the entry at once)",
+    )
+    stamp_cache_ttl_s: int = Field(
+        default=300, ge=1, description="TTL of a user's cached state stamp (rewritten after every play or rating)"
+    )
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest clip accepted by `POST /api/audio/query`")
 
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}

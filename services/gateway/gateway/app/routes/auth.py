@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 
 from gateway.app.deps import SESSION_COOKIE, Db, State, User, request_token
 from gateway.app.schemas import LoginIn, MeOut, RegisterIn, SessionOut, UserOut, UserStats
 from gateway.app.settings import Settings
+from gateway.app.state import AppState
+from gateway.core import security
 from gateway.db import accounts, listening
 from gateway.db.accounts import NewSession
 
@@ -76,14 +79,21 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, state: St
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, db: Db, state: State) -> Response:
+async def logout(request: Request, state: State) -> Response:
     """Revoke the current session token (if any) and clear the cookie; always 204."""
     token = request_token(request)
     if token and len(token) <= 256:
-        accounts.revoke_session(db, token)
+        await run_in_threadpool(_revoke, state, token)
+        # After the database: a request racing the logout then finds the revocation either way.
+        await state.cache.forget_session(security.token_hash(token), state.settings.session_cache_ttl_s + 60)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=state.settings.production)
     return response
+
+
+def _revoke(state: AppState, token: str) -> None:
+    with state.sessions() as db:
+        accounts.revoke_session(db, token)
 
 
 @router.get("/me", response_model=MeOut, responses={401: {"model": ErrorResponse}})

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 
-from gateway.app.deps import Db, User
+from gateway.app.deps import Db, State, User, write_for_user
 from gateway.app.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -41,50 +41,52 @@ def _not_found(exc: SongNotFound) -> ApiError:
 
 
 @router.post("/plays", response_model=PlayOut, status_code=status.HTTP_201_CREATED)
-def record_play(body: PlayIn, user: User, db: Db) -> PlayOut:
+async def record_play(body: PlayIn, user: User, state: State) -> PlayOut:
     """Record `count` plays of a song; answered only once committed."""
     try:
-        result = listening.record_play(db, user.id, body.song_id, body.count)
+        result = await write_for_user(
+            state, user.id, lambda db: listening.record_play(db, user.id, body.song_id, body.count)
+        )
     except SongNotFound as exc:
         raise _not_found(exc) from None
     return PlayOut(song_id=result.song_id, count=result.total, played_at=result.played_at)
 
 
 @router.put("/ratings/{song_id}", response_model=RatingOut)
-def put_rating(song_id: int, body: RatingIn, user: User, db: Db) -> RatingOut:
+async def put_rating(song_id: int, body: RatingIn, user: User, state: State) -> RatingOut:
     """Rate a song 1 to 5 (replaces an earlier rating)."""
     try:
-        when = listening.set_rating(db, user.id, song_id, body.rating)
+        when = await write_for_user(state, user.id, lambda db: listening.set_rating(db, user.id, song_id, body.rating))
     except SongNotFound as exc:
         raise _not_found(exc) from None
     return RatingOut(song_id=song_id, rating=body.rating, updated_at=when)
 
 
 @router.delete("/ratings/{song_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rating(song_id: int, user: User, db: Db) -> Response:
+async def delete_rating(song_id: int, user: User, state: State) -> Response:
     """Remove the rating (204 whether or not there was one)."""
     try:
-        listening.remove(db, Rating, user.id, song_id)
+        await write_for_user(state, user.id, lambda db: listening.remove(db, Rating, user.id, song_id))
     except SongNotFound as exc:
         raise _not_found(exc) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/feedback/{song_id}", response_model=FeedbackOut)
-def put_feedback(song_id: int, body: FeedbackIn, user: User, db: Db) -> FeedbackOut:
+async def put_feedback(song_id: int, body: FeedbackIn, user: User, state: State) -> FeedbackOut:
     """Like or dislike a song (the latest of the two wins)."""
     try:
-        when = listening.set_feedback(db, user.id, song_id, body.kind)
+        when = await write_for_user(state, user.id, lambda db: listening.set_feedback(db, user.id, song_id, body.kind))
     except SongNotFound as exc:
         raise _not_found(exc) from None
     return FeedbackOut(song_id=song_id, kind=body.kind, created_at=when)
 
 
 @router.delete("/feedback/{song_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_feedback(song_id: int, user: User, db: Db) -> Response:
+async def delete_feedback(song_id: int, user: User, state: State) -> Response:
     """Remove the like or dislike (204 whether or not there was one)."""
     try:
-        listening.remove(db, Feedback, user.id, song_id)
+        await write_for_user(state, user.id, lambda db: listening.remove(db, Feedback, user.id, song_id))
     except SongNotFound as exc:
         raise _not_found(exc) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -17,7 +17,7 @@ from musicrec_common.web import ApiError
 from pydantic import BaseModel, Field
 
 from gateway.app.cache import Cache
-from gateway.app.deps import State, User
+from gateway.app.deps import State, User, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected, call
 from gateway.app.schemas import SongOut
 from gateway.app.state import AppState
@@ -25,7 +25,7 @@ from gateway.core.fusion import Candidate, Fused, fuse
 from gateway.db.catalog import chart
 from gateway.db.export import cf_song_key
 from gateway.db.models import Song
-from gateway.db.recs import Profile, load_profile, songs_by_cf_keys, songs_by_keys, user_stamp
+from gateway.db.recs import Profile, load_profile, songs_by_cf_keys, songs_by_keys
 
 router = APIRouter(tags=["recommendations"])
 Mode = Literal["hybrid", "cf", "audio"]
@@ -244,7 +244,7 @@ async def my_recommendations(
     """Songs for you: `cf` (listeners like you), `audio` (sounds like your recent plays) or `hybrid` (both, fused)."""
     degraded: set[str] = set()
     # The stamp changes with every play, rating or like: a new stamp is a new key, so writes invalidate.
-    stamp = await run_in_threadpool(_stamp, state, user.id)
+    stamp = await state_stamp(state, user.id, degraded)
     key = f"gw:recs:{user.id}:{stamp}:{mode}:{n}"
     cached = await _cache(state).get_raw(key, "user_recs", degraded)
     if cached is not None:
@@ -287,11 +287,6 @@ async def my_recommendations(
 
 async def _none() -> tuple[list[dict[str, Any]], bool]:
     return [], False
-
-
-def _stamp(state: AppState, user_id: int) -> str:
-    with state.sessions() as session:
-        return user_stamp(session, user_id)
 
 
 def _profile(state: AppState, user_id: int) -> Profile:
