@@ -27,6 +27,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed-run requirements/dev.txt
 	@test -x /usr/bin/chromium || command -v chromium >/dev/null || \
 		{ echo "installing Debian's chromium for the browser tests"; \
 		  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); }
+	@# tests/deploy validate docker-compose.yml with `docker compose config` (v2 plugin), else Debian's docker-compose.
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || \
+		{ echo "installing Debian's docker-compose for the deployment tests"; \
+		  (apt-get install -y -q docker-compose >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null)); }
 	touch $@
 
 install: $(VENV)/.installed-run
