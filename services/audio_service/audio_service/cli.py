@@ -33,9 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_MODELS)
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: from --minutes)")
     p.add_argument("--minutes", type=float, default=10.0, help="training time budget when --steps is not set")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=48, help="songs per step (two views each)")
     p.add_argument("--holdout", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class-weight", type=float, default=None, help="weight of the collection classifier loss")
+    p.add_argument("--near-fraction", type=float, default=None, help="share of identification-like pairs")
+    p.add_argument("--same-collection", type=float, default=None, help="share of a batch from one collection")
+    p.add_argument("--temperature", type=float, default=None, help="NT-Xent temperature")
 
     p = sub.add_parser("index", help="build the FAISS index from the catalog and/or add a folder of audio")
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODELS)
@@ -86,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TrainConfig(
             batch=args.batch, holdout=args.holdout, seed=args.seed, steps=args.steps, minutes=args.minutes
         )
+        if args.class_weight is not None:
+            cfg.class_weight = args.class_weight
+        if args.near_fraction is not None:
+            cfg.near_fraction = args.near_fraction
+        if args.same_collection is not None:
+            cfg.same_collection = args.same_collection
+        if args.temperature is not None:
+            cfg.temperature = args.temperature
         _print(train(args.catalog, args.out, cfg))
         return 0
     if args.command == "index":

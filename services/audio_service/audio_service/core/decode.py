@@ -117,12 +117,49 @@ def _resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return np.asarray(soxr.resample(y, sr_in, sr_out, quality="HQ"), dtype=np.float32)
 
 
+#: Frames decoded at a time. Only one block of all channels is ever in memory, next to the mono result:
+#: a small compressed upload of silence in 8 channels at a high rate (a decompression bomb) would
+#: otherwise be decoded whole, as gigabytes of float32, before any check could refuse it.
+BLOCK_FRAMES = 1 << 16
+
+
+def _reason(exc: BaseException) -> str:
+    """libsndfile's own words, without soundfile's "Error opening <_io.BytesIO object at 0x...>: " prefix."""
+    return str(getattr(exc, "error_string", None) or exc).strip()
+
+
+def _read_mono(handle: sf.SoundFile, limit: int) -> np.ndarray:
+    """Up to ``limit`` frames of ``handle``, downmixed to mono float32 block by block."""
+    known = int(handle.frames) if handle.frames is not None and 0 <= handle.frames < (1 << 62) else -1
+    out = np.empty(min(limit, known) if known >= 0 else min(limit, BLOCK_FRAMES), np.float32)
+    n = 0
+    while n < limit:
+        block = handle.read(frames=min(BLOCK_FRAMES, limit - n), dtype="float32", always_2d=True)
+        if block.shape[0] == 0:
+            break
+        if n + block.shape[0] > out.shape[0]:  # the header's length was wrong or unknown: grow
+            grown = np.empty(min(limit, max(2 * out.shape[0], n + block.shape[0])), np.float32)
+            grown[:n] = out[:n]
+            out = grown
+        out[n : n + block.shape[0]] = block.mean(axis=1)
+        n += block.shape[0]
+    return out[:n]
+
+
+def _rms(y: np.ndarray) -> float:
+    """Root mean square in float64, a block at a time (no float64 copy of the whole signal)."""
+    total = sum(
+        float(np.square(y[i : i + BLOCK_FRAMES], dtype=np.float64).sum()) for i in range(0, len(y), BLOCK_FRAMES)
+    )
+    return float(np.sqrt(total / max(1, len(y))))
+
+
 def decode_bytes(data: bytes, limits: DecodeLimits, target_sr: int | None) -> tuple[np.ndarray, int]:
     """Decode ``data`` into mono float32 ``(n_samples,)`` at ``target_sr`` (or native rate if None)."""
     try:
         handle = sf.SoundFile(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise CorruptAudioError(f"not a readable audio file ({exc})") from exc
+        raise CorruptAudioError(f"not a readable audio file ({_reason(exc)})") from exc
     with handle:
         sr = int(handle.samplerate)
         if not limits.min_sample_rate <= sr <= limits.max_sample_rate:
@@ -135,20 +172,19 @@ def decode_bytes(data: bytes, limits: DecodeLimits, target_sr: int | None) -> tu
         if 0 <= frames < (1 << 62) and frames > max_frames:
             raise AudioTooLongError(f"audio lasts {frames / sr:.1f} s, over the {limits.max_duration_s:.0f} s limit")
         try:
-            y = handle.read(frames=max_frames + 1, dtype="float32", always_2d=True)
+            mono = _read_mono(handle, max_frames + 1)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise CorruptAudioError(f"audio stream is corrupt or truncated ({exc})") from exc
-    if y.shape[0] > max_frames:
+            raise CorruptAudioError(f"audio stream is corrupt or truncated ({_reason(exc)})") from exc
+    if mono.shape[0] > max_frames:
         raise AudioTooLongError(f"audio is longer than the {limits.max_duration_s:.0f} s limit")
-    if y.shape[0] == 0:
+    if mono.shape[0] == 0:
         raise EmptyAudioError("audio has no samples")
-    mono = y.mean(axis=1).astype(np.float32)
     if not np.all(np.isfinite(mono)):
         raise CorruptAudioError("audio contains NaN or infinite samples")
     duration = mono.shape[0] / sr
     if duration < limits.min_duration_s:
         raise AudioTooShortError(f"audio lasts {duration:.2f} s, under the {limits.min_duration_s} s minimum")
-    rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
+    rms = _rms(mono)
     if rms < limits.silence_rms:
         raise SilentAudioError(f"audio is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS)")
     if target_sr is not None:

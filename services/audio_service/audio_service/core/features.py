@@ -6,7 +6,7 @@ Parameters (shared by training, indexing and queries; changing any requires retr
 * STFT: ``N_FFT`` = 2048 (93 ms Hann window), ``HOP`` = 512 (23.2 ms, ≈ 43.07 frames/s)
 * mel bank: ``N_MELS`` = 96 bands (Slaney), ``FMIN`` = 30 Hz to ``FMAX`` = 11025 Hz
 * log compression: ``10·log10(max(power, 1e-10))`` (dB, no reference, no top-db clipping)
-* patches: ``PATCH_FRAMES`` = 128 frames (≈ 2.97 s); catalog hop 32 frames (≈ 0.74 s), 50% overlap
+* patches: ``PATCH_FRAMES`` = 128 frames (≈ 2.97 s); the index cuts songs every 16 frames (≈ 0.37 s), a 50% overlap
   (64 frames) for plain segmentation.
 * network input: each patch minus its own mean, divided by 20 dB (:func:`normalize_patches`), so a
   gain change (a constant dB offset) does not change the input at all.
@@ -26,7 +26,7 @@ FMIN = 30.0
 FMAX = 11025.0
 PATCH_FRAMES = 128
 PATCH_HOP = 64  # 50% overlap
-INDEX_HOP = 32  # denser grid for the patch-level index (identification)
+INDEX_HOP = 16  # denser grid for the patch-level index (identification): ≈0.37 s
 AMIN = 1e-10
 FRAMES_PER_SECOND = SR / HOP
 PATCH_SECONDS = PATCH_FRAMES / FRAMES_PER_SECOND

@@ -1,7 +1,7 @@
 """Query core used by the HTTP layer: :class:`AudioSearch`.
 
 Two FAISS stores over the same songs: one track vector per song (``similar``) and one vector per
-≈3 s patch (hop 0.74 s) for clip identification and segment pairs (``query_clip``). Reads take a
+≈3 s patch (hop 0.37 s) for clip identification and segment pairs (``query_clip``). Reads take a
 shared lock and may run concurrently; ``add_song``/``save`` take it exclusively.
 """
 

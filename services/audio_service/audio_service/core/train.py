@@ -1,11 +1,14 @@
 """Training: contrastive same-song objective (NT-Xent) + collection classifier, on training songs only.
 
-Each step samples ``batch`` training songs and cuts two random crops from each (half the time
-close together, so the patch level learns to identify; otherwise anywhere in the song, so the
-track level learns the song's sound). Crops are augmented in the log-mel domain: ±7% time
-stretch (resampling the time axis), additive noise at 0–30 dB SNR (in the power domain, with a
-white-noise mel profile), a random spectral tilt and a frequency mask. Songs are held out by work
-id (a hash, so the split does not depend on the catalog order) and never seen in training.
+Each step samples ``batch`` training songs. Most pairs mirror identification: an *anchor* cut
+exactly as the index cuts a song (a clean 128-frame patch) and a *query view* of about the same
+moment (within half an index hop) degraded the way listeners' clips are: ±7 % time stretch
+(resampling the time axis), white noise at 0–20 dB SNR relative to the crop's own signal power
+(real white noise's mel power, scaled from the crop's time-domain power, added in the power
+domain), a spectral tilt and sometimes a frequency mask. The other pairs are two degraded crops
+from anywhere in the song, so the mean of a song's patch vectors keeps describing its sound. The
+collection classifier on the same embedding keeps collections apart. Songs are held out by work id
+(a hash, so the split does not depend on the catalog order) and never seen in training.
 """
 
 from __future__ import annotations
@@ -24,20 +27,22 @@ import numpy as np
 
 from audio_service.core.artifacts import new_version_dir, set_current
 from audio_service.core.catalog import load_catalog
-from audio_service.core.features import AMIN, HOP, N_FFT, N_MELS, PATCH_FRAMES, SR, log_mel, mel_basis
+from audio_service.core.features import AMIN, HOP, INDEX_HOP, N_FFT, N_MELS, PATCH_FRAMES, SR, log_mel
 
 
 @dataclass
 class TrainConfig:
-    batch: int = 32
+    batch: int = 48
     holdout: float = 0.15
     seed: int = 0
     steps: int | None = None  # None: train for ``minutes``
     minutes: float = 10.0
     lr: float = 2e-3
-    temperature: float = 0.1
-    class_weight: float = 0.5
+    temperature: float = 0.07
+    class_weight: float = 0.6
     width: int = 16
+    near_fraction: float = 0.8  # share of identification-like pairs (see Augmenter.pair)
+    same_collection: float = 0.5  # share of each batch drawn from one collection: harder negatives
 
 
 def is_heldout(song_id: str, fraction: float) -> bool:
@@ -46,31 +51,49 @@ def is_heldout(song_id: str, fraction: float) -> bool:
     return h < fraction
 
 
-def _mel_job(path: str) -> np.ndarray:
+def frame_power(y: np.ndarray, n_frames: int) -> np.ndarray:
+    """Mean square of ``y`` over the ``N_FFT`` window of each centred STFT frame: ``(n_frames,)`` float32."""
+    sq = np.concatenate([[0.0], np.cumsum(np.asarray(y, np.float64) ** 2)])
+    centres = np.arange(n_frames) * HOP
+    lo = np.clip(centres - N_FFT // 2, 0, len(y))
+    hi = np.clip(centres + N_FFT // 2, 0, len(y))
+    return ((sq[hi] - sq[lo]) / N_FFT).astype(np.float32)
+
+
+def _mel_job(path: str) -> tuple[np.ndarray, np.ndarray]:
     from audio_service.core.decode import load_audio
 
     y, _ = load_audio(path)
-    return log_mel(y).astype(np.float16)
+    mel = log_mel(y)
+    return mel.astype(np.float16), frame_power(y, mel.shape[1])
 
 
-def catalog_mels(
+def catalog_features(
     catalog_dir: str | os.PathLike[str], songs: list[dict[str, Any]], workers: int = 2
-) -> dict[str, np.ndarray]:
-    """Log-mel dB ``(N_MELS, n_frames)`` float16 of each song, cached in ``DIR/.cache``."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per song: log-mel dB ``(N_MELS, n_frames)`` float16 and frame power ``(n_frames,)`` float32.
+
+    Cached in ``DIR/.cache`` (one ``.npz``, keyed by the feature parameters and each song's render hash).
+    """
     from tqdm import tqdm
 
     root = Path(catalog_dir)
     cache_dir = root / ".cache"
     cache_dir.mkdir(exist_ok=True)
-    key = hashlib.sha1(json.dumps([SR, N_FFT, HOP, N_MELS]).encode()).hexdigest()[:8]
+    key = hashlib.sha1(json.dumps([SR, N_FFT, HOP, N_MELS, "power"]).encode()).hexdigest()[:8]
     cache = cache_dir / f"logmel-{key}.npz"
     mels: dict[str, np.ndarray] = {}
+    power: dict[str, np.ndarray] = {}
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
             stamp = {s["id"]: s.get("config_hash", "") for s in songs}
-            for sid, cfg, arr in zip(z["ids"], z["cfg"], np.split(z["data"], z["offsets"][1:-1], axis=1), strict=True):
+            cuts = z["offsets"][1:-1]
+            for sid, cfg, arr, pw in zip(
+                z["ids"], z["cfg"], np.split(z["data"], cuts, axis=1), np.split(z["power"], cuts), strict=True
+            ):
                 if stamp.get(str(sid)) == str(cfg):
                     mels[str(sid)] = arr
+                    power[str(sid)] = pw
     todo = [s for s in songs if s["id"] not in mels]
     if todo:
         paths = [str(root / s["file"]) for s in todo]
@@ -79,67 +102,108 @@ def catalog_mels(
                 arrs = list(tqdm(pool.imap(_mel_job, paths, chunksize=4), total=len(paths), desc="log-mel"))
         else:
             arrs = [_mel_job(p) for p in tqdm(paths, desc="log-mel")]
-        for s, a in zip(todo, arrs, strict=True):
+        for s, (a, pw) in zip(todo, arrs, strict=True):
             mels[s["id"]] = a
+            power[s["id"]] = pw
         ids = [s["id"] for s in songs if s["id"] in mels]
         offsets = np.cumsum([0] + [mels[i].shape[1] for i in ids])
+        cfg_of = {s["id"]: s.get("config_hash", "") for s in songs}
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(
             tmp,
             ids=np.array(ids),
-            cfg=np.array([next(s.get("config_hash", "") for s in songs if s["id"] == i) for i in ids]),
+            cfg=np.array([cfg_of[i] for i in ids]),
             offsets=offsets,
             data=np.concatenate([mels[i] for i in ids], axis=1),
+            power=np.concatenate([power[i] for i in ids]),
         )
         os.replace(tmp, cache)
-    return mels
+    return mels, power
+
+
+def catalog_mels(
+    catalog_dir: str | os.PathLike[str], songs: list[dict[str, Any]], workers: int = 2
+) -> dict[str, np.ndarray]:
+    """Log-mel dB ``(N_MELS, n_frames)`` float16 of each song (see :func:`catalog_features`)."""
+    return catalog_features(catalog_dir, songs, workers)[0]
 
 
 class Augmenter:
-    """Random crops + log-mel domain augmentation. Output ``(n, N_MELS, PATCH_FRAMES)`` dB float32."""
+    """Crops + degradations in the log-mel domain. Patches are ``(N_MELS, PATCH_FRAMES)`` dB float32."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, near_fraction: float = 0.8) -> None:
+        from audio_service.core.features import mel_power
+
         self.rng = rng
-        # mel power of unit-variance white noise, per band: lets us add noise at a chosen SNR
-        self.noise_profile = (mel_basis() @ np.full(N_FFT // 2 + 1, N_FFT * 0.375, np.float32)).astype(np.float32)
+        self.near_fraction = near_fraction
+        # Mel power of 20 s of real unit-variance white noise, fluctuations included: (N_MELS, ~860)
+        self.noise_bank = mel_power(np.random.default_rng(12345).standard_normal(20 * SR).astype(np.float32))
 
-    def crop(self, mel: np.ndarray, start: int | None = None) -> tuple[np.ndarray, int]:
-        rng = self.rng
+    def crop(self, mel: np.ndarray, start: int | None = None, stretch: float = 1.0) -> tuple[np.ndarray, int, int]:
+        """A crop of ``round(PATCH_FRAMES * stretch)`` frames resampled to ``PATCH_FRAMES`` (a time stretch).
+
+        Returns ``(patch, start, length)``; ``start=None`` draws a random start.
+        """
         n = mel.shape[1]
-        length = min(n, round(PATCH_FRAMES * rng.uniform(0.93, 1.07)))
+        length = max(2, min(n, round(PATCH_FRAMES * stretch)))
         if start is None:
-            start = int(rng.integers(0, max(1, n - length + 1)))
+            start = int(self.rng.integers(0, max(1, n - length + 1)))
         start = int(np.clip(start, 0, max(0, n - length)))
         seg = mel[:, start : start + length].astype(np.float32)
         if seg.shape[1] < 2:
             seg = np.repeat(seg, 2, axis=1)
-        pos = np.linspace(0, seg.shape[1] - 1, PATCH_FRAMES)  # time stretch = resample the time axis
+        if seg.shape[1] == PATCH_FRAMES:
+            return seg, start, length
+        pos = np.linspace(0, seg.shape[1] - 1, PATCH_FRAMES)
         lo = np.floor(pos).astype(int)
         hi = np.minimum(lo + 1, seg.shape[1] - 1)
         w = (pos - lo).astype(np.float32)
-        return seg[:, lo] * (1 - w) + seg[:, hi] * w, start
+        return seg[:, lo] * (1 - w) + seg[:, hi] * w, start, length
 
-    def augment(self, patch: np.ndarray) -> np.ndarray:
+    def degrade(self, patch: np.ndarray, signal_power: float) -> np.ndarray:
+        """White noise at a random SNR (vs ``signal_power``, the crop's mean square), EQ tilt, a band mask."""
         rng = self.rng
         out = patch
-        if rng.random() < 0.8:
-            power = np.power(10.0, out / 10.0)
-            signal_var = power.sum(axis=0).mean() / self.noise_profile.sum()
-            snr_db = rng.uniform(0.0, 30.0)
-            noise = self.noise_profile[:, None] * (signal_var / 10 ** (snr_db / 10))
-            noise = noise * rng.gamma(2.0, 0.5, size=out.shape)
-            out = 10.0 * np.log10(np.maximum(power + noise, AMIN))
-        out = out + rng.uniform(-6, 6) * np.linspace(-1, 1, N_MELS)[:, None]  # spectral tilt (EQ)
-        if rng.random() < 0.3:
+        if rng.random() < 0.85:
+            snr_db = rng.uniform(0.0, 20.0)
+            j = int(rng.integers(0, self.noise_bank.shape[1] - PATCH_FRAMES))
+            noise = self.noise_bank[:, j : j + PATCH_FRAMES] * (signal_power / 10 ** (snr_db / 10))
+            out = 10.0 * np.log10(np.maximum(np.power(10.0, out / 10.0) + noise, AMIN))
+        out = out + rng.uniform(-4, 4) * np.linspace(-1, 1, N_MELS)[:, None]  # spectral tilt (EQ)
+        if rng.random() < 0.2:
             f0 = int(rng.integers(0, N_MELS - 8))
             out[f0 : f0 + int(rng.integers(2, 8))] = out.min()
         return out.astype(np.float32)
 
-    def pair(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a, start = self.crop(mel)
-        near = self.rng.random() < 0.5
-        b, _ = self.crop(mel, start + int(self.rng.integers(-24, 25)) if near else None)
-        return self.augment(a), self.augment(b)
+    def pair(self, mel: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two views of one song: (clean index-like anchor, degraded query view) or two far degraded crops."""
+        rng = self.rng
+        stretch = float(rng.uniform(0.93, 1.07))
+        if rng.random() < self.near_fraction:
+            anchor, start, _ = self.crop(mel)
+            # Within half the index hop of the anchor: the query patch nearest to an indexed patch.
+            view, vstart, vlen = self.crop(mel, start + int(rng.integers(-INDEX_HOP // 2, INDEX_HOP // 2 + 1)), stretch)
+            return anchor, self.degrade(view, float(power[vstart : vstart + vlen].mean()) + 1e-12)
+        a, astart, alen = self.crop(mel, None, float(rng.uniform(0.93, 1.07)))
+        b, bstart, blen = self.crop(mel, None, stretch)
+        return (
+            self.degrade(a, float(power[astart : astart + alen].mean()) + 1e-12),
+            self.degrade(b, float(power[bstart : bstart + blen].mean()) + 1e-12),
+        )
+
+
+def sample_batch(rng: np.random.Generator, labels: np.ndarray, batch: int, same_collection: float) -> np.ndarray:
+    """``batch`` distinct song rows; about ``same_collection`` of them from one random collection.
+
+    Songs of one collection are the hardest negatives of each other (same style, often same tempo and
+    texture): without them the model can tell songs apart by their collection alone.
+    """
+    n_same = round(batch * same_collection)
+    pool = np.flatnonzero(labels == labels[rng.integers(len(labels))])
+    same = rng.choice(pool, size=min(n_same, len(pool)), replace=False)
+    rest = np.setdiff1d(np.arange(len(labels)), same)
+    other = rng.choice(rest, size=min(batch - len(same), len(rest)), replace=False)
+    return np.concatenate([same, other])
 
 
 def train(
@@ -164,14 +228,15 @@ def train(
     test_ids = [s["id"] for s in songs if is_heldout(s["id"], cfg.holdout)]
     collections = sorted({s["collection"] for s in songs})
     t_feat = time.perf_counter()
-    mels = catalog_mels(catalog_dir, songs)
+    mels, powers = catalog_features(catalog_dir, songs)
     t_feat = time.perf_counter() - t_feat
     train_mels = [mels[s["id"]] for s in train_songs]
+    train_power = [powers[s["id"]] for s in train_songs]
     labels = np.array([collections.index(s["collection"]) for s in train_songs], dtype=np.int32)
 
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    aug = Augmenter(rng)
+    aug = Augmenter(rng, cfg.near_fraction)
     embedder = build_embedding_model(width=cfg.width)
     trainer = build_training_model(embedder, len(collections))
     optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
@@ -206,8 +271,8 @@ def train(
         if frac >= 1.0:
             break
         lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))  # cosine decay over steps or time
-        idx = rng.choice(len(train_mels), size=batch, replace=False)
-        views = [aug.pair(train_mels[j]) for j in idx]
+        idx = sample_batch(rng, labels, batch, cfg.same_collection)
+        views = [aug.pair(train_mels[j], train_power[j]) for j in idx]
         x = np.concatenate([np.stack([v[0] for v in views]), np.stack([v[1] for v in views])])
         _loss, nt, ce = step(tf.constant(normalize_patches(x)), tf.constant(labels[idx]), tf.constant(lr, tf.float32))
         hist.append((float(nt), float(ce)))
