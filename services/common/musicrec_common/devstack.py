@@ -128,7 +128,8 @@ def audio_steps(data_dir: Path, var_dir: Path, *, tiny: bool = False, folder: Pa
     audio = var_dir / "audio"
     catalog = audio / "catalog" / "catalog.json"
     model = audio / "models" / "current"  # audio_service's version pointer (a text file)
-    sizes = TINY_AUDIO if tiny else {"audio-train": ["--minutes", "8"]}
+    # 700 steps take about 7 minutes on 2 idle cores; the time cap keeps a busy machine's first start bounded.
+    sizes = TINY_AUDIO if tiny else {"audio-train": ["--steps", "700", "--minutes", "12"]}
     where = ["--catalog", str(audio / "catalog"), "--model-dir", str(audio / "models")]
     index_extra = ["--folder", str(folder)] if folder else []
 

@@ -227,13 +227,13 @@ class AudioSearch:
         return self.query_waveform(y, n)
 
     def query_waveform(
-        self, y: np.ndarray, n: int = 10, k_patches: int = 100, max_query_patches: int = 64, denoise: bool | None = None
+        self, y: np.ndarray, n: int = 10, k_patches: int = 100, max_query_patches: int = 64, denoise: bool | None = False
     ) -> list[SongMatch]:
         """Like :meth:`query_clip` for mono float32 audio ``(n_samples,)`` at 22.05 kHz.
 
-        ``denoise=None`` (default) runs the clip twice, as is and with its stationary noise floor
-        suppressed, and keeps each song's better score: clean clips match best as they are, noisy
-        (phone / room) clips after suppression. ``True``/``False`` forces one pass.
+        The model is trained on noisy query views, so the clip is embedded as it is (``denoise=False``):
+        on the held-out evaluation, suppressing the noise floor first lowered top-1 from 0.945 to 0.641,
+        and running both passes (``denoise=None``, each song's better score) gave 0.939 at twice the cost.
         """
         if denoise is None:
             merged: dict[str, SongMatch] = {}

@@ -35,7 +35,7 @@ class TrainConfig:
     batch: int = 48
     holdout: float = 0.15
     seed: int = 0
-    steps: int | None = None  # None: train for ``minutes``
+    steps: int | None = None  # None: train for ``minutes``; else at most ``steps`` within ``minutes``
     minutes: float = 10.0
     lr: float = 2e-3
     temperature: float = 0.07
@@ -267,7 +267,8 @@ def train(
     hist: list[tuple[float, float]] = []
     while True:
         elapsed = time.perf_counter() - t0
-        frac = i / total_steps if total_steps else elapsed / budget_s
+        # Steps and time both bound the run (whichever ends first); the LR schedule follows the nearer one.
+        frac = max(i / total_steps if total_steps else 0.0, elapsed / budget_s)
         if frac >= 1.0:
             break
         lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))  # cosine decay over steps or time
