@@ -151,6 +151,8 @@ def audio_steps(data_dir: Path, var_dir: Path, *, tiny: bool = False, folder: Pa
                 str(audio / "evaluation.json"),
                 "--map",
                 str(audio / "map.json"),
+                "--report",
+                str(audio / "report.md"),
             ],
             [model],
         ),
