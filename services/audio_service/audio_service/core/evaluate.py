@@ -165,10 +165,12 @@ def _write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     png = path.with_suffix(".png")
     fig, ax = plt.subplots(figsize=(8, 7))
-    for c in sorted(set(labels)):
+    cmap = plt.get_cmap("tab10")
+    for i, c in enumerate(sorted(set(labels))):
         m = labels == c
-        ax.scatter(xy[m & ~heldout_mask, 0], xy[m & ~heldout_mask, 1], s=6, alpha=0.6, label=c)
-        ax.scatter(xy[m & heldout_mask, 0], xy[m & heldout_mask, 1], s=18, marker="x")
+        color = cmap(i % 10)  # one colour per collection, for its training songs and its held-out ones
+        ax.scatter(xy[m & ~heldout_mask, 0], xy[m & ~heldout_mask, 1], s=6, alpha=0.6, color=color, label=c)
+        ax.scatter(xy[m & heldout_mask, 0], xy[m & heldout_mask, 1], s=18, marker="x", color=color)
     ax.set_title("Catalog by sound: PCA of CNN track embeddings (x = held-out)")
     ax.legend(markerscale=2, fontsize=8)
     fig.tight_layout()
