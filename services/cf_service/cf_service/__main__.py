@@ -40,7 +40,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         parser.add_argument("--redis-url", required=True)
         parser.add_argument("--model-dir", default=None, help="default: CF_MODEL_DIR")
+        parser.add_argument(
+            "--from-file",
+            default=None,
+            help="load lists from a precompute JSONL file or a `spark-train --lists` folder instead of the model",
+        )
         args = parser.parse_args(argv[1:])
+        if args.from_file:
+            from cf_service.app.publish import publish_file
+
+            print(json.dumps(publish_file(args.from_file, args.redis_url)))
+            return 0
         model_dir = Path(args.model_dir) if args.model_dir else get_settings().effective_model_dir
         print(json.dumps(publish(model_dir, args.redis_url)))
         return 0

@@ -1,4 +1,4 @@
-"""Command line of cf_service: ``split``, ``evaluate``, ``train``, ``precompute``.
+"""Command line of cf_service: ``split``, ``evaluate``, ``train``, ``precompute``, ``spark-train``.
 
 ``python -m cf_service <command> --help`` for the options of each.
 """
@@ -99,6 +99,33 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spark_train(args: argparse.Namespace) -> int:
+    from cf_service.spark_als import SMALL_CONF, SparkALSParams, parse_conf, run
+
+    params = SparkALSParams()
+    for name in ("rank", "regularization", "reg_param", "alpha", "iterations", "seed", "blocks"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(params, name, value)
+    if args.transform:
+        params.transform = json.loads(args.transform)
+    conf = {**(SMALL_CONF if args.small else {}), **parse_conf(args.conf or [])}
+    result = run(
+        args.listens,
+        args.out,
+        params=params,
+        lists=args.lists,
+        n_user=args.top_n,
+        n_song=args.n_song,
+        master=args.master,
+        conf=conf,
+        on_error=args.on_error,
+        log=None if args.quiet else _say,
+    )
+    print(json.dumps(result.to_dict()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cf_service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +158,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true", help="re-tune on a validation carve of the listens first")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "spark-train",
+        help="implicit ALS on Apache Spark -> DIR/<version> (the artifact `train` writes) + top-N lists",
+        description="Train the latent-factor member with pyspark.ml ALS (needs requirements/spark.txt and Java 17+). "
+        "Defaults are the single-machine member's hyper-parameters.",
+    )
+    p.add_argument("--listens", required=True, action="append", help="TSV path or URI (s3a://...); repeatable")
+    p.add_argument("--out", required=True, help="model directory (DIR/<version>/ + DIR/current.json)")
+    p.add_argument("--lists", help="folder (path or URI) for the JSONL top-N lists (precompute format)")
+    p.add_argument("--master", help="Spark master, e.g. local[2] (default: the one spark-submit sets, else local[*])")
+    p.add_argument("--conf", action="append", metavar="KEY=VALUE", help="Spark setting; repeatable")
+    p.add_argument("--small", action="store_true", help="test-size settings: 4 shuffle partitions, 1g driver, no UI")
+    p.add_argument("--rank", type=int, default=None)
+    p.add_argument("--iterations", type=int, default=None)
+    p.add_argument("--alpha", type=float, default=None)
+    p.add_argument("--regularization", type=float, default=None, help="single-machine L2 penalty")
+    p.add_argument("--reg-param", type=float, default=None, help="Spark regParam (default: regularization / mean songs per user)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--blocks", type=int, default=None, help="ALS user and item blocks")
+    p.add_argument("--transform", help='JSON, e.g. \'{"kind": "bm25", "k1": 1.2, "b": 0.75}\'')
+    p.add_argument("--top-n", type=int, default=100, help="list length per user")
+    p.add_argument("--n-song", type=int, default=50, help="similar songs per song (0: none)")
+    p.add_argument("--on-error", choices=("reject", "skip"), default="reject", help="malformed lines")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_spark_train)
 
     p = sub.add_parser("precompute", help="top-100 per user + 50 neighbours per song as JSONL")
     p.add_argument("--model-dir", required=True)

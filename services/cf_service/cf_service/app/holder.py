@@ -32,7 +32,7 @@ class ModelHolder:
 
     def reload(self) -> Served | None:
         """Load the folder ``current`` points at; keep serving the old model if that fails."""
-        from cf_service.core.artifacts import load_current  # noqa: PLC0415 - heavy imports
+        from cf_service.core.artifacts import load_current
 
         with self._lock:
             try:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi_offline import FastAPIOffline
 from musicrec_common.web import install_error_handlers
 
 from cf_service import __version__
@@ -23,8 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(app.state.holder.reload)
         yield
 
-    app = FastAPI(title="Music recommendations: cf_service", version=__version__, lifespan=lifespan,
-                  description="Collaborative filtering on play counts: a weighted rank-fusion vote of three models.")
+    # FastAPIOffline: the docs pages without a CDN (the product runs offline)
+    app = FastAPIOffline(
+        title="Music recommendations: cf_service",
+        version=__version__,
+        lifespan=lifespan,
+        description="Collaborative filtering on play counts: a weighted rank-fusion vote of three models.",
+    )
     app.state.settings = settings
     app.state.holder = ModelHolder(settings.effective_model_dir)
     install_error_handlers(app)

@@ -39,19 +39,95 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
                 pipe.set(f"cf:{version}:recs:{rec.user_id}", json.dumps(items, separators=(",", ":")))
             pipe.execute()
             bar.update(len(batch))
-        for i, rec in enumerate(song_lists(vote, n_song)):
+        for i, song_rec in enumerate(song_lists(vote, n_song)):
             items = [{"song_id": s, "score": sc, "rank": r} for r, (s, sc) in
-                     enumerate(zip(rec["similar"], rec["scores"], strict=True), start=1)]
-            pipe.set(f"cf:{version}:similar:{rec['song_id']}", json.dumps(items, separators=(",", ":")))
+                     enumerate(zip(song_rec["similar"], song_rec["scores"], strict=True), start=1)]
+            pipe.set(f"cf:{version}:similar:{song_rec['song_id']}", json.dumps(items, separators=(",", ":")))
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()
         bar.update(inter.n_songs)
-    client.set("cf:version", version)
-    removed = 0
-    if previous and previous.decode() != version:
-        for key in client.scan_iter(match=f"cf:{previous.decode()}:*", count=1000):
-            removed += int(client.unlink(key))
+    removed = _switch(client, version, previous)
     return {"version": version, "users": len(users), "songs": int(inter.n_songs),
             "removed_previous": removed, "seconds": round(time.perf_counter() - started, 2),
             "list_length": n_user}
+
+
+def _switch(client: redis.Redis, version: str, previous: bytes | str | None) -> int:
+    """Point ``cf:version`` at ``version``, then delete the previous version's keys (returns how many)."""
+    client.set("cf:version", version)
+    removed = 0
+    old = previous.decode() if isinstance(previous, bytes) else previous
+    if old and old != version:
+        for key in client.scan_iter(match=f"cf:{old}:*", count=1000):
+            removed += int(client.unlink(key))
+    return removed
+
+
+def list_files(path: Path) -> list[Path]:
+    """A precompute JSONL file, or the part files of a folder Spark wrote (sorted, ``_``/``.`` files skipped)."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))
+        if not files:
+            raise FileNotFoundError(f"no list files in {path}")
+        return files
+    return [path]
+
+
+def read_meta(files: list[Path]) -> dict[str, Any]:
+    """The ``{"type": "meta", "version": ...}`` line: the first line of one of ``files``."""
+    for f in files:
+        with open(f) as handle:
+            first = handle.readline()
+        if first.strip():
+            rec = json.loads(first)
+            if rec.get("type") == "meta" and rec.get("version"):
+                return dict(rec)
+    raise ValueError(f"no meta line with a version at the start of {[str(f) for f in files]}")
+
+
+def publish_file(path: str | Path, redis_url: str, batch: int = 1000) -> dict[str, Any]:
+    """Load precomputed lists (``precompute`` output or ``spark-train --lists``) into Redis.
+
+    Streams the JSONL (bounded memory), writes the same keys and values as
+    :func:`publish` under the file's version, then switches ``cf:version``.
+    Reasons ("because you played") are not in the file, so ``because`` is empty.
+    """
+    started = time.perf_counter()
+    files = list_files(Path(path))
+    version = str(read_meta(files)["version"])
+    client = redis.Redis.from_url(redis_url)
+    previous = client.get("cf:version")
+    pipe = client.pipeline(transaction=False)
+    counts = {"users": 0, "songs": 0}
+    pending = 0
+    for f in files:
+        with open(f) as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                kind = rec.get("type")
+                if kind == "user":
+                    ranks = rec.get("member_ranks") or {}
+                    items: list[dict[str, Any]] = [
+                        {"song_id": s, "score": sc, "rank": r, "because": [],
+                         "member_ranks": {m: v[r - 1] for m, v in ranks.items()}}
+                        for r, (s, sc) in enumerate(zip(rec["songs"], rec["scores"], strict=True), start=1)
+                    ]
+                    pipe.set(f"cf:{version}:recs:{rec['user_id']}", json.dumps(items, separators=(",", ":")))
+                elif kind == "song":
+                    items = [{"song_id": s, "score": sc, "rank": r} for r, (s, sc) in
+                             enumerate(zip(rec["similar"], rec["scores"], strict=True), start=1)]
+                    pipe.set(f"cf:{version}:similar:{rec['song_id']}", json.dumps(items, separators=(",", ":")))
+                else:
+                    continue
+                counts[f"{kind}s"] += 1
+                pending += 1
+                if pending >= batch:
+                    pipe.execute()
+                    pending = 0
+    pipe.execute()
+    removed = _switch(client, version, previous)
+    return {"version": version, **counts, "files": len(files), "removed_previous": removed,
+            "seconds": round(time.perf_counter() - started, 2)}

@@ -1,0 +1,314 @@
+"""Measured limits of one machine: single-machine training + precompute vs the Spark job on local[2].
+
+    nice -n 10 python bench/bench_scale.py --fractions 0.01 0.03 0.1 [--work var/bench_scale]
+
+For every fraction of the full Taste Profile (1,019,318 users x 384,546 songs
+x 48,373,586 listens) it generates a synthetic file of that shape
+(:mod:`cf_service.core.synth`), then runs, as separate processes:
+
+* **single machine**: ``python -m cf_service train --listens F --out DIR``
+  then ``python -m cf_service precompute --model-dir DIR --out lists.jsonl``
+  (the command paths ``make run`` uses: train, then the precomputed lists);
+* **Spark**: ``python -m cf_service spark-train --listens F --out DIR --lists DIR
+  --master local[2]`` (ALS with the member's hyper-parameters + top-100 per
+  user + 50 similar songs per song).
+
+Each is measured for wall time and peak RSS of the whole process tree
+(psutil, sampled every 0.25 s: the JVM and Spark's Python workers are
+children of the driver). A run that passes ``--timeout-s`` or ``--max-rss-gb``
+is stopped and recorded as such, with the stage it was in. Results, a fitted
+power law ``t = a * f^k`` per path and its extrapolation to the full size are
+written to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import write_section
+
+REPO = Path(__file__).resolve().parents[1]
+GB = 1024**3
+
+
+@dataclass
+class Measured:
+    """One command: wall seconds, peak tree RSS, how it ended, the last line it logged."""
+
+    argv: list[str]
+    seconds: float = 0.0
+    peak_rss_gb: float = 0.0
+    status: str = "ok"  # ok | failed (rc) | stopped: timeout | stopped: memory
+    last_line: str = ""
+    stdout: str = ""
+    load: float = 0.0  # mean 1-minute load average while it ran (2 cores; the machine is shared)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += p.memory_info().rss
+    return total
+
+
+def measure(argv: list[str], log: Path, timeout_s: float, max_rss_gb: float) -> Measured:
+    """Run ``argv`` in its own session; sample the tree's RSS; stop it on timeout or memory."""
+    env = dict(os.environ) | {"OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    out = log.with_suffix(".out")
+    result = Measured(argv)
+    start = time.perf_counter()
+    with open(log, "wb") as err, open(out, "wb") as std:
+        proc = subprocess.Popen(argv, stdout=std, stderr=err, env=env, cwd=REPO, start_new_session=True)
+        ps = psutil.Process(proc.pid)
+        peak = 0
+        loads: list[float] = []
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(ps))
+            loads.append(os.getloadavg()[0])
+            elapsed = time.perf_counter() - start
+            reason = ""
+            if elapsed > timeout_s:
+                reason = f"stopped: timeout after {elapsed:.0f} s"
+            elif peak > max_rss_gb * GB:
+                reason = f"stopped: memory above {max_rss_gb:g} GB"
+            if reason:
+                result.status = reason
+                for p in [*ps.children(recursive=True), ps]:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        p.kill()
+                proc.wait()
+                break
+            time.sleep(0.25)
+    result.seconds = round(time.perf_counter() - start, 1)
+    result.load = round(sum(loads) / len(loads), 1) if loads else 0.0
+    result.peak_rss_gb = round(peak / GB, 2)
+    if result.status == "ok" and proc.returncode != 0:
+        result.status = f"failed (exit {proc.returncode})"
+    text = log.read_text(errors="replace").replace("\r", "\n")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and " WARN " not in ln and "Warning" not in ln]
+    result.last_line = lines[-1][-200:] if lines else ""
+    result.stdout = out.read_text(errors="replace").strip()
+    return result
+
+
+def module(*args: str) -> list[str]:
+    return ["nice", "-n", "10", sys.executable, "-m", *args]
+
+
+def run_fraction(fraction: float, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from cf_service.core.synth import Shape, generate
+
+    folder = work / f"f{fraction:g}"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "listens.tsv"
+    shape = Shape.at(fraction)
+    if not data.exists():
+        t = time.perf_counter()
+        info = generate(data, fraction=fraction, seed=0)
+        print(f"generated {data}: {info} in {time.perf_counter() - t:.0f}s", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {"fraction": fraction, "shape": asdict(shape), "file_mb": round(data.stat().st_size / 2**20)}
+    if "single" in args.paths:
+        models = folder / "single_models"
+        train = measure(
+            module("cf_service", "train", "--listens", str(data), "--out", str(models)),
+            folder / "single_train.log", args.timeout_s, args.max_rss_gb,
+        )  # fmt: skip
+        out["single_train"] = asdict(train)
+        print(f"f={fraction:g} single train: {train.status} {train.seconds}s {train.peak_rss_gb}GB", file=sys.stderr)
+        if train.status == "ok":
+            pre = measure(
+                module("cf_service", "precompute", "--model-dir", str(models), "--out", str(folder / "single_lists.jsonl")),
+                folder / "single_precompute.log", args.timeout_s, args.max_rss_gb,
+            )  # fmt: skip
+            out["single_precompute"] = asdict(pre)
+            print(f"f={fraction:g} single precompute: {pre.status} {pre.seconds}s {pre.peak_rss_gb}GB", file=sys.stderr)
+    if "spark" in args.paths:
+        spark = measure(
+            module(
+                "cf_service", "spark-train", "--listens", str(data), "--out", str(folder / "spark_models"),
+                "--lists", str(folder / "spark_lists"), "--master", "local[2]",
+                "--conf", f"spark.driver.memory={args.spark_driver_memory}",
+                "--conf", "spark.sql.shuffle.partitions=8", "--conf", "spark.ui.enabled=false",
+                "--conf", f"spark.local.dir={folder / 'spark_tmp'}",
+            ),
+            folder / "spark.log", args.timeout_s, args.max_rss_gb,
+        )  # fmt: skip
+        if spark.status == "ok" and spark.stdout:
+            spark.extra = json.loads(spark.stdout.splitlines()[-1])
+        out["spark"] = asdict(spark)
+        print(f"f={fraction:g} spark: {spark.status} {spark.seconds}s {spark.peak_rss_gb}GB", file=sys.stderr)
+    (folder / "result.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def power_law(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares ``log y = log a + k log f``; None with fewer than two points."""
+    pts = [(math.log(f), math.log(y)) for f, y in points if y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    k = sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else 0.0
+    return math.exp(my - k * mx), k
+
+
+def _fmt_s(s: float) -> str:
+    if s >= 7200:
+        return f"{s / 3600:.1f} h"
+    if s >= 120:
+        return f"{s / 60:.0f} min"
+    return f"{s:.0f} s"
+
+
+def path_rows(results: list[dict[str, Any]]) -> dict[str, list[tuple[float, dict[str, Any]]]]:
+    """Per path: (fraction, {seconds, peak_rss_gb, status, detail}) with the single path's two steps summed."""
+    rows: dict[str, list[tuple[float, dict[str, Any]]]] = {"single": [], "spark": []}
+    for r in results:
+        f = r["fraction"]
+        if "single_train" in r:
+            tr, pre = r["single_train"], r.get("single_precompute")
+            ok = tr["status"] == "ok" and pre is not None and pre["status"] == "ok"
+            rows["single"].append((f, {
+                "seconds": tr["seconds"] + (pre["seconds"] if pre else 0.0),
+                "peak_rss_gb": max(tr["peak_rss_gb"], pre["peak_rss_gb"] if pre else 0.0),
+                "status": "ok" if ok else (tr["status"] if tr["status"] != "ok" else f"precompute {pre['status'] if pre else '?'}"),
+                "load": max(tr.get("load", 0.0), pre.get("load", 0.0) if pre else 0.0),
+                "detail": f"train {tr['seconds']:.0f} s / {tr['peak_rss_gb']:.1f} GB"
+                + (f", precompute {pre['seconds']:.0f} s / {pre['peak_rss_gb']:.1f} GB" if pre else "")
+                + ("" if ok else f"; last log line: `{(pre or tr)['last_line'][:120]}`"),
+            }))  # fmt: skip
+        if "spark" in r:
+            sp = r["spark"]
+            secs = sp.get("extra", {}).get("seconds", {})
+            detail = ", ".join(f"{k} {v:.0f} s" for k, v in secs.items() if k != "total") if secs else ""
+            if sp["status"] != "ok":
+                detail += f"; last log line: `{sp['last_line'][:120]}`"
+            rows["spark"].append(
+                (
+                    f,
+                    {
+                        "seconds": sp["seconds"],
+                        "peak_rss_gb": sp["peak_rss_gb"],
+                        "load": sp.get("load", 0.0),
+                        "status": sp["status"],
+                        "detail": detail,
+                    },
+                )
+            )
+    return rows
+
+
+def step_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
+    """(fraction, seconds, peak GB) of every finished step: each grows at its own rate, so each gets its own fit."""
+    out: dict[str, list[tuple[float, float, float]]] = {
+        "single machine: `train`": [],
+        "single machine: `precompute`": [],
+        "Spark local[2]: whole job": [],
+        "Spark local[2]: ALS fit": [],
+        "Spark local[2]: top-N lists": [],
+    }
+    for r in results:
+        f = r["fraction"]
+        for key, label in (("single_train", "single machine: `train`"), ("single_precompute", "single machine: `precompute`")):
+            if r.get(key, {}).get("status") == "ok":
+                out[label].append((f, r[key]["seconds"], r[key]["peak_rss_gb"]))
+        sp = r.get("spark", {})
+        if sp.get("status") == "ok":
+            out["Spark local[2]: whole job"].append((f, sp["seconds"], sp["peak_rss_gb"]))
+            secs = sp.get("extra", {}).get("seconds", {})
+            # Stage times come from the job's own clock; peak memory is the whole job's.
+            if "als_fit" in secs:
+                out["Spark local[2]: ALS fit"].append((f, secs["als_fit"], sp["peak_rss_gb"]))
+            if "lists" in secs:
+                out["Spark local[2]: top-N lists"].append((f, secs["lists"], sp["peak_rss_gb"]))
+    return out
+
+
+def report(results: list[dict[str, Any]], command: str, notes: str) -> str:
+    rows = path_rows(results)
+    names = {"single": "single machine: `train` + `precompute`", "spark": "Spark `spark-train` on local[2]"}
+    lines = [
+        "Synthetic listens with the Taste Profile's shape (`bench/gen_synthetic.py`, seed 0: power-law user activity"
+        " and song popularity, zeta play counts). Wall time and peak RSS of the whole process tree"
+        " (psutil, every 0.25 s; the JVM and Spark's Python workers included). `load` is the mean 1-minute load"
+        " average while the command ran: the 2-core machine was shared with other jobs, so times are inflated"
+        " by roughly load/2 where it exceeds 2.",
+        "",
+        "| fraction | users | songs | listens | path | status | wall | peak RSS | load | detail |",
+        "|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
+    ]
+    shapes = {r["fraction"]: r["shape"] for r in results}
+    for path in ("single", "spark"):
+        for f, row in rows[path]:
+            s = shapes[f]
+            lines.append(
+                f"| {f:g} | {s['users']:,} | {s['songs']:,} | {s['listens']:,} | {names[path]} | {row['status']} |"
+                f" {_fmt_s(row['seconds'])} | {row['peak_rss_gb']:.1f} GB | {row['load']:.1f} | {row['detail']} |"
+            )
+    lines += ["", "Extrapolation to the full size (f = 1) with a power law `y = a * f^k` through the two largest"
+              " fractions that finished:", "", "| path | time exponent k | full-size time | memory exponent | full-size peak RSS |",
+              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for label, all_points in step_points(results).items():
+        # The two largest sizes: start-up costs weigh less there, so the slope is closest to the asymptotic one.
+        points = sorted(all_points)[-2:]
+        t = power_law([(f, secs) for f, secs, _ in points])
+        m = power_law([(f, gb) for f, _, gb in points])
+        if t is None or m is None:
+            lines.append(f"| {label} | - | fewer than two finished runs | - | - |")
+            continue
+        if label.startswith("Spark"):
+            # The JVM grows to the heap it is given before collecting: its RSS tracks the setting, not the data.
+            lines.append(f"| {label} | {t[1]:.2f} | {_fmt_s(t[0])} | - | set by `spark.driver.memory` |")
+        else:
+            lines.append(f"| {label} | {t[1]:.2f} | {_fmt_s(t[0])} | {m[1]:.2f} | {m[0]:.1f} GB |")
+    lines += ["", notes.strip()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1])
+    parser.add_argument("--paths", nargs="+", default=["single", "spark"], choices=["single", "spark"])
+    parser.add_argument("--work", default=str(REPO / "var" / "bench_scale"))
+    parser.add_argument("--timeout-s", type=float, default=3600.0, help="per command")
+    parser.add_argument("--max-rss-gb", type=float, default=16.0, help="per command (the machine is shared)")
+    parser.add_argument("--spark-driver-memory", default="6g")
+    parser.add_argument("--notes", default="", help="extra text for RESULTS.md (e.g. machine load)")
+    parser.add_argument("--no-write", action="store_true", help="print the section instead of writing RESULTS.md")
+    parser.add_argument("--report-only", action="store_true", help="rebuild the section from saved result.json files")
+    args = parser.parse_args()
+    work = Path(args.work)
+    results: list[dict[str, Any]] = []
+    for f in args.fractions:
+        saved = work / f"f{f:g}" / "result.json"
+        if args.report_only:
+            results.append(json.loads(saved.read_text()))
+        else:
+            results.append(run_fraction(f, work, args))
+    command = "nice -n 10 python bench/bench_scale.py --fractions " + " ".join(f"{f:g}" for f in args.fractions)
+    body = report(results, command, args.notes)
+    if args.no_write:
+        print(body)
+    else:
+        write_section("Scale: one machine vs Spark on local[2] (synthetic Taste Profile)", command, body)
+        print(body)
+
+
+if __name__ == "__main__":
+    main()
