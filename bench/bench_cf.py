@@ -152,11 +152,28 @@ def bench_dev_split(work: Path) -> dict[str, object]:
     split = REPO / "data" / "msd" / "split_10000_head"
     out = work / "dev_eval.json"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cf_service", "evaluate", "--train", str(split / "TRAIN.tsv"), "--test",
-                    str(split / "TEST.tsv"), "--json", str(out), "--quiet"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cf_service",
+            "evaluate",
+            "--train",
+            str(split / "TRAIN.tsv"),
+            "--test",
+            str(split / "TEST.tsv"),
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+        check=True,
+    )
     result = json.loads(out.read_text())
-    return {"evaluate_s": round(time.perf_counter() - start, 1), "n_users": result["n_users"],
-            "models": result["models"]}
+    return {
+        "evaluate_s": round(time.perf_counter() - start, 1),
+        "n_users": result["n_users"],
+        "models": result["models"],
+    }
 
 
 def write_results(results: dict[str, object], skip_big: bool) -> None:
@@ -167,12 +184,14 @@ def write_results(results: dict[str, object], skip_big: bool) -> None:
     serving: dict = results["serving"]  # type: ignore[assignment]
     rows = "\n".join(
         f"| {name} | {m['ndcg@10']:.4f} | {m['recall@20']:.4f} | {m['recall@50']:.4f} | {m['map@500']:.4f} | "
-        f"{m['fit_s']:.1f} s | {m['score_s']:.2f} s |" for name, m in dev["models"].items())
+        f"{m['fit_s']:.1f} s | {m['score_s']:.2f} s |"
+        for name, m in dev["models"].items()
+    )
     body = f"""
-### Ranking quality on `data/msd/split_10000_head` ({dev['n_users']} test users)
+### Ranking quality on `data/msd/split_10000_head` ({dev["n_users"]} test users)
 
 `python -m cf_service evaluate --train data/msd/split_10000_head/TRAIN.tsv --test data/msd/split_10000_head/TEST.tsv --json OUT.json`
-took {dev['evaluate_s']} s in all (hyper-parameters and vote weights tuned on a validation carve of TRAIN).
+took {dev["evaluate_s"]} s in all (hyper-parameters and vote weights tuned on a validation carve of TRAIN).
 
 | model | NDCG@10 | Recall@20 | Recall@50 | MAP@500 | fit | score |
 |---|---:|---:|---:|---:|---:|---:|
@@ -182,18 +201,18 @@ took {dev['evaluate_s']} s in all (hyper-parameters and vote weights tuned on a 
 
 | what | measured | budget |
 |---|---:|---:|
-| `train` (whole command path, default tuned parameters) | {serving['train_s']} s | 60 s |
-| precompute top-100 per user + 50 neighbours per song | {serving['precompute_s']} s | 10 s |
-| fold-in `recommend_for_history`, 200 real histories | p50 {serving['fold_in_ms']['p50']} ms, p99 {serving['fold_in_ms']['p99']} ms | p99 < 50 ms |
-| known-user `recommend` | p50 {serving['recommend_known_ms']['p50']} ms, p99 {serving['recommend_known_ms']['p99']} ms | |
+| `train` (whole command path, default tuned parameters) | {serving["train_s"]} s | 60 s |
+| precompute top-100 per user + 50 neighbours per song | {serving["precompute_s"]} s | 10 s |
+| fold-in `recommend_for_history`, 200 real histories | p50 {serving["fold_in_ms"]["p50"]} ms, p99 {serving["fold_in_ms"]["p99"]} ms | p99 < 50 ms |
+| known-user `recommend` | p50 {serving["recommend_known_ms"]["p50"]} ms, p99 {serving["recommend_known_ms"]["p99"]} ms | |
 """
     if not skip_big:
         big: dict = results["big_evaluate"]  # type: ignore[assignment]
         body += f"""
 ### Evaluate at the size budget (synthetic Taste-Profile-shaped data)
 
-{big['train_listens']:,} TRAIN listens, {big['train_users']:,} users, {big['train_songs']:,} songs: `evaluate` took
-{big['evaluate_s']} s (budget 600 s), of which tuning {big['tuning_s']} s. Quality numbers on synthetic data mean nothing.
+{big["train_listens"]:,} TRAIN listens, {big["train_users"]:,} users, {big["train_songs"]:,} songs: `evaluate` took
+{big["evaluate_s"]} s (budget 600 s), of which tuning {big["tuning_s"]} s. Quality numbers on synthetic data mean nothing.
 """
     write_section("cf_service: ranking quality and timings", "OPENBLAS_NUM_THREADS=1 python bench/bench_cf.py", body)
 

@@ -84,7 +84,9 @@ end
 """
 
 
-def run_wrk(url: str, headers: dict[str, str], seconds: float, concurrency: int, think_ms: float = 0.0) -> dict[str, float]:
+def run_wrk(
+    url: str, headers: dict[str, str], seconds: float, concurrency: int, think_ms: float = 0.0
+) -> dict[str, float]:
     """wrk (C, one thread) as the load generator: it costs far less CPU than the servers it measures."""
     import re
 
@@ -109,11 +111,17 @@ def run_wrk(url: str, headers: dict[str, str], seconds: float, concurrency: int,
     }
 
 
-def run_load(url: str, headers: dict[str, str], seconds: float, concurrency: int, think_ms: float = 0.0) -> dict[str, float]:
+def run_load(
+    url: str, headers: dict[str, str], seconds: float, concurrency: int, think_ms: float = 0.0
+) -> dict[str, float]:
     if shutil.which("wrk"):
         return run_wrk(url, headers, seconds, concurrency, think_ms)
-    out = subprocess.run([sys.executable, "-c", LOAD, url, json.dumps(headers), str(seconds), str(concurrency), "3",
-                          str(think_ms)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD, url, json.dumps(headers), str(seconds), str(concurrency), "3", str(think_ms)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -123,8 +131,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--think-ms", type=float, default=40.0,
-                        help="mean think time of each client in the paced runs (exponential)")
+    parser.add_argument(
+        "--think-ms", type=float, default=40.0, help="mean think time of each client in the paced runs (exponential)"
+    )
     args = parser.parse_args()
     import httpx
 
@@ -133,33 +142,63 @@ def main() -> int:
         tmp = Path(tmp_s)
         ports = {k: free_port() for k in ("gateway", "cf", "hello", "redis", "audio")}
         env = dict(os.environ) | {
-            "VAR_DIR": str(tmp / "var"), "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-            "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0", "DEMO_PASSWORD": "bench-demo-password",
-            "CF_SERVICE_URL": f"http://127.0.0.1:{ports['cf']}", "AUDIO_SERVICE_URL": f"http://127.0.0.1:{ports['audio']}",
-            "OPENBLAS_NUM_THREADS": "1", "LOG_LEVEL": "warning",
+            "VAR_DIR": str(tmp / "var"),
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
+            "DEMO_PASSWORD": "bench-demo-password",
+            "CF_SERVICE_URL": f"http://127.0.0.1:{ports['cf']}",
+            "AUDIO_SERVICE_URL": f"http://127.0.0.1:{ports['audio']}",
+            "OPENBLAS_NUM_THREADS": "1",
+            "LOG_LEVEL": "warning",
         }
         plays = str(tmp / "plays.tsv")
-        for module, cmd in (("gateway", ["migrate"]), ("gateway", ["import-data"]), ("gateway", ["create-demo-users"]),
-                            ("gateway", ["export-plays", "--out", plays]),
-                            ("cf_service", ["train", "--listens", plays, "--out", str(tmp / "var" / "cf_models")])):
+        for module, cmd in (
+            ("gateway", ["migrate"]),
+            ("gateway", ["import-data"]),
+            ("gateway", ["create-demo-users"]),
+            ("gateway", ["export-plays", "--out", plays]),
+            ("cf_service", ["train", "--listens", plays, "--out", str(tmp / "var" / "cf_models")]),
+        ):
             subprocess.run(python_module(module, *cmd), env=env, check=True, capture_output=True)
         try:
             procs.append(start_redis(ports["redis"], tmp / "redis"))
             for name, module, port in (("cf", "cf_service", ports["cf"]), ("gateway", "gateway", ports["gateway"])):
-                procs.append(ManagedProcess(name, python_module(module, "serve", "--port", str(port)), env=env,
-                                            log_path=tmp / f"{name}.log").start())
+                procs.append(
+                    ManagedProcess(
+                        name, python_module(module, "serve", "--port", str(port)), env=env, log_path=tmp / f"{name}.log"
+                    ).start()
+                )
                 wait_http(f"http://127.0.0.1:{port}/health", 120, procs[-1])
-            procs.append(ManagedProcess("hello", [sys.executable, "-m", "uvicorn", "hello_app:app", "--port",
-                                                  str(ports["hello"]), "--log-level", "warning", "--no-access-log"],
-                                        env=env, cwd=Path(__file__).parent).start())
+            procs.append(
+                ManagedProcess(
+                    "hello",
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "hello_app:app",
+                        "--port",
+                        str(ports["hello"]),
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ],
+                    env=env,
+                    cwd=Path(__file__).parent,
+                ).start()
+            )
             time.sleep(2)
             base = f"http://127.0.0.1:{ports['gateway']}"
-            token = httpx.post(f"{base}/api/auth/login", json={"username": "alice",
-                                                                "password": "bench-demo-password"}).json()["token"]
+            token = httpx.post(
+                f"{base}/api/auth/login", json={"username": "alice", "password": "bench-demo-password"}
+            ).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
             first = httpx.get(f"{base}/api/me/recommendations?mode=cf&n=20", headers=headers, timeout=30)
             assert first.status_code == 200 and first.json()["items"], first.text
-            hello_url, recs_url = f"http://127.0.0.1:{ports['hello']}/hello", f"{base}/api/me/recommendations?mode=cf&n=20"
+            hello_url, recs_url = (
+                f"http://127.0.0.1:{ports['hello']}/hello",
+                f"{base}/api/me/recommendations?mode=cf&n=20",
+            )
             hello = run_load(hello_url, {}, args.seconds, args.concurrency)
             recs = run_load(recs_url, headers, args.seconds, args.concurrency)
             hello_paced = run_load(hello_url, {}, args.seconds, args.concurrency, args.think_ms)
@@ -168,11 +207,28 @@ def main() -> int:
         finally:
             for proc in reversed(procs):
                 proc.stop()
-    hits = next((line.split()[-1] for line in metrics.splitlines()
-                 if line.startswith('gateway_cache_hits_total{kind="user_recs"}')), "0")
+    hits = next(
+        (
+            line.split()[-1]
+            for line in metrics.splitlines()
+            if line.startswith('gateway_cache_hits_total{kind="user_recs"}')
+        ),
+        "0",
+    )
     ratio = recs["rps"] / hello["rps"]
-    print(json.dumps({"hello": hello, "recommendations": recs, "ratio": ratio, "cache_hits": hits,
-                      "hello_paced": hello_paced, "recommendations_paced": recs_paced}, indent=1))
+    print(
+        json.dumps(
+            {
+                "hello": hello,
+                "recommendations": recs,
+                "ratio": ratio,
+                "cache_hits": hits,
+                "hello_paced": hello_paced,
+                "recommendations_paced": recs_paced,
+            },
+            indent=1,
+        )
+    )
     row = "| {} | {:,} | {} | {:,.0f} req/s | {:.1f} ms | {:.1f} ms |"
     body = f"""
 {args.concurrency} concurrent keep-alive connections, {args.seconds:.0f} s per run after a 3 s warm-up, load generator:
@@ -202,8 +258,11 @@ between its requests, as users do):
 
 p99 target: under 20 ms. Cache hits counted by the gateway's `/metrics` (`user_recs`): {hits}.
 """
-    write_section("Gateway load: cached recommendations vs a bare endpoint",
-                  f"python bench/bench_gateway_load.py --seconds {args.seconds:.0f} --think-ms {args.think_ms:.0f}", body)
+    write_section(
+        "Gateway load: cached recommendations vs a bare endpoint",
+        f"python bench/bench_gateway_load.py --seconds {args.seconds:.0f} --think-ms {args.think_ms:.0f}",
+        body,
+    )
     return 0
 
 

@@ -18,15 +18,21 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import write_section  # noqa: E402
+from results import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def start_once(env: dict[str, str]) -> float:
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "musicrec_common.devstack", "--no-audio"], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "musicrec_common.devstack", "--no-audio"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -39,21 +45,30 @@ def start_once(env: dict[str, str]) -> float:
 
 
 def main() -> int:
-    from musicrec_common.procs import free_port  # noqa: PLC0415
+    from musicrec_common.procs import free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-        env |= {"VAR_DIR": tmp, "GATEWAY_PORT": str(free_port()), "CF_PORT": str(free_port()),
-                "AUDIO_PORT": str(free_port()), "REDIS_PORT": str(free_port())}
+        env |= {
+            "VAR_DIR": tmp,
+            "GATEWAY_PORT": str(free_port()),
+            "CF_PORT": str(free_port()),
+            "AUDIO_PORT": str(free_port()),
+            "REDIS_PORT": str(free_port()),
+        }
         cold = start_once(env)
         warm = start_once(env)
     print(f"cold {cold:.1f}s, warm {warm:.1f}s")
-    write_section("make run: time to serving", "python bench/bench_startup.py", f"""
+    write_section(
+        "make run: time to serving",
+        "python bench/bench_startup.py",
+        f"""
 | start | time to serving (gateway healthy, URL printed) |
 |---|---:|
 | cold (empty `var/`: migrate, import, every preparation step) | {cold:.1f} s |
 | warm (second start, everything cached) | {warm:.1f} s |
-""")
+""",
+    )
     return 0
 
 

@@ -8,9 +8,13 @@ so nothing is reported as skipped-but-passing.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, text
@@ -73,3 +77,35 @@ def migrated_url(db_url: str) -> str:
 
     upgrade(db_url)
     return db_url
+
+
+def load_test_module(relative: str) -> ModuleType:
+    """A helper module of the suite by path (e.g. ``integration/conftest.py``), the one pytest loaded if any.
+
+    Test folders are not packages (``--import-mode=importlib``): this is how one folder's helpers are
+    reused by another, and by the bench scripts.
+    """
+    name = "tests." + relative.removesuffix(".py").replace("/", ".")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real stack on loopback (``Stack`` in tests/integration/conftest.py), started once per session.
+
+    Shared by tests/integration and tests/reliability: building it (data, cf model, tiny audio pipeline)
+    takes minutes, so it is built once.
+    """
+    s = load_test_module("integration/conftest.py").Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()

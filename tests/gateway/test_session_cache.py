@@ -256,3 +256,59 @@ def test_session_entry_expires_with_the_session(monkeypatch: pytest.MonkeyPatch)
         assert await cache.get_session("ok") is not None
 
     asyncio.run(scenario())
+
+
+# --- the one-round-trip fast path of cached recommendations -----------------------------------------------
+
+
+def test_cached_recommendations_fast_path_serves_only_what_the_route_would(
+    app_client: TestClient, rclient: redis.Redis
+) -> None:
+    token = register(app_client, "vic")
+    app_client.cookies.clear()
+    first = app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token))
+    assert first.status_code == 200  # cf_service is down here: degraded, so not cached by the route
+    user_id = app_client.get("/api/me", headers=bearer(token)).json()["id"]
+    stamp = rclient.get(f"gw:stamp:{user_id}")
+    assert stamp is not None
+    stored = b'{"mode":"cf","items":[],"degraded":[],"fallback":null,"marker":"from-redis"}'
+    rclient.set(f"gw:recs:{user_id}:{stamp.decode()}:cf:5", stored, ex=60)
+    fast = _metric(app_client, "gateway_fastpath_hits_total", "user_recs")
+
+    hit = app_client.get("/api/me/recommendations", params={"mode": "cf", "n": "5"}, headers=bearer(token))
+    assert hit.status_code == 200 and hit.content == stored
+    assert hit.headers["content-type"] == "application/json"
+    assert hit.headers["x-content-type-options"] == "nosniff"  # still wrapped by the security headers
+    assert _metric(app_client, "gateway_fastpath_hits_total", "user_recs") == fast + 1
+    # The cookie works the same way as the bearer header.
+    app_client.cookies.set("musicrec_session", token)
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5").content == stored
+    app_client.cookies.clear()
+    # Parameters the route would reject, or others, are left to the route.
+    assert app_client.get("/api/me/recommendations?mode=cf&n=0", headers=bearer(token)).status_code == 422
+    assert app_client.get("/api/me/recommendations?mode=bogus", headers=bearer(token)).status_code == 422
+    assert _metric(app_client, "gateway_fastpath_hits_total", "user_recs") == fast + 2
+    # Another user's token never reaches this user's entry.
+    other = register(app_client, "wes")
+    app_client.cookies.clear()
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(other)).content != stored
+    # A play moves the stamp: the entry is no longer reachable.
+    assert app_client.post("/api/me/plays", json={"song_id": _song_id(app_client)}, headers=bearer(token)).status_code
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).content != stored
+    # An expired session entry is not honoured, whatever Redis still holds.
+    stamp = rclient.get(f"gw:stamp:{user_id}")
+    assert stamp is not None
+    rclient.set(f"gw:recs:{user_id}:{stamp.decode()}:cf:5", stored, ex=60)
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).content == stored
+    key = f"gw:sess:{security.token_hash(token)}"
+    entry = json.loads(rclient.get(key) or b"{}")
+    rclient.set(key, json.dumps(entry | {"expires_at": "2000-01-01T00:00:00"}), ex=60)
+    before = _metric(app_client, "gateway_fastpath_hits_total", "user_recs")
+    # Left to the route, which asks the database (where this session is still live) and answers from its cache.
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).content == stored
+    assert _metric(app_client, "gateway_fastpath_hits_total", "user_recs") == before
+    # Logout: the tombstone stops the fast path at once.
+    rclient.set(key, json.dumps(entry), ex=60)
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).content == stored
+    assert app_client.post("/api/auth/logout", headers=bearer(token)).status_code == 204
+    assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).status_code == 401

@@ -1,4 +1,4 @@
-"""Shared fixtures of the integration tests: the real stack on loopback, started once per session."""
+"""The real stack on loopback used by the integration and reliability tests (fixture: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import json
 import os
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from musicrec_common.devstack import audio_steps
 from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
@@ -73,11 +71,5 @@ class Stack:
             proc.stop()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
+# The session-scoped `stack` fixture that starts this Stack is in tests/conftest.py: the reliability tests
+# (tests/reliability) share the same running stack instead of building a second one.

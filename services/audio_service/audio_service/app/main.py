@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi_offline import FastAPIOffline
 from musicrec_common.schemas import HealthResponse
 from musicrec_common.web import ApiError, install_error_handlers
 
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(engine.load)
         yield
 
-    app = FastAPI(
+    app = FastAPIOffline(  # docs pages without a CDN: the product runs offline
         title="Music recommendations: audio_service",
         version=__version__,
         lifespan=lifespan,

@@ -48,6 +48,14 @@ class Cache:
     def _available(self) -> bool:
         return time.monotonic() >= self._down_until
 
+    def available(self) -> bool:
+        """False while the breaker is open (Redis timed out less than BREAKER_S ago)."""
+        return self._available()
+
+    def has_pending(self) -> bool:
+        """True while this process holds writes Redis missed (it knows better than Redis then)."""
+        return bool(self._pending)
+
     def _failed(self, kind: str, exc: BaseException) -> None:
         self.metrics.inc("gateway_cache_errors_total", kind=kind)
         if isinstance(exc, TimeoutError | redis_exceptions.TimeoutError):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from gateway.app.guards import MAX_ID
 from gateway.core import security
 from gateway.db.models import FeedbackKind, Song
 
@@ -188,7 +189,7 @@ class ChartOut(BaseModel):
 
 
 class PlayIn(RequestBody):
-    song_id: int = Field(ge=1)
+    song_id: int = Field(ge=1, le=MAX_ID)
     count: int = Field(default=1, ge=1, le=1000, description="Plays to add (default 1)")
 
 

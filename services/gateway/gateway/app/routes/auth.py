@@ -72,7 +72,9 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, state: St
     if user is None:
         limiter.record_failure(keys)
         raise ApiError(401, "wrong username or password", code="invalid_credentials")
-    limiter.reset(keys)
+    # Only the account's count: a success must not clear the address's, or logging in to one's own account
+    # between guesses would let one address try passwords on any number of accounts.
+    limiter.reset(keys[:1])
     new = accounts.start_session(db, user.id, dt.timedelta(hours=state.settings.session_ttl_hours))
     _set_cookie(response, state.settings, new)
     return _session_out(UserOut.model_validate(user, from_attributes=True), new)
