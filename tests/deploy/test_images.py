@@ -150,6 +150,8 @@ def imported_modules(root: Path) -> dict[str, bool]:
         for name in names:
             found[name] = found.get(name, False) or not in_function
         inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside = True  # typing-only imports never run
         for child in ast.iter_child_nodes(node):
             visit(child, inside)
 

@@ -11,7 +11,8 @@ import asyncio
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,23 @@ def test_write_publishes_the_new_stamp_before_the_ack(app_client: TestClient, rc
 # --- the Cache wrapper on its own, with a scripted client ------------------------------------------------
 
 
+def run_async(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``asyncio.run`` in a thread of its own: another test module may leave a loop running in this one."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
 class FlakyRedis:
     """Enough of redis.asyncio.Redis for Cache: a dict, and a switch that makes every call fail."""
 
@@ -200,7 +218,7 @@ def test_breaker_skips_a_hung_redis_then_retries(monkeypatch: pytest.MonkeyPatch
         fake.down = False
         assert await cache.get_raw("k", "x", set()) == b"v"
 
-    asyncio.run(scenario())
+    run_async(scenario)
 
 
 def test_missed_logout_and_stamp_writes_are_served_locally_then_replayed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,7 +246,7 @@ def test_missed_logout_and_stamp_writes_are_served_locally_then_replayed(monkeyp
         await cache.put_stamp(7, "stale-reader", 300, after_write=False)
         assert await cache.get_stamp(7, set()) == "new"
 
-    asyncio.run(scenario())
+    run_async(scenario)
 
 
 def test_session_entry_expires_with_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,7 +273,7 @@ def test_session_entry_expires_with_the_session(monkeypatch: pytest.MonkeyPatch)
         assert await cache.get_session("old") is None
         assert await cache.get_session("ok") is not None
 
-    asyncio.run(scenario())
+    run_async(scenario)
 
 
 # --- the one-round-trip fast path of cached recommendations -----------------------------------------------
