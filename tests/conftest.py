@@ -109,3 +109,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium (Debian's, driven by Playwright) for the whole session.
+
+    Session-wide and in this root conftest because Playwright's sync API can run only one instance at a
+    time in a thread: every test that needs a browser (tests/browser, tests/reliability) shares this one.
+    `make test` installs Chromium; a missing browser is a failure, never a silent skip.
+    """
+    import playwright.sync_api as sync_api
+
+    helpers = load_test_module("browser/conftest.py")
+    path = helpers.chromium_path()
+    if path is None:
+        pytest.fail("no Chromium binary: `make test` installs Debian's chromium (or set CHROMIUM_PATH)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=helpers.CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

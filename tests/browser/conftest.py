@@ -174,22 +174,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    # `make test` installs both; a missing browser is a failure, never a silent skip.
-    import playwright.sync_api as sync_api
-
-    path = chromium_path()
-    if path is None:
-        pytest.fail("no Chromium binary: `make test` installs Debian's chromium (or set CHROMIUM_PATH)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture(scope="session")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

@@ -551,40 +551,31 @@ document.addEventListener("securitypolicyviolation",
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_every_view_runs_under_the_csp_in_chromium(stack: Any, demo_tokens: dict[str, str]) -> None:
+def test_every_view_runs_under_the_csp_in_chromium(stack: Any, demo_tokens: dict[str, str], browser: Any) -> None:
     """The frontend in Chromium against the real stack: no CSP violation on any view, logged in or not."""
-    browser_helpers = load_test_module("browser/conftest.py")
-    chromium = browser_helpers.chromium_path()
-    assert chromium, "no Chromium: `make test` installs Debian's chromium (or set CHROMIUM_PATH)"
-    import playwright.sync_api as sync_api
-
     base = stack.url("gateway", "")
     song = httpx.get(f"{base}/api/charts", params={"n": 1}).json()["items"][0]["song"]["id"]
     views = ["#/home", "#/search?q=love", "#/sound", "#/charts", "#/map", "#/history", f"#/song/{song}", "#/nowhere"]
     violations: list[str] = []
     console: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=browser_helpers.CHROMIUM_ARGS, headless=True)
-        try:
-            for logged_in in (False, True):
-                context = browser.new_context(base_url=base)
-                if logged_in:
-                    context.add_cookies([{"name": SESSION_COOKIE, "value": demo_tokens["carol"], "url": base}])
-                context.add_init_script(CSP_LISTENER)
-                page = context.new_page()
-                page.on("console", lambda m: "Content Security Policy" in m.text and console.append(m.text))
-                first = page.goto(f"{base}/#/login")
-                assert first is not None and "frame-ancestors 'none'" in first.headers["content-security-policy"]
-                for view in views:
-                    page.goto(f"{base}/{view}")
-                    page.wait_for_load_state("networkidle")
-                    page.wait_for_timeout(300)
-                    found = page.evaluate("() => { const v = window.__csp; window.__csp = []; return v; }")
-                    violations += [f"{view}: {v}" for v in found]
-                assert page.locator("#view").inner_text().strip(), "the app rendered nothing"
-                context.close()
-        finally:
-            browser.close()
+    # The session's shared browser (tests/conftest.py): Playwright's sync API runs one instance at a time.
+    for logged_in in (False, True):
+        context = browser.new_context(base_url=base)
+        if logged_in:
+            context.add_cookies([{"name": SESSION_COOKIE, "value": demo_tokens["carol"], "url": base}])
+        context.add_init_script(CSP_LISTENER)
+        page = context.new_page()
+        page.on("console", lambda m: "Content Security Policy" in m.text and console.append(m.text))
+        first = page.goto(f"{base}/#/login")
+        assert first is not None and "frame-ancestors 'none'" in first.headers["content-security-policy"]
+        for view in views:
+            page.goto(f"{base}/{view}")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(300)
+            found = page.evaluate("() => { const v = window.__csp; window.__csp = []; return v; }")
+            violations += [f"{view}: {v}" for v in found]
+        assert page.locator("#view").inner_text().strip(), "the app rendered nothing"
+        context.close()
     assert violations == [] and console == []
 
 
