@@ -165,24 +165,7 @@ class Cache:
     async def get_session(self, token_hash: str) -> AuthenticatedUser | None:
         """The cached user of a session, or None (unknown here, Redis down, or the entry has expired)."""
         raw = await self.get_raw(f"gw:sess:{token_hash}", "session", set())
-        if raw is None:
-            return None
-        if raw == REVOKED:
-            return None
-        try:
-            d = json.loads(raw)
-            user = AuthenticatedUser(
-                int(d["id"]),
-                str(d["username"]),
-                bool(d["is_admin"]),
-                d["msd_user_id"],
-                dt.datetime.fromisoformat(d["created_at"]),
-                int(d["session_id"]),
-                dt.datetime.fromisoformat(d["expires_at"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-        return user if user.session_expires_at > utcnow() else None
+        return live_session(raw) if raw is not None else None
 
     async def put_session(self, token_hash: str, user: AuthenticatedUser, ttl_s: int) -> None:
         """Cache a session's user for at most ``ttl_s`` and never beyond the session's own expiry."""
@@ -216,3 +199,23 @@ class Cache:
     async def put_stamp(self, user_id: int, stamp: str, ttl_s: int, *, after_write: bool) -> None:
         """A reader fills a missing stamp only if no writer did meanwhile; a writer always overwrites."""
         await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, only_if_missing=not after_write)
+
+
+def live_session(raw: bytes) -> AuthenticatedUser | None:
+    """The user of a cached session entry, or None for a logout's tombstone, a bad entry or an expired session."""
+    if raw == REVOKED:
+        return None
+    try:
+        d = json.loads(raw)
+        user = AuthenticatedUser(
+            int(d["id"]),
+            str(d["username"]),
+            bool(d["is_admin"]),
+            d["msd_user_id"],
+            dt.datetime.fromisoformat(d["created_at"]),
+            int(d["session_id"]),
+            dt.datetime.fromisoformat(d["expires_at"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    return user if user.session_expires_at > utcnow() else None

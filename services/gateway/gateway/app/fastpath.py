@@ -14,21 +14,18 @@ The script reads keys it computes (user id, then stamp): fine on a single Redis,
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import cookie_parser
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.app.cache import REVOKED
+from gateway.app.cache import REVOKED, live_session
+from gateway.app.deps import request_token
 from gateway.core import security
-from gateway.db.models import utcnow
 
 PATH = "/api/me/recommendations"
 MODES = ("hybrid", "cf", "audio")
-SESSION_COOKIE = "musicrec_session"  # same as gateway.app.deps.SESSION_COOKIE
 
 LOOKUP = """
 local s = redis.call('GET', KEYS[1])
@@ -40,22 +37,6 @@ local st = redis.call('GET', 'gw:stamp:' .. uid)
 if not st then return {s, false, false} end
 return {s, st, redis.call('GET', 'gw:recs:' .. uid .. ':' .. st .. ':' .. ARGV[1])}
 """
-
-
-def _token(scope: Scope) -> str | None:
-    auth = cookie = None
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            auth = value.decode("latin-1")
-        elif name == b"cookie":
-            cookie = value.decode("latin-1")
-    if auth is not None:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    if cookie:
-        return cookie_parser(cookie).get(SESSION_COOKIE) or None
-    return None
 
 
 def _params(query: bytes) -> tuple[str, int] | None:
@@ -102,7 +83,7 @@ class CachedRecommendationsFastPath:
 
     async def _hit(self, scope: Scope) -> bytes | None:
         state = getattr(getattr(scope.get("app"), "state", None), "app", None)
-        token = _token(scope)
+        token = request_token(Request(scope))
         params = _params(scope.get("query_string", b""))
         if state is None or token is None or len(token) > 256 or params is None:
             return None
@@ -120,11 +101,7 @@ class CachedRecommendationsFastPath:
             return None  # the route will try again and report it
         if session is None or body is None or stamp is None or cache.has_pending():
             return None
-        try:
-            expires = dt.datetime.fromisoformat(json.loads(session)["expires_at"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        if expires <= utcnow():
+        if live_session(session if isinstance(session, bytes) else str(session).encode()) is None:
             return None
         state.metrics.inc("gateway_cache_hits_total", kind="session")
         state.metrics.inc("gateway_cache_hits_total", kind="user_recs")
