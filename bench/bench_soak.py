@@ -37,10 +37,20 @@ GROWTH_LIMIT = 0.10
 USERS = ("alice", "bob", "carol", "dave")
 
 
-def redis_keys(stack: object) -> int:
+def redis_keys(stack: object) -> tuple[dict[str, int], int]:
+    """Keys by family (``gw:recs``, ``cf:<version>``...) and Redis's own count of allocated bytes."""
     import redis
 
-    return int(redis.Redis.from_url(stack.env["REDIS_URL"]).dbsize())  # type: ignore[attr-defined]
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])  # type: ignore[attr-defined]
+    families: dict[str, int] = {}
+    for key in client.scan_iter(count=1000):
+        parts = key.decode(errors="replace").split(":")
+        family = ":".join(parts[:2]) if parts[0] in ("gw", "cf") and len(parts) > 2 else parts[0]
+        family = "cf:<version>" if family.startswith("cf:") and family != "cf:version" else family
+        families[family] = families.get(family, 0) + 1
+    used = int(client.info("memory")["used_memory"])
+    client.close()
+    return families, used
 
 
 def main() -> int:
@@ -67,7 +77,7 @@ def main() -> int:
         warmup = MixedTraffic(base, tokens, catalog, concurrency=args.concurrency, think_s=args.think, seed=1)
         warmup.run_for(args.warmup)  # caches, pools and the allocator settle before memory is measured
         start_rss = process_rss(stack)
-        start_keys = redis_keys(stack)
+        start_keys, start_used = redis_keys(stack)
         traffic = MixedTraffic(base, tokens, catalog, concurrency=args.concurrency, think_s=args.think, seed=2)
         stop = threading.Event()
 
@@ -85,7 +95,7 @@ def main() -> int:
         stop.set()
         sampler.join()
         end_rss = process_rss(stack)
-        end_keys = redis_keys(stack)
+        end_keys, end_used = redis_keys(stack)
         ledger = warmup.ledger
         for key, n in traffic.ledger.acked.items():
             ledger.acked[key] += n
@@ -106,6 +116,10 @@ def main() -> int:
         f"| {name} | {start_rss[name] / mb:.0f} MB | {end_rss.get(name, 0) / mb:.0f} MB | {peak[name] / mb:.0f} MB "
         f"| {growth.get(name, float('nan')):+.1%} |"
         for name in start_rss
+    )
+    key_rows = "\n".join(
+        f"| `{family}` | {start_keys.get(family, 0):,} | {end_keys.get(family, 0):,} |"
+        for family in sorted(set(start_keys) | set(end_keys))
     )
     kind_rows = "\n".join(
         f"| {kind} | {v['requests']:,} | {v['p50_ms']:.0f} ms | {v['p99_ms']:.0f} ms | {v['5xx']} |"
@@ -129,12 +143,19 @@ uvicorn process each), {args.concurrency} closed-loop clients as 4 demo users, {
 |---|---:|---:|---:|---:|
 {kind_rows}
 
-Resident memory (RSS) after the warm-up and at the end (limit: growth under {GROWTH_LIMIT:.0%}); Redis held
-{start_keys:,} keys after the warm-up and {end_keys:,} at the end:
+Resident memory (RSS) after the warm-up and at the end (limit: growth under {GROWTH_LIMIT:.0%}):
 
 | process | start | end | peak | growth |
 |---|---:|---:|---:|---:|
 {memory_rows}
+
+Redis's own count of allocated memory (`used_memory`): {start_used / mb:.1f} MB after the warm-up,
+{end_used / mb:.1f} MB at the end ({end_used / start_used - 1:+.1%}). Keys by family:
+
+| keys | after warm-up | end |
+|---|---:|---:|
+{key_rows}
+| total | {sum(start_keys.values()):,} | {sum(end_keys.values()):,} |
 
 Verdict: {"PASS" if ok else "FAIL"}.
 """

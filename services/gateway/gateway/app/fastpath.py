@@ -35,7 +35,7 @@ if (not ok) or type(d) ~= 'table' or d['id'] == nil then return {s, false, false
 local uid = string.format('%d', d['id'])
 local st = redis.call('GET', 'gw:stamp:' .. uid)
 if not st then return {s, false, false} end
-return {s, st, redis.call('GET', 'gw:recs:' .. uid .. ':' .. st .. ':' .. ARGV[1])}
+return {s, st, redis.call('HGET', 'gw:recs:' .. uid, st .. ':' .. ARGV[1])}
 """
 
 

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from musicrec_common.web import ApiError
 from pydantic import BaseModel, Field
 
-from gateway.app.cache import Cache
+from gateway.app.cache import Cache, user_recs_key
 from gateway.app.deps import State, User, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected, call
 from gateway.app.schemas import SongOut
@@ -243,10 +243,11 @@ async def my_recommendations(
 ) -> RecsOut | Response:
     """Songs for you: `cf` (listeners like you), `audio` (sounds like your recent plays) or `hybrid` (both, fused)."""
     degraded: set[str] = set()
-    # The stamp changes with every play, rating or like: a new stamp is a new key, so writes invalidate.
+    # The stamp changes with every play, rating or like: a new stamp is a new field, so writes invalidate
+    # (and delete the user's hash: see gateway.app.cache).
     stamp = await state_stamp(state, user.id, degraded)
-    key = f"gw:recs:{user.id}:{stamp}:{mode}:{n}"
-    cached = await _cache(state).get_raw(key, "user_recs", degraded)
+    key, field = user_recs_key(user.id), f"{stamp}:{mode}:{n}"
+    cached = await _cache(state).get_raw(key, "user_recs", degraded, field)
     if cached is not None:
         return Response(content=cached, media_type="application/json")  # stored already validated
     profile = await run_in_threadpool(_profile, state, user.id)
@@ -281,7 +282,7 @@ async def my_recommendations(
     for component in degraded:
         state.metrics.inc("gateway_degraded_responses_total", component=component)
     if not degraded - {"cache"}:
-        await _cache(state).set_json(key, out.model_dump(mode="json"), state.settings.recs_cache_ttl_s, degraded)
+        await _cache(state).set_json(key, out.model_dump(mode="json"), state.settings.recs_cache_ttl_s, degraded, field)
     return out
 
 
