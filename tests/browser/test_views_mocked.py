@@ -189,6 +189,20 @@ def test_sound_search_error_is_explained(stack: Any, logged_in: Any) -> None:
     page.get_by_text("We could not read this audio").wait_for(timeout=15_000)
 
 
+def test_sound_search_limit_says_when_to_try_again(stack: Any, logged_in: Any) -> None:
+    page = logged_in.new_page()
+    error = {"error": {"code": "rate_limited", "message": "too many", "details": {"retry_after_s": 41}}}
+    page.route(
+        "**/api/audio/query",
+        lambda route: route.fulfill(
+            status=429, content_type="application/json", headers={"Retry-After": "41"}, body=json.dumps(error)
+        ),
+    )
+    page.goto("/#/sound")
+    page.locator("#sound-file").set_input_files(str(stack.fixture_audio))
+    page.get_by_text("Too many sound searches from your address. Try again in 41 s.").wait_for(timeout=15_000)
+
+
 def test_radio_queues_the_songs_with_recordings(stack: Any, logged_in: Any) -> None:
     song = catalog_song(logged_in, stack.song.id)
     body = {

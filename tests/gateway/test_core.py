@@ -101,12 +101,12 @@ def test_limiter_blocks_then_frees_and_resets() -> None:
     for t in (0, 10, 20):
         now[0] = t
         assert limiter.retry_after(["user:a"]) is None
-        limiter.record_failure(["user:a", "ip:1"])
+        limiter.record(["user:a", "ip:1"])
     assert limiter.retry_after(["user:a"]) == 40  # the failure at t=0 leaves the window at t=60
     assert limiter.retry_after(["user:b", "ip:1"]) == 40  # the address is blocked for every name
     now[0] = 60.5
     assert limiter.retry_after(["user:a"]) is None
-    limiter.record_failure(["user:a"])
+    limiter.record(["user:a"])
     assert limiter.retry_after(["user:a"]) is not None
     limiter.reset(["user:a"])
     assert limiter.retry_after(["user:a"]) is None
@@ -115,7 +115,7 @@ def test_limiter_blocks_then_frees_and_resets() -> None:
 def test_limiter_memory_is_bounded() -> None:
     limiter = SlidingWindowLimiter(3, 60, max_keys=100)
     for i in range(1000):
-        limiter.record_failure([f"ip:{i}"])
+        limiter.record([f"ip:{i}"])
     assert len(limiter._failures) <= 100
 
 

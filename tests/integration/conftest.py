@@ -34,6 +34,9 @@ class Stack:
             "AUDIO_SERVICE_URL": f"http://127.0.0.1:{self.ports['audio_service']}",
             "DEMO_PASSWORD": DEMO_PASSWORD,
             "OPENBLAS_NUM_THREADS": "1",
+            # The suites send hundreds of uploads from 127.0.0.1 (bad audio, fuzzing); the limit itself is
+            # tested in-process (tests/gateway/test_audio_query_limit.py).
+            "AUDIO_QUERY_LIMIT": "1000000",
         }
         self.procs: dict[str, ManagedProcess] = {}
 

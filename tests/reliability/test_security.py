@@ -313,6 +313,31 @@ def test_a_success_on_ones_own_account_does_not_reset_the_address_limit(
     assert blocked.status_code == 429, blocked.text
 
 
+def test_sound_search_is_limited_per_address_and_frees_up_after_the_window(
+    make_app: Callable[..., TestClient],
+) -> None:
+    """Anyone may search by sound, and each search is a CNN inference: an address gets so many per window."""
+    client = make_app(audio_query_limit=3, audio_query_window_s=1.5)
+    other = TestClient(client.app, client=("198.51.100.7", 40000))  # another address, same running app
+    clip = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
+    # Every attempt counts, a rejected one too (decoding it cost as much).
+    assert client.post("/api/audio/query", files={"file": ("empty.ogg", b"", "audio/ogg")}).status_code == 422
+    for _ in range(2):
+        assert client.post("/api/audio/query", files=clip).status_code == 200  # audio_service is down: degraded
+    blocked = client.post("/api/audio/query", files=clip)
+    assert blocked.status_code == 429, blocked.text
+    assert blocked.json()["error"]["code"] == "rate_limited"
+    wait = int(blocked.headers["retry-after"])
+    assert 1 <= wait <= 2 and blocked.json()["error"]["details"]["retry_after_s"] == wait
+    assert other.post("/api/audio/query", files=clip).status_code == 200  # not this address's count
+    assert client.get("/api/health").status_code == 200  # nothing else is limited
+    # Documented, so API clients (and schemathesis) expect it.
+    responses = client.get("/openapi.json").json()["paths"]["/api/audio/query"]["post"]["responses"]
+    assert "429" in responses
+    time.sleep(wait + 0.05)
+    assert client.post("/api/audio/query", files=clip).status_code == 200
+
+
 # --- headers, CSP, CORS -----------------------------------------------------------------------
 
 

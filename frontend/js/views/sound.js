@@ -76,6 +76,7 @@ function matchRow(item, rank) {
 function uploadError(err) {
   if (err instanceof ApiError) {
     if (err.status === 413) return "This clip is too large. The limit is 20 MB.";
+    if (err.status === 429) return `Too many sound searches from your address. Try again in ${err.retryAfter || 60} s.`;
     if (err.code === "bad_audio" || err.status === 415) return `We could not read this audio: ${err.message}. Try an MP3, OGG, WAV or FLAC file.`;
   }
   return describeError(err, "sound search");

@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 limiter,
                 metrics,
                 Cache(cache, metrics, settings.redis_timeout_s),
+                SlidingWindowLimiter(settings.audio_query_limit, settings.audio_query_window_s),
             )
             search.warm_up()
             # Everything built at start-up lives as long as the process: out of the collector's way, so the

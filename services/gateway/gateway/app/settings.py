@@ -32,6 +32,13 @@ class Settings(BaseServiceSettings):
         default=5, ge=1, description="Failed logins per username and per client address before 429"
     )
     login_window_s: float = Field(default=300.0, gt=0, description="Window of the failed-login limit, in seconds")
+    audio_query_limit: int = Field(
+        default=30,
+        ge=1,
+        description="Sound searches (`POST /api/audio/query`, open to anonymous clients, each a CNN inference) "
+        "per client address per window before 429",
+    )
+    audio_query_window_s: float = Field(default=60.0, gt=0, description="Window of the sound-search limit, in seconds")
     cors_origins: str = Field(
         default="",
         description="Comma-separated origins allowed to call the API cross-origin; empty: same-origin only",

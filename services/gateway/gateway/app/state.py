@@ -27,3 +27,4 @@ class AppState:
     login_limiter: SlidingWindowLimiter
     metrics: Metrics
     cache: Cache  # Redis wrapped so that a failure is a miss plus a `degraded` flag
+    audio_query_limiter: SlidingWindowLimiter

@@ -1,9 +1,9 @@
-"""In-process sliding-window limiter for failed logins.
+"""In-process sliding-window limiter: failed logins, sound searches.
 
 Keys are strings such as ``"user:alice"`` or ``"ip:10.0.0.7"``. A key is
-blocked once it has ``max_failures`` failures within the last ``window_s``
-seconds, until the oldest of them leaves the window. Thread-safe: the sync
-routes run in a thread pool.
+blocked once it has ``max_failures`` events (failed logins, or searches)
+within the last ``window_s`` seconds, until the oldest of them leaves the
+window. Thread-safe: the sync routes run in a thread pool.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class SlidingWindowLimiter:
                     wait = max(wait, oldest_blocking + self.window_s - now)
         return max(1, math.ceil(wait)) if wait > 0 else None
 
-    def record_failure(self, keys: Iterable[str]) -> None:
+    def record(self, keys: Iterable[str]) -> None:
+        """Count one event (a failed login, a search) for every key."""
         now = self._clock()
         with self._lock:
             if len(self._failures) >= self._max_keys:

@@ -70,7 +70,7 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, state: St
         )
     user = accounts.authenticate(db, body.username, body.password)
     if user is None:
-        limiter.record_failure(keys)
+        limiter.record(keys)
         raise ApiError(401, "wrong username or password", code="invalid_credentials")
     # Only the account's count: a success must not clear the address's, or logging in to one's own account
     # between guesses would let one address try passwords on any number of accounts.

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 from pydantic import BaseModel, Field
 
@@ -382,11 +383,30 @@ async def radio(state: State, song_id: int) -> RadioOut:
     return RadioOut(seed=SongOut.of(seed), items=_items(fused, songs), degraded=sorted(degraded))
 
 
-@router.post("/api/audio/query", response_model=SoundQueryOut, tags=["audio"])
+@router.post(
+    "/api/audio/query",
+    response_model=SoundQueryOut,
+    tags=["audio"],
+    responses={429: {"model": ErrorResponse, "description": "Too many sound searches from this address"}},
+)
 async def query_by_sound(
     state: State, request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> SoundQueryOut:
-    """Upload a clip (≤ MAX_UPLOAD_MB): songs that sound like it, with the matching segments."""
+    """Upload a clip (≤ MAX_UPLOAD_MB): songs that sound like it, with the matching segments.
+
+    Open to anonymous visitors, so each address gets AUDIO_QUERY_LIMIT searches per AUDIO_QUERY_WINDOW_S
+    (every attempt counts, a rejected file too: decoding it cost the service as much).
+    """
+    keys = [f"ip:{request.client.host if request.client else 'unknown'}"]
+    wait = state.audio_query_limiter.retry_after(keys)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many sound searches from this address, try again in {wait} s",
+            details={"retry_after_s": wait},
+            headers={"Retry-After": str(wait)},
+        )
+    state.audio_query_limiter.record(keys)
     limit = int(state.settings.max_upload_mb * 1024 * 1024)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
