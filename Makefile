@@ -31,6 +31,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed-run requirements/dev.txt
 	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || \
 		{ echo "installing Debian's docker-compose for the deployment tests"; \
 		  (apt-get install -y -q docker-compose >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null)); }
+	@# tests/deploy/test_nginx.py runs deploy/nginx/default.conf in a real nginx in front of the test gateway.
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		{ echo "installing Debian's nginx-light for the deployment tests"; \
+		  (apt-get install -y -q nginx-light >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null)); }
 	@# tests/cf/test_spark.py runs pyspark (needs Java 17+); Spark's ALS solves ~2x faster with a native BLAS/LAPACK.
 	@command -v java >/dev/null && test -e /usr/lib/x86_64-linux-gnu/liblapack.so.3 -o -e /usr/lib/aarch64-linux-gnu/liblapack.so.3 || \
 		{ echo "installing Debian's Java runtime and OpenBLAS for the Spark tests"; \
