@@ -92,6 +92,12 @@ def test_search_facade(
     assert search.similar(new_id, 3)
     search.save()
     reloaded = AudioSearch.load(tiny_model[0], tiny_index[0])
+    # Every save is a whole new index version: only the newest are kept (3 by default), the current one always.
+    for _ in range(4):
+        latest = search.save()
+    assert sorted(p.name for p in tiny_index[0].iterdir() if p.is_dir())[-1] == latest.name
+    assert len([p for p in tiny_index[0].iterdir() if p.is_dir()]) == 3
+    assert (tiny_index[0] / "current").read_text().strip() == latest.name
     assert len(reloaded) == len(songs) + 7 and reloaded.metadata[new_id]["collection"] == "uploads"
     hits = reloaded.query_clip(sorted(FIXTURES.glob("*.ogg"))[0], n=3)
     assert hits and hits[0].song_id == new_id

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from cf_service import cli
 from cf_service.core.artifacts import current_version, load_current, model_info
 from cf_service.core.training import train
@@ -35,10 +36,33 @@ def test_train_writes_versions_and_switches_current(toy: pd.DataFrame, tmp_path:
     second = train(toy, tmp_path, params=PARAMS, progress=False)
     assert second.version != first.version
     assert current_version(tmp_path) == second.version
-    assert (tmp_path / first.version).exists()  # old version kept for rollback
+    assert (tmp_path / first.version).exists()  # old versions kept for rollback (the newest 3 by default)
     assert not list(tmp_path.glob(".*"))  # no staging leftovers
     files = [p for p in (tmp_path / second.version).rglob("*") if p.is_file()]
     assert {p.suffix for p in files} <= {".npz", ".json"}
+
+
+def test_only_the_newest_versions_are_kept(toy: pd.DataFrame, tmp_path: Path) -> None:
+    listens = tmp_path / "listens.tsv"
+    toy.to_csv(listens, sep="\t", index=False)
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(PARAMS))
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / ".20990101T000000Z-deadbeef.x1").mkdir()  # a training's staging folder: never touched
+    args = ["train", "--listens", str(listens), "--out", str(models), "--params", str(params), "--quiet"]
+    versions = []
+    for _ in range(4):
+        assert cli.main([*args, "--keep", "2"]) == 0
+        versions.append(current_version(models))
+    assert len(set(versions)) == 4
+    left = sorted(p.name for p in models.iterdir() if p.is_dir())
+    assert left == sorted([".20990101T000000Z-deadbeef.x1", *versions[-2:]])
+    assert model_info(load_current(models))["version"] == versions[-1]
+    train(toy, models, params=PARAMS, progress=False)  # the default keeps 3
+    assert len([p for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 3
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--keep", "0"])
 
 
 def test_train_and_precompute_cli(toy: pd.DataFrame, tmp_path: Path) -> None:

@@ -82,7 +82,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         loaded = json.loads(Path(args.params).read_text())
         params = loaded.get("params", loaded)
     result = train(
-        args.listens, args.out, params=params, tune=args.tune, progress=not args.quiet, log=None if args.quiet else _say
+        args.listens,
+        args.out,
+        params=params,
+        tune=args.tune,
+        progress=not args.quiet,
+        log=None if args.quiet else _say,
+        keep=args.keep,
     )
     print(json.dumps({"version": result.version, "path": str(result.path), "seconds": round(result.seconds, 2)}))
     return 0
@@ -126,6 +132,13 @@ def _cmd_spark_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cf_service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model directory")
     p.add_argument("--params", help="JSON with hyper-parameters (an evaluate JSON works)")
     p.add_argument("--tune", action="store_true", help="re-tune on a validation carve of the listens first")
+    p.add_argument(
+        "--keep", type=_positive, default=3, help="model versions kept in DIR, the new one included (default 3)"
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
@@ -175,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--alpha", type=float, default=None)
     p.add_argument("--regularization", type=float, default=None, help="single-machine L2 penalty")
-    p.add_argument("--reg-param", type=float, default=None, help="Spark regParam (default: regularization / mean songs per user)")
+    p.add_argument(
+        "--reg-param", type=float, default=None, help="Spark regParam (default: regularization / mean songs per user)"
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--blocks", type=int, default=None, help="ALS user and item blocks")
     p.add_argument("--transform", help='JSON, e.g. \'{"kind": "bm25", "k1": 1.2, "b": 0.75}\'')

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from musicrec_common.versions import KEEP_VERSIONS
 
 from audio_service.core import index as vindex
-from audio_service.core.artifacts import current_dir, new_version_dir, set_current
+from audio_service.core.artifacts import current_dir, new_version_dir, prune, set_current
 from audio_service.core.decode import AudioSource, DecodeLimits, list_audio_files, load_audio, read_bytes
 from audio_service.core.embed import Embedder, TrackEmbedding, l2_normalize
 from audio_service.core.features import PATCH_FRAMES, SR, log_mel, make_patches
@@ -125,8 +126,8 @@ class AudioSearch:
         self.row_of = {sid: i for i, sid in enumerate(self.ids)}
         return self
 
-    def save(self) -> Path:
-        """Write a new index version and switch ``INDEX_DIR/current`` to it atomically."""
+    def save(self, keep: int = KEEP_VERSIONS) -> Path:
+        """Write a new index version, switch ``INDEX_DIR/current`` to it atomically, keep the newest ``keep``."""
         with self._lock.read():
             folder = new_version_dir(self.index_dir, prefix="i")
             vindex.save_index(self.tracks, folder / "tracks.faiss")
@@ -136,6 +137,7 @@ class AudioSearch:
             (folder / "metadata.json").write_text(json.dumps(self.metadata))
             (folder / "info.json").write_text(json.dumps(self.info()))
         set_current(self.index_dir, folder.name)
+        prune(self.index_dir, "i", keep)
         return folder
 
     def info(self) -> dict[str, Any]:

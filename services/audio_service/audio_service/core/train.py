@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from audio_service.core.artifacts import new_version_dir, set_current
+from audio_service.core.artifacts import new_version_dir, prune, set_current
 from audio_service.core.catalog import load_catalog
 from audio_service.core.features import AMIN, HOP, INDEX_HOP, N_FFT, N_MELS, PATCH_FRAMES, SR, log_mel
 
@@ -307,4 +307,5 @@ def train(
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=1))
     set_current(out_dir, folder.name)
+    prune(out_dir, "v")
     return {k: v for k, v in meta.items() if k != "heldout_ids"} | {"n_heldout": len(test_ids), "path": str(folder)}

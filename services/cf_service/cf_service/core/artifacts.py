@@ -10,7 +10,8 @@ Layout under a model directory ``DIR``::
 parameters and training data), so versions sort by time. A new version is
 written completely, then ``current.json`` is swapped with ``os.replace`` (atomic
 on POSIX): a reader sees either the old or the new model, never a half one.
-Only ``.npz`` (loaded with ``allow_pickle=False``) and ``.json`` are written.
+Only ``.npz`` (loaded with ``allow_pickle=False``) and ``.json`` are written. After the switch,
+versions older than the newest ``keep`` (3 by default) are deleted, the current one never.
 """
 
 from __future__ import annotations
@@ -18,17 +19,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from musicrec_common.versions import KEEP_VERSIONS, prune_versions
 
 from cf_service.core.data import Interactions
 from cf_service.core.vote import RankFusionVote
 
 POINTER = "current.json"
+VERSION_RE = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{8}")
+
+
+def version_order(name: str) -> str | None:
+    """Sort key of a version folder name (its UTC timestamp), None for anything else."""
+    m = VERSION_RE.fullmatch(name)
+    return m.group(1) if m else None
 
 
 def make_version(inter: Interactions, params: dict[str, Any], now: datetime | None = None) -> str:
@@ -65,8 +75,13 @@ def current_version(model_dir: str | Path) -> str | None:
     return str(json.loads(path.read_text())["version"])
 
 
-def save_version(vote: RankFusionVote, model_dir: str | Path, manifest: dict[str, Any] | None = None) -> Path:
-    """Write ``vote`` into a new version folder, then switch ``current`` to it."""
+def save_version(
+    vote: RankFusionVote,
+    model_dir: str | Path,
+    manifest: dict[str, Any] | None = None,
+    keep: int = KEEP_VERSIONS,
+) -> Path:
+    """Write ``vote`` into a new version folder, switch ``current`` to it, then keep only the newest ``keep``."""
     inter = vote._require()
     root = Path(model_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -92,6 +107,7 @@ def save_version(vote: RankFusionVote, model_dir: str | Path, manifest: dict[str
     final = root / version
     os.replace(staging, final)
     write_pointer(root, version)
+    prune_versions(root, keep, version, version_order)
     return final
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from musicrec_common.versions import KEEP_VERSIONS
 from tqdm import tqdm
 
 from cf_service.core.artifacts import save_version
@@ -35,8 +36,10 @@ def train(
     tune: bool = False,
     progress: bool = True,
     log: Log | None = None,
+    keep: int = KEEP_VERSIONS,
 ) -> TrainResult:
-    """Fit the vote on ``listens`` and write ``out_dir/<version>/`` + switch ``current``.
+    """Fit the vote on ``listens`` and write ``out_dir/<version>/`` + switch ``current``; versions older
+    than the newest ``keep`` are deleted.
 
     Args:
         listens: TSV path(s) (concatenated, counts of repeated pairs summed), a
@@ -44,6 +47,7 @@ def train(
         params: hyper-parameters shaped like :data:`DEFAULT_PARAMS` (e.g. the
             ``params`` of an evaluate JSON); defaults when None.
         tune: re-tune on a validation carve of ``listens`` first (slow).
+        keep: model versions kept in ``out_dir`` (the new one included).
     """
     start = time.perf_counter()
     say: Log = log or (lambda _msg: None)
@@ -75,6 +79,7 @@ def train(
         path = save_version(
             vote,
             out_dir,
+            keep=keep,
             manifest={
                 "source": source,
                 "member_fit_seconds": {k: round(m.fit_seconds, 3) for k, m in vote.members.items()},
