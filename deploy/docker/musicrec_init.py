@@ -17,7 +17,7 @@ container's volumes can be recreated independently of the stamps in ``VAR_DIR/st
 
 Environment: ``VAR_DIR``, ``DATA_DIR``, ``DATABASE_URL``, ``REDIS_URL`` (publish), ``CF_RELOAD_URL`` /
 ``AUDIO_RELOAD_URL`` (reload after training: every address the host name resolves to is reloaded, so a
-Kubernetes headless Service reaches every replica), ``CF_ADMIN_TOKEN``, ``MUSICREC_AUDIO_SIZE``
+Kubernetes headless Service reaches every replica), ``CF_ADMIN_TOKEN``, ``AUDIO_ADMIN_TOKEN``, ``MUSICREC_AUDIO_SIZE``
 (``full`` or ``tiny``, the test size), ``WAIT_TIMEOUT_S`` (how long to wait for the database and Redis).
 """
 
@@ -131,7 +131,7 @@ def reload_all(base_url: str, token: str | None = None, timeout: float = 300.0) 
         try:
             with urllib.request.urlopen(urllib.request.Request(url, method="POST", headers=headers), timeout=timeout):
                 pass
-        except OSError as exc:  # URLError and HTTPError (401: wrong CF_ADMIN_TOKEN) are OSErrors
+        except OSError as exc:  # URLError and HTTPError (401: wrong CF_/AUDIO_ADMIN_TOKEN) are OSErrors
             raise SystemExit(f"[init] reload {url} failed: {exc}") from exc
         print(f"[init] reloaded {url}", flush=True)
         done.append(url)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("[init] REDIS_URL is not set: nowhere to publish the precomputed lists")
             run_command(publish_argv(var_dir, env["REDIS_URL"]), env)
         elif env.get("AUDIO_RELOAD_URL"):
-            reload_all(env["AUDIO_RELOAD_URL"])
+            reload_all(env["AUDIO_RELOAD_URL"], env.get("AUDIO_ADMIN_TOKEN"))
         print(f"[init] {phase}: ready in {time.monotonic() - started:.0f}s", flush=True)
     return 0
 

@@ -31,6 +31,7 @@ SECRETS = {
     "ADMIN_PASSWORD": "admin-test-password",
     "DEMO_PASSWORD": "demo-test-password-12",
     "CF_ADMIN_TOKEN": "cf-test-token-123",
+    "AUDIO_ADMIN_TOKEN": "audio-test-token-123",
 }
 
 # Compose service -> (Dockerfile, Python package it serves); the one-shots share the init image.

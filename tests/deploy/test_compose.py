@@ -43,15 +43,15 @@ EXPECTED_DEPENDS_ON = {
     "retrain": {"postgres": "service_healthy", "redis": "service_healthy", "cf_service": "service_healthy"},
 }
 
-# Which secret each service receives (least privilege: audio_service gets none, cf_service no database).
+# Which secret each service receives (least privilege: the model services only their admin token, no database).
 EXPECTED_SECRETS = {
     "postgres": {"POSTGRES_PASSWORD"},
     "redis": set(),
     "init": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "DEMO_PASSWORD"},
     "cf_service": {"CF_ADMIN_TOKEN"},
-    "audio_service": set(),
+    "audio_service": {"AUDIO_ADMIN_TOKEN"},
     "gateway": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD"},
-    "init-audio": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD"},
+    "init-audio": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "AUDIO_ADMIN_TOKEN"},
     "nginx": set(),
     "retrain": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "CF_ADMIN_TOKEN"},
 }

@@ -170,7 +170,10 @@ def run_audio_pipeline(steps: list[Step], env: dict[str, str], var_dir: Path, au
         print(f"[audio] pipeline stopped: {exc} (see var/logs); audio search stays unavailable", flush=True)
         return
     try:
-        urllib.request.urlopen(urllib.request.Request(f"{audio_url}/admin/reload", method="POST"), timeout=120)
+        token = env.get("AUDIO_ADMIN_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(f"{audio_url}/admin/reload", method="POST", headers=headers)
+        urllib.request.urlopen(request, timeout=120)
         print("[audio] audio_service reloaded its model and index: search by sound is ready", flush=True)
     except OSError as exc:
         print(f"[audio] reload failed: {exc}", flush=True)

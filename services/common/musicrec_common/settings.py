@@ -17,7 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # Values that only ever make sense on a developer's machine.
-INSECURE_DEFAULTS = frozenset({"", "change-me", "dev-secret", "admin", "password", "demo", "secret"})
+INSECURE_DEFAULTS = frozenset(
+    {"", "change-me", "changeme", "dev-secret", "admin", "password", "demo", "secret", "password123"}
+)
 
 
 class ProductionConfigError(ValueError):

@@ -6,6 +6,7 @@ Every error leaves a service in one shape: ``{"error": {"code", "message", "deta
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,6 +48,16 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+
+
+def require_bearer(authorization: str | None, token: str | None) -> None:
+    """Raise 401 unless ``authorization`` is ``Bearer <token>``; no check when ``token`` is unset (local mode:
+    production refuses to start without one). Compared in constant time."""
+    if not token:
+        return
+    expected = f"Bearer {token}".encode()
+    if authorization is None or not secrets.compare_digest(authorization.encode(), expected):
+        raise ApiError(401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
 def error_response(

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Path, Query, Request, UploadFile
+from fastapi import FastAPI, Form, Header, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
 from musicrec_common.schemas import HealthResponse
-from musicrec_common.web import ApiError, install_error_handlers
+from musicrec_common.web import ApiError, install_error_handlers, require_bearer
 
 from audio_service import __version__
 from audio_service.app.settings import Settings, get_settings
@@ -182,9 +182,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         song_id: Annotated[str | None, Form(max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")] = None,
         title: Annotated[str | None, Form(max_length=300)] = None,
         artist: Annotated[str | None, Form(max_length=300)] = None,
+        authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        """Embed and index a new song without retraining (cold start); the audio is kept for streaming."""
+        """Embed and index a new song without retraining (cold start); the audio is kept for streaming.
+
+        Needs the admin bearer token (AUDIO_ADMIN_TOKEN) when one is set.
+        """
         from audio_service.core.decode import AudioDecodeError
+
+        require_bearer(authorization, settings.admin_token)
 
         search = engine.require()
         data = await _read_upload(request, file, limit)
@@ -202,8 +208,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"song_id": new_id, "audio_path": str(path), "index_size": len(search)}
 
     @app.post("/admin/reload", response_model=HealthResponse, tags=["admin"])
-    async def reload() -> HealthResponse:
-        """Load the current model and index again (after `train` / `index`), then report health."""
+    async def reload(authorization: Annotated[str | None, Header()] = None) -> HealthResponse:
+        """Load the current model and index again (after `train` / `index`), then report health.
+
+        Needs the admin bearer token (AUDIO_ADMIN_TOKEN) when one is set.
+        """
+        require_bearer(authorization, settings.admin_token)
         async with engine.lock:
             await run_in_threadpool(engine.load)
         return await health()

@@ -18,8 +18,16 @@ class Settings(BaseServiceSettings):
     audio_dir: Path | None = Field(
         default=None, alias="AUDIO_DIR", description="Catalog, models, index and map; default `VAR_DIR/audio`"
     )
+    admin_token: str | None = Field(
+        default=None,
+        alias="AUDIO_ADMIN_TOKEN",
+        description="Bearer token for `POST /admin/reload` and `POST /songs` (writes the index); required in production",
+    )
 
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}
+
+    def secret_fields(self) -> dict[str, str | None]:
+        return {"AUDIO_ADMIN_TOKEN": self.admin_token}
 
     @property
     def root(self) -> Path:

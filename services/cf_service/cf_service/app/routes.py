@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -14,7 +13,7 @@ from musicrec_common.schemas import (
     RecommendationsResponse,
     SimilarResponse,
 )
-from musicrec_common.web import ApiError
+from musicrec_common.web import ApiError, require_bearer
 
 from cf_service import __version__
 from cf_service.app.holder import ModelHolder, Served
@@ -106,10 +105,7 @@ async def reload(request: Request, h: Annotated[ModelHolder, Depends(holder)],
                  authorization: Annotated[str | None, Header()] = None) -> HealthResponse:
     """Load the model folder `current` points at (after `python -m cf_service train`), atomically."""
     settings: Settings = request.app.state.settings
-    if settings.admin_token:
-        expected = f"Bearer {settings.admin_token}"
-        if authorization is None or not secrets.compare_digest(authorization.encode(), expected.encode()):
-            raise ApiError(401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    require_bearer(authorization, settings.admin_token)
     await run_in_threadpool(h.reload)
     if h.error and h.current is None:
         raise ApiError(503, h.error, code="model_unavailable")
