@@ -44,20 +44,10 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print only, leave bench/RESULTS.md alone")
     args = parser.parse_args()
     from gateway.app.main import create_app
-    from gateway.app.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="bench-fuzz-") as tmp_s, running_stack(Path(tmp_s)) as stack:
         env = stack.env
-        app = create_app(
-            Settings(
-                database_url=env["DATABASE_URL"],
-                redis_url=env["REDIS_URL"],
-                cf_service_url=env["CF_SERVICE_URL"],
-                audio_service_url=env["AUDIO_SERVICE_URL"],
-                var_dir=stack.tmp / "var",
-                serve_frontend=False,
-            )
-        )
+        app = create_app(stack.gateway_settings())
         report = fuzz(app, session_factory(env["DATABASE_URL"], "bob"), max_examples=args.max_examples, seed=args.seed)
         print(f"schemathesis: {report.total} cases, {len(report.failures)} failures", flush=True)
 

@@ -91,14 +91,15 @@ def run_wrk(
     import re
 
     argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--latency", "--timeout", "10s"]
-    if think_ms:
-        script = Path(tempfile.mkstemp(suffix=".lua")[1])
-        script.write_text(THINK_LUA % think_ms)
-        argv += ["-s", str(script)]
-    for key, value in headers.items():
-        argv += ["-H", f"{key}: {value}"]
-    subprocess.run([*argv[:3], "-d3s", *argv[4:], url], capture_output=True, check=True)  # warm-up
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="wrk-") as tmp:
+        if think_ms:
+            script = Path(tmp) / "think.lua"
+            script.write_text(THINK_LUA % think_ms)
+            argv += ["-s", str(script)]
+        for key, value in headers.items():
+            argv += ["-H", f"{key}: {value}"]
+        subprocess.run([*argv[:3], "-d3s", *argv[4:], url], capture_output=True, check=True)  # warm-up
+        out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)

@@ -43,6 +43,21 @@ class Stack:
     def get(self, name: str, path: str) -> Any:
         return get_json(self.url(name, path))
 
+    def gateway_settings(self) -> Any:
+        """Settings of an in-process gateway on this stack's database, Redis and services, configured as the
+        stack's own gateway process is (the fuzzers drive such an app through ASGI)."""
+        from gateway.app.settings import Settings
+
+        return Settings(
+            database_url=self.env["DATABASE_URL"],
+            redis_url=self.env["REDIS_URL"],
+            cf_service_url=self.env["CF_SERVICE_URL"],
+            audio_service_url=self.env["AUDIO_SERVICE_URL"],
+            var_dir=self.tmp / "var",
+            serve_frontend=False,
+            audio_query_limit=int(self.env["AUDIO_QUERY_LIMIT"]),
+        )
+
     def url(self, name: str, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 

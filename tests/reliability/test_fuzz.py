@@ -13,25 +13,14 @@ from typing import Any
 import pytest
 from fuzzing import fuzz, session_factory
 from gateway.app.main import create_app
-from gateway.app.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MAX_EXAMPLES = 10  # per operation, generation mode and kind of client: about 1,000 cases, 30-40 s
 
 
 def test_every_operation_survives_fuzzing(stack: Any) -> None:
-    env = stack.env
-    app = create_app(
-        Settings(
-            database_url=env["DATABASE_URL"],
-            redis_url=env["REDIS_URL"],
-            cf_service_url=env["CF_SERVICE_URL"],
-            audio_service_url=env["AUDIO_SERVICE_URL"],
-            var_dir=stack.tmp / "var",
-            serve_frontend=False,
-        )
-    )
-    report = fuzz(app, session_factory(env["DATABASE_URL"], "bob"), max_examples=MAX_EXAMPLES, seed=8)
+    app = create_app(stack.gateway_settings())
+    report = fuzz(app, session_factory(stack.env["DATABASE_URL"], "bob"), max_examples=MAX_EXAMPLES, seed=8)
     print(
         f"schemathesis: {report.total} cases over {len(report.operations)} operations in {report.seconds:.0f} s; "
         f"statuses {dict(sorted(report.statuses.items()))}"
