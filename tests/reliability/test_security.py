@@ -101,7 +101,7 @@ def make_app(tmp_path: Path, redis_url: str, cheap_hashing: Any) -> Iterator[Cal
         redis.Redis.from_url(redis_url).flushdb()  # nothing cached by another test's app (same user ids)
         folder = tmp_path / f"app{len(clients)}"
         folder.mkdir()
-        settings = gw.make_settings(folder, redis_url=redis_url, **overrides)
+        settings = gw.make_settings(folder, **({"redis_url": redis_url} | overrides))
         gw.add_songs(settings.database_url, gw.SONGS)
         client = TestClient(create_app(settings)).__enter__()
         clients.append(client)
@@ -110,6 +110,14 @@ def make_app(tmp_path: Path, redis_url: str, cheap_hashing: Any) -> Iterator[Cal
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+def from_address(client: TestClient, host: str) -> TestClient:
+    """A client of the same running app from another address, on the app's event loop (its Redis
+    connections belong to that loop, as in a real process)."""
+    other = TestClient(client.app, client=(host, 40000))
+    other.portal = client.portal
+    return other
 
 
 def register(client: TestClient, name: str) -> str:
@@ -286,9 +294,9 @@ def test_login_limit_per_account_ignores_case_and_spaces(make_app: Callable[...,
     register(client, "victim")
     # From five addresses (the per-address limit stays out of it), with the name written five ways.
     for i, name in enumerate(("victim", "VICTIM", " Victim ", "vIcTiM", "victim ")):
-        other = TestClient(client.app, client=(f"10.0.0.{i}", 40000))
+        other = from_address(client, f"10.0.0.{i}")
         assert other.post("/api/auth/login", json={"username": name, "password": "wrong-guess"}).status_code == 401
-    blocked = TestClient(client.app, client=("10.0.0.9", 40000)).post(
+    blocked = from_address(client, "10.0.0.9").post(
         "/api/auth/login", json={"username": "victim", "password": PASSWORD}
     )
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
@@ -313,12 +321,40 @@ def test_a_success_on_ones_own_account_does_not_reset_the_address_limit(
     assert blocked.status_code == 429, blocked.text
 
 
+def test_limits_hold_across_gateway_replicas_sharing_redis(make_app: Callable[..., TestClient], redis_url: str) -> None:
+    """Production runs several gateway replicas: an address must not get the limit once per replica."""
+    first = make_app(login_max_failures=4, audio_query_limit=2)
+    second = make_app(login_max_failures=4, audio_query_limit=2)  # another process's app, the same Redis
+    for i in range(4):
+        replica = first if i % 2 == 0 else second
+        assert replica.post("/api/auth/login", json={"username": f"t{i}", "password": "guess-1"}).status_code == 401
+    for replica in (first, second):
+        blocked = replica.post("/api/auth/login", json={"username": "t9", "password": "guess-1"})
+        assert blocked.status_code == 429, blocked.text
+    clip = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
+    assert first.post("/api/audio/query", files=clip).status_code == 200
+    assert second.post("/api/audio/query", files=clip).status_code == 200
+    assert first.post("/api/audio/query", files=clip).status_code == 429
+    keys = sorted(k.decode() for k in redis.Redis.from_url(redis_url).scan_iter("gw:limit:*"))
+    assert keys == ["gw:limit:audio_query:ip:testclient", "gw:limit:login:ip:testclient"] + [
+        f"gw:limit:login:user:t{i}" for i in range(4)
+    ]
+    assert all(0 < redis.Redis.from_url(redis_url).pttl(k) <= 300_000 for k in keys)  # they expire with the window
+
+
+def test_without_redis_each_replica_still_limits_on_its_own(make_app: Callable[..., TestClient]) -> None:
+    client = make_app(login_max_failures=3, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    for i in range(3):
+        assert client.post("/api/auth/login", json={"username": f"u{i}", "password": "guess-1"}).status_code == 401
+    assert client.post("/api/auth/login", json={"username": "u9", "password": "guess-1"}).status_code == 429
+
+
 def test_sound_search_is_limited_per_address_and_frees_up_after_the_window(
     make_app: Callable[..., TestClient],
 ) -> None:
     """Anyone may search by sound, and each search is a CNN inference: an address gets so many per window."""
     client = make_app(audio_query_limit=3, audio_query_window_s=1.5)
-    other = TestClient(client.app, client=("198.51.100.7", 40000))  # another address, same running app
+    other = from_address(client, "198.51.100.7")  # another address, same running app
     clip = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
     # Every attempt counts, a rejected one too (decoding it cost as much).
     assert client.post("/api/audio/query", files={"file": ("empty.ogg", b"", "audio/ogg")}).status_code == 422

@@ -74,6 +74,10 @@ class Cache:
         """True while this process holds writes Redis missed (it knows better than Redis then)."""
         return bool(self._pending)
 
+    def report_failure(self, kind: str, exc: BaseException) -> None:
+        """Count a failed Redis call made outside this class (a timeout opens the breaker, as here)."""
+        self._failed(kind, exc)
+
     def _failed(self, kind: str, exc: BaseException) -> None:
         self.metrics.inc("gateway_cache_errors_total", kind=kind)
         if isinstance(exc, TimeoutError | redis_exceptions.TimeoutError):

@@ -26,6 +26,7 @@ from gateway.app import health
 from gateway.app.cache import Cache
 from gateway.app.fastpath import CachedRecommendationsFastPath
 from gateway.app.guards import ids_in_range
+from gateway.app.limits import SharedLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.middleware import SecurityHeadersMiddleware
 from gateway.app.openapi import document_errors
@@ -33,7 +34,6 @@ from gateway.app.routes import admin, auth, charts, me, recommend, songs
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings, get_settings
 from gateway.app.state import AppState
-from gateway.core.ratelimit import SlidingWindowLimiter
 from gateway.db.session import make_engine, make_sessionmaker
 
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 retry=Retry(NoBackoff(), 1, supported_errors=(redis_exceptions.ConnectionError,)),
             )
             search = SearchService(engine)
-            limiter = SlidingWindowLimiter(settings.login_max_failures, settings.login_window_s)
+            wrapped = Cache(cache, metrics, settings.redis_timeout_s)
             app.state.app = AppState(
                 settings,
                 engine,
@@ -70,10 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cache,
                 http,
                 search,
-                limiter,
+                SharedLimiter("login", wrapped, settings.login_max_failures, settings.login_window_s),
                 metrics,
-                Cache(cache, metrics, settings.redis_timeout_s),
-                SlidingWindowLimiter(settings.audio_query_limit, settings.audio_query_window_s),
+                wrapped,
+                SharedLimiter("audio_query", wrapped, settings.audio_query_limit, settings.audio_query_window_s),
             )
             search.warm_up()
             # Everything built at start-up lives as long as the process: out of the collector's way, so the

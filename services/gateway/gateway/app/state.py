@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.app.cache import Cache
+from gateway.app.limits import SharedLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings
-from gateway.core.ratelimit import SlidingWindowLimiter
 
 
 @dataclass
@@ -24,7 +24,7 @@ class AppState:
     redis: aioredis.Redis
     http: httpx.AsyncClient  # one shared client: pooled connections to both services
     search: SearchService
-    login_limiter: SlidingWindowLimiter
+    login_limiter: SharedLimiter  # counted in Redis across replicas (in-process while Redis is down)
     metrics: Metrics
     cache: Cache  # Redis wrapped so that a failure is a miss plus a `degraded` flag
-    audio_query_limiter: SlidingWindowLimiter
+    audio_query_limiter: SharedLimiter

@@ -55,12 +55,15 @@ def register(body: RegisterIn, response: Response, db: Db, state: State) -> Sess
 
 
 @router.post("/auth/login", response_model=SessionOut, responses=ERRORS)
-def login(body: LoginIn, request: Request, response: Response, db: Db, state: State) -> SessionOut:
-    """Check the password and open a session; 5 failures in 5 minutes per username or address → 429."""
+async def login(body: LoginIn, request: Request, response: Response, state: State) -> SessionOut:
+    """Check the password and open a session; 5 failures in 5 minutes per username or address → 429.
+
+    The failures are counted in Redis, so the limit holds across gateway replicas.
+    """
     address = request.client.host if request.client else "unknown"
     keys = [f"user:{body.username.strip().lower()}", f"ip:{address}"]
     limiter = state.login_limiter
-    wait = limiter.retry_after(keys)
+    wait = await limiter.retry_after(keys)
     if wait is not None:
         raise ApiError(
             429,
@@ -68,16 +71,27 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, state: St
             details={"retry_after_s": wait},
             headers={"Retry-After": str(wait)},
         )
-    user = accounts.authenticate(db, body.username, body.password)
-    if user is None:
-        limiter.record(keys)
+    # Password hashing and the database in the thread pool, with a short session of their own.
+    opened = await run_in_threadpool(_authenticate, state, body)
+    if opened is None:
+        await limiter.record(keys)
         raise ApiError(401, "wrong username or password", code="invalid_credentials")
     # Only the account's count: a success must not clear the address's, or logging in to one's own account
     # between guesses would let one address try passwords on any number of accounts.
-    limiter.reset(keys[:1])
-    new = accounts.start_session(db, user.id, dt.timedelta(hours=state.settings.session_ttl_hours))
+    await limiter.reset(keys[:1])
+    user, new = opened
     _set_cookie(response, state.settings, new)
-    return _session_out(UserOut.model_validate(user, from_attributes=True), new)
+    return _session_out(user, new)
+
+
+def _authenticate(state: AppState, body: LoginIn) -> tuple[UserOut, NewSession] | None:
+    """The user and a new session when the password is right, else None."""
+    with state.sessions() as db:
+        user = accounts.authenticate(db, body.username, body.password)
+        if user is None:
+            return None
+        new = accounts.start_session(db, user.id, dt.timedelta(hours=state.settings.session_ttl_hours))
+        return UserOut.model_validate(user, from_attributes=True), new
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
