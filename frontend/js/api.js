@@ -95,6 +95,9 @@ export const auth = {
   login: (username, password) => api("/api/auth/login", { method: "POST", json: { username, password } }),
   logout: () => api("/api/auth/logout", { method: "POST" }),
   me: () => api("/api/me"),
+  changePassword: (currentPassword, newPassword) =>
+    api("/api/me/password", { method: "POST", json: { current_password: currentPassword, new_password: newPassword } }),
+  deleteAccount: (password) => api("/api/me", { method: "DELETE", json: { password } }),
 };
 
 export const songs = {

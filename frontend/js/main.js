@@ -5,6 +5,7 @@ import * as healthBanner from "./components/health.js";
 import { toast } from "./components/toast.js";
 import * as player from "./player.js";
 import * as session from "./session.js";
+import * as account from "./views/account.js";
 import * as charts from "./views/charts.js";
 import * as history from "./views/history.js";
 import * as home from "./views/home.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   { name: "song", pattern: /^song\/(\d+)$/, view: song, keys: ["id"] },
   { name: "sound", pattern: /^sound$/, view: sound },
   { name: "history", pattern: /^history$/, view: history, auth: true },
+  { name: "account", pattern: /^account$/, view: account, auth: true },
   { name: "charts", pattern: /^charts$/, view: charts },
   { name: "map", pattern: /^map$/, view: mapView },
   { name: "login", pattern: /^(login|register)$/, view: login },
@@ -151,7 +153,7 @@ function renderAccount(user) {
     mount(
       box,
       h("span", { class: "avatar", "aria-hidden": "true", text: user.username.charAt(0).toUpperCase() }),
-      h("span", { class: "account-name", title: "Logged in", text: user.username }),
+      h("a", { class: "account-name", href: "#/account", title: "Your account", text: user.username }),
       logoutBtn,
     );
   } else {

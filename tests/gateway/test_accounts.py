@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from gateway.app.main import create_app
 from gateway.core import security
-from gateway.db.models import User, UserSession
+from gateway.db.models import Feedback, Play, PlayEvent, Rating, Song, User, UserSession
 from gateway.db.session import make_engine
 from sqlalchemy import func, select, update
 
@@ -190,3 +190,86 @@ def test_admin_routes_need_the_admin_flag(client: TestClient, gw_settings: objec
     assert body["total"] == imported == 2
     assert {u["username"] for u in body["items"]} == {"kim", "root_admin"}
     assert all(u["has_password"] for u in body["items"])
+
+
+# --- changing the password, deleting the account -----------------------------------------------------
+
+
+def _login(client: TestClient, username: str, password: str) -> int:
+    client.cookies.clear()
+    status = client.post("/api/auth/login", json={"username": username, "password": password}).status_code
+    client.cookies.clear()
+    return status
+
+
+def test_password_change_asks_the_current_one_and_ends_the_other_sessions(client: TestClient) -> None:
+    here = register(client, "pia")
+    elsewhere = client.post("/api/auth/login", json={"username": "pia", "password": PASSWORD}).json()["token"]
+    client.cookies.clear()
+    new = "a-brand-new-passphrase"
+    wrong = client.post(
+        "/api/me/password", json={"current_password": "not-it", "new_password": new}, headers=bearer(here)
+    )
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "wrong_password"
+    assert wrong.json()["error"]["details"] == {"field": "current_password"}
+    assert client.get("/api/me", headers=bearer(elsewhere)).status_code == 200  # nothing changed
+    short = client.post(
+        "/api/me/password", json={"current_password": PASSWORD, "new_password": "x"}, headers=bearer(here)
+    )
+    assert short.status_code == 422
+    ok = client.post("/api/me/password", json={"current_password": PASSWORD, "new_password": new}, headers=bearer(here))
+    assert ok.status_code == 204
+    assert client.get("/api/me", headers=bearer(here)).status_code == 200  # this session goes on
+    assert client.get("/api/me", headers=bearer(elsewhere)).status_code == 401  # the other one ended
+    assert _login(client, "pia", PASSWORD) == 401 and _login(client, "pia", new) == 200
+
+
+def test_password_forms_count_toward_the_login_limit(client: TestClient) -> None:
+    token = register(client, "quin")
+    body = {"current_password": "guess-000", "new_password": "another-passphrase"}
+    for _ in range(5):
+        assert client.post("/api/me/password", json=body, headers=bearer(token)).status_code == 403
+    blocked = client.post("/api/me/password", json=body | {"current_password": PASSWORD}, headers=bearer(token))
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    assert client.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=bearer(token)).status_code == 429
+    assert _login(client, "quin", PASSWORD) == 429  # the same account's count
+
+
+def test_deleting_the_account_removes_everything_recorded_for_it(client: TestClient) -> None:
+    token = register(client, "remy")
+    keeper = register(client, "sol")
+    engine = make_engine(client.app.state.app.settings.effective_database_url)  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        song = conn.execute(select(func.min(Song.id))).scalar_one()
+    for who in (token, keeper):
+        assert client.post("/api/me/plays", json={"song_id": song, "count": 2}, headers=bearer(who)).status_code == 201
+        assert client.put(f"/api/me/ratings/{song}", json={"rating": 4}, headers=bearer(who)).status_code == 200
+        assert client.put(f"/api/me/feedback/{song}", json={"kind": "like"}, headers=bearer(who)).status_code == 200
+    user_id = client.get("/api/me", headers=bearer(token)).json()["id"]
+
+    def rows() -> dict[str, int]:
+        with engine.connect() as conn:
+            return {
+                m.__tablename__: conn.execute(
+                    select(func.count()).select_from(m).where(m.user_id == user_id)
+                ).scalar_one()
+                for m in (Play, PlayEvent, Rating, Feedback, UserSession)
+            }
+
+    before = rows()
+    assert all(before.values()), before
+    wrong = client.request("DELETE", "/api/me", json={"password": "not-it"}, headers=bearer(token))
+    assert wrong.status_code == 403 and wrong.json()["error"]["details"] == {"field": "password"}
+    assert rows() == before  # a refused deletion changes nothing
+    gone = client.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=bearer(token))
+    assert gone.status_code == 204
+    assert 'musicrec_session=""' in gone.headers["set-cookie"] or "Max-Age=0" in gone.headers["set-cookie"]
+    assert rows() == dict.fromkeys(before, 0)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(User).where(User.id == user_id)).scalar_one() == 0
+    engine.dispose()
+    assert client.get("/api/me", headers=bearer(token)).status_code == 401
+    assert _login(client, "remy", PASSWORD) == 401
+    stats = client.get("/api/me", headers=bearer(keeper)).json()["stats"]
+    assert stats["plays"] == 2 and stats["ratings"] == 1 and stats["likes"] == 1  # the other account is untouched
+    assert client.post("/api/auth/register", json={"username": "remy", "password": PASSWORD}).status_code == 201

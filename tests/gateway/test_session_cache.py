@@ -31,7 +31,7 @@ from gateway.db.session import make_engine, make_sessionmaker
 from musicrec_common.procs import ManagedProcess, free_port, start_redis
 from sqlalchemy import select, update
 
-from .conftest import SONGS, add_songs, bearer, make_settings, register
+from .conftest import PASSWORD, SONGS, add_songs, bearer, make_settings, register
 
 
 @pytest.fixture(scope="module")
@@ -384,3 +384,28 @@ def test_cached_recommendations_fast_path_serves_only_what_the_route_would(
     assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).content == stored
     assert app_client.post("/api/auth/logout", headers=bearer(token)).status_code == 204
     assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).status_code == 401
+
+
+def test_password_change_and_account_deletion_end_cached_sessions_at_once(
+    app_client: TestClient, rclient: redis.Redis
+) -> None:
+    here = register(app_client, "yan")
+    elsewhere = app_client.post("/api/auth/login", json={"username": "yan", "password": PASSWORD}).json()["token"]
+    app_client.cookies.clear()
+    for token in (here, elsewhere):  # both sessions now answered from Redis
+        assert app_client.get("/api/me", headers=bearer(token)).status_code == 200
+    other_key = f"gw:sess:{security.token_hash(elsewhere)}"
+    assert rclient.get(other_key) not in (None, cache_mod.REVOKED)
+    body = {"current_password": PASSWORD, "new_password": "yet-another-passphrase"}
+    assert app_client.post("/api/me/password", json=body, headers=bearer(here)).status_code == 204
+    assert rclient.get(other_key) == cache_mod.REVOKED  # not left to expire with the entry's TTL
+    assert app_client.get("/api/me", headers=bearer(elsewhere)).status_code == 401
+    user_id = app_client.get("/api/me", headers=bearer(here)).json()["id"]
+    assert app_client.post("/api/me/plays", json={"song_id": _song_id(app_client)}, headers=bearer(here)).status_code
+    rclient.hset(f"gw:recs:{user_id}", "x:cf:5", b"{}")
+    assert rclient.exists(f"gw:stamp:{user_id}")
+    gone = app_client.request("DELETE", "/api/me", json={"password": body["new_password"]}, headers=bearer(here))
+    assert gone.status_code == 204
+    assert rclient.get(f"gw:sess:{security.token_hash(here)}") == cache_mod.REVOKED
+    assert not rclient.exists(f"gw:stamp:{user_id}") and not rclient.exists(f"gw:recs:{user_id}")
+    assert app_client.get("/api/me", headers=bearer(here)).status_code == 401

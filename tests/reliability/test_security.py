@@ -59,6 +59,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): "public",
     ("POST", "/api/auth/logout"): "public",
     ("GET", "/api/me"): "user",
+    ("DELETE", "/api/me"): "user",
+    ("POST", "/api/me/password"): "user",
     ("GET", "/api/songs/search"): "public",
     ("GET", "/api/songs/{song_id}"): "public",
     ("GET", "/api/songs/{song_id}/audio"): "public",
@@ -120,6 +122,14 @@ def from_address(client: TestClient, host: str) -> TestClient:
     return other
 
 
+def disposable_account(client: TestClient, *, admin: bool) -> str:
+    name = f"d_{uuid.uuid4().hex[:10]}"
+    register(client, name)
+    if admin:
+        make_admin(client, name)
+    return name
+
+
 def register(client: TestClient, name: str) -> str:
     resp = client.post("/api/auth/register", json={"username": name, "password": PASSWORD})
     assert resp.status_code == 201, resp.text
@@ -160,6 +170,10 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"username": login_as, "password": PASSWORD}
     elif path == "/api/me/plays":
         kwargs["json"] = {"song_id": 1}
+    elif path == "/api/me/password":
+        kwargs["json"] = {"current_password": PASSWORD, "new_password": PASSWORD}  # valid, and changes nothing
+    elif path == "/api/me" and method == "DELETE":
+        kwargs["json"] = {"password": PASSWORD}
     elif path.startswith("/api/me/ratings") and method == "PUT":
         kwargs["json"] = {"rating": 4}
     elif path.startswith("/api/me/feedback") and method == "PUT":
@@ -193,6 +207,8 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
             continue
         for who, username in identities.items():
             for carrier in ("bearer", "cookie"):
+                if (method, path) == ("DELETE", "/api/me") and username:
+                    username = disposable_account(client, admin=who == "admin")  # this call deletes it
                 token = new_session(client, username) if username else ("f" * 43 if who == "forged" else None)
                 client.cookies.clear()
                 req = request_for(method, path, login_as="user_a")
@@ -616,7 +632,17 @@ def test_every_view_runs_under_the_csp_in_chromium(stack: Any, demo_tokens: dict
     """The frontend in Chromium against the real stack: no CSP violation on any view, logged in or not."""
     base = stack.url("gateway", "")
     song = httpx.get(f"{base}/api/charts", params={"n": 1}).json()["items"][0]["song"]["id"]
-    views = ["#/home", "#/search?q=love", "#/sound", "#/charts", "#/map", "#/history", f"#/song/{song}", "#/nowhere"]
+    views = [
+        "#/home",
+        "#/search?q=love",
+        "#/sound",
+        "#/charts",
+        "#/map",
+        "#/history",
+        "#/account",
+        f"#/song/{song}",
+        "#/nowhere",
+    ]
     violations: list[str] = []
     console: list[str] = []
     # The session's shared browser (tests/conftest.py): Playwright's sync API runs one instance at a time.

@@ -1,42 +1,9 @@
 // Log in / create an account, with the API's field messages shown under each field.
 import { ApiError, auth } from "../api.js";
-import { h, mount, nextId } from "../dom.js";
+import { h, mount } from "../dom.js";
+import { field } from "../components/form.js";
 import * as session from "../session.js";
 import { toast } from "../components/toast.js";
-
-function field({ name, label, type, autocomplete, hint }) {
-  const id = nextId(name);
-  const errorId = `${id}-error`;
-  const hintId = `${id}-hint`;
-  const input = h("input", {
-    id,
-    name,
-    type,
-    autocomplete,
-    required: true,
-    class: "input",
-    "aria-describedby": [hint ? hintId : null, errorId].filter(Boolean).join(" "),
-  });
-  const error = h("p", { class: "field-error", id: errorId, hidden: true });
-  const el = h(
-    "div",
-    { class: "field" },
-    h("label", { for: id, text: label }),
-    input,
-    hint ? h("p", { class: "field-hint", id: hintId, text: hint }) : null,
-    error,
-  );
-  return {
-    el,
-    input,
-    setError(message) {
-      error.textContent = message || "";
-      error.hidden = !message;
-      if (message) input.setAttribute("aria-invalid", "true");
-      else input.removeAttribute("aria-invalid");
-    },
-  };
-}
 
 export async function render(root, ctx) {
   const registering = ctx.params.mode === "register" || ctx.query.get("mode") === "register";

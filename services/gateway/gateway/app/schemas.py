@@ -49,6 +49,15 @@ class LoginIn(RequestBody):
     password: str = Field(min_length=1, max_length=security.PASSWORD_MAX_LENGTH)
 
 
+class PasswordChangeIn(RequestBody):
+    current_password: str = Field(min_length=1, max_length=security.PASSWORD_MAX_LENGTH)
+    new_password: str = Field(min_length=security.PASSWORD_MIN_LENGTH, max_length=security.PASSWORD_MAX_LENGTH)
+
+
+class AccountDeleteIn(RequestBody):
+    password: str = Field(min_length=1, max_length=security.PASSWORD_MAX_LENGTH)
+
+
 class UserOut(BaseModel):
     id: int
     username: str

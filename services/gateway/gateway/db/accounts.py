@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core import security
-from gateway.db.models import Play, User, UserSession, utcnow
+from gateway.db.models import Feedback, Play, PlayEvent, Rating, User, UserSession, utcnow
 
 
 class UsernameTaken(Exception):
@@ -110,6 +110,53 @@ def revoke_session(session: Session, token: str) -> bool:
     )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _live_sessions(session: Session, user_id: int, *, except_id: int | None = None) -> list[UserSession]:
+    query = select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None), UserSession.expires_at > utcnow()
+    )
+    if except_id is not None:
+        query = query.where(UserSession.id != except_id)
+    return list(session.execute(query).scalars())
+
+
+def change_password(
+    session: Session, user_id: int, current: str, new: str, *, keep_session_id: int
+) -> list[str] | None:
+    """Set a new password when ``current`` is right and end every other live session of the user.
+
+    Returns the token hashes of the sessions ended (their cache entries must go too), or None when
+    ``current`` is wrong (nothing changed).
+    """
+    user = session.get(User, user_id)
+    if user is None or not security.verify_password(user.password_hash, current):
+        return None
+    user.password_hash = security.hash_password(new)
+    ended = _live_sessions(session, user_id, except_id=keep_session_id)
+    now = utcnow()
+    for row in ended:
+        row.revoked_at = now
+    session.commit()
+    return [row.token_hash for row in ended]
+
+
+def delete_user(session: Session, user_id: int, password: str) -> list[str] | None:
+    """Delete the account and everything recorded for it (plays, play events, ratings, likes, sessions)
+    in one transaction when ``password`` is right.
+
+    Returns the token hashes of its sessions that were live, or None when the password is wrong.
+    """
+    user = session.get(User, user_id)
+    if user is None or not security.verify_password(user.password_hash, password):
+        return None
+    live = [row.token_hash for row in _live_sessions(session, user_id)]
+    # Explicit deletes: SQLite enforces ON DELETE CASCADE only with a per-connection pragma.
+    for model in (PlayEvent, Play, Rating, Feedback, UserSession):
+        session.execute(delete(model).where(model.user_id == user_id).execution_options(synchronize_session=False))
+    session.delete(user)
+    session.commit()
+    return live
 
 
 def list_users(

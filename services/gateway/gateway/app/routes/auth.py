@@ -9,13 +9,23 @@ from fastapi.concurrency import run_in_threadpool
 from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 
+from gateway.app.cache import user_recs_key
 from gateway.app.deps import SESSION_COOKIE, Db, State, User, request_token
-from gateway.app.schemas import LoginIn, MeOut, RegisterIn, SessionOut, UserOut, UserStats
+from gateway.app.schemas import (
+    AccountDeleteIn,
+    LoginIn,
+    MeOut,
+    PasswordChangeIn,
+    RegisterIn,
+    SessionOut,
+    UserOut,
+    UserStats,
+)
 from gateway.app.settings import Settings
 from gateway.app.state import AppState
 from gateway.core import security
 from gateway.db import accounts, listening
-from gateway.db.accounts import NewSession
+from gateway.db.accounts import AuthenticatedUser, NewSession
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -124,3 +134,77 @@ def me(user: User, db: Db) -> MeOut:
         session_expires_at=user.session_expires_at,
         stats=UserStats(**listening.user_stats(db, user.id)),
     )
+
+
+# --- the account itself: password and deletion ---------------------------------------------------
+
+ACCOUNT_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse, "description": "The password given is wrong"},
+    429: {"model": ErrorResponse},
+}
+
+
+async def _check_password_guard(state: AppState, user: AuthenticatedUser, request: Request) -> list[str]:
+    """The login limiter's keys for this account and address, raising 429 while they are blocked: the
+    password forms below must not become a way around the login limit."""
+    address = request.client.host if request.client else "unknown"
+    keys = [f"user:{user.username}", f"ip:{address}"]
+    wait = await state.login_limiter.retry_after(keys)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many wrong passwords, try again in {wait} s",
+            details={"retry_after_s": wait},
+            headers={"Retry-After": str(wait)},
+        )
+    return keys
+
+
+async def _wrong_password(state: AppState, keys: list[str], field: str) -> ApiError:
+    await state.login_limiter.record(keys)
+    # 403, not 401: the session is fine (a 401 would log the web page out).
+    return ApiError(403, "the password is wrong", code="wrong_password", details={"field": field})
+
+
+async def _forget(state: AppState, token_hashes: list[str]) -> None:
+    for token_hash in token_hashes:
+        await state.cache.forget_session(token_hash, state.settings.session_cache_ttl_s + 60)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=ACCOUNT_ERRORS)
+async def change_password(body: PasswordChangeIn, request: Request, user: User, state: State) -> Response:
+    """Set a new password (the current one is asked again); every other session of the account ends."""
+    keys = await _check_password_guard(state, user, request)
+
+    def work() -> list[str] | None:
+        with state.sessions() as db:
+            return accounts.change_password(
+                db, user.id, body.current_password, body.new_password, keep_session_id=user.session_id
+            )
+
+    ended = await run_in_threadpool(work)
+    if ended is None:
+        raise await _wrong_password(state, keys, "current_password")
+    await _forget(state, ended)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=ACCOUNT_ERRORS)
+async def delete_account(body: AccountDeleteIn, request: Request, user: User, state: State) -> Response:
+    """Delete the account and everything recorded for it (plays, ratings, likes, sessions); asks the password."""
+    keys = await _check_password_guard(state, user, request)
+
+    def work() -> list[str] | None:
+        with state.sessions() as db:
+            return accounts.delete_user(db, user.id, body.password)
+
+    ended = await run_in_threadpool(work)
+    if ended is None:
+        raise await _wrong_password(state, keys, "password")
+    await _forget(state, ended)
+    for key in (f"gw:stamp:{user.id}", user_recs_key(user.id)):
+        await state.cache.delete(key)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=state.settings.production)
+    return response

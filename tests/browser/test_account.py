@@ -1,0 +1,62 @@
+"""The account page in a real Chromium against the real stack: a new password, then deleting the account."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+OLD = "first password 1"
+NEW = "second password 2"
+
+
+def test_account_page_changes_the_password_then_deletes_the_account(
+    stack: Any, browser: Any, screenshots: Path, console: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=stack.base_url)
+    other = browser.new_context(base_url=stack.base_url)  # another device, for logins through the API
+    name = f"acct_{uuid.uuid4().hex[:6]}"
+    assert context.request.post("/api/auth/register", data={"username": name, "password": OLD}).status == 201
+    page = context.new_page()
+    console.attach(page)
+    page.set_default_timeout(15_000)
+    page.goto("/#/home")
+    page.get_by_role("link", name=name).click()  # the name in the header leads to the account page
+    page.get_by_role("heading", name="Your account", exact=True).wait_for()
+    assert page.url.endswith("#/account")
+    assert page.locator(".account-stats dd").count() == 4
+
+    # A wrong current password: said on its field, nothing changes.
+    page.get_by_label("Current password").fill("not-my-password")
+    page.get_by_label("New password").fill(NEW)
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("This is not your current password.").wait_for()
+    assert page.get_by_label("Current password").get_attribute("aria-invalid") == "true"
+    page.get_by_label("Current password").fill(OLD)
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text(re.compile("Password changed")).wait_for()
+    assert other.request.post("/api/auth/login", data={"username": name, "password": OLD}).status == 401
+    assert other.request.post("/api/auth/login", data={"username": name, "password": NEW}).status == 200
+    page.screenshot(path=str(screenshots / "30-account.png"), full_page=True)
+
+    # Deleting needs the box ticked and the password.
+    delete = page.get_by_role("button", name="Delete my account")
+    assert delete.is_disabled()
+    page.locator("#delete-confirm").check()
+    assert delete.is_enabled()
+    page.get_by_label("Password", exact=True).fill(NEW)
+    delete.click()
+    page.wait_for_url(re.compile(r"#/home$"))
+    page.locator("#account").get_by_role("link", name="Log in").wait_for()
+    assert other.request.post("/api/auth/login", data={"username": name, "password": NEW}).status == 401
+    # The page is for logged-in users only now.
+    page.goto("/#/account")
+    page.wait_for_url(re.compile(r"#/login\?next=account$"))
+    assert console.unexpected() == []
+    other.close()
+    context.close()
