@@ -140,3 +140,56 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_account_deletion_and_password_change_on_every_backend(migrated_url: str) -> None:
+    """The transactions behind DELETE /api/me and POST /api/me/password, on SQLite, PostgreSQL and MariaDB
+    (foreign keys are enforced on the last two: children must go before the user)."""
+    import datetime as dt
+
+    from gateway.core import security
+    from gateway.db import accounts, listening
+    from gateway.db.models import Feedback, FeedbackKind, PlayEvent, Rating, UserSession
+    from sqlalchemy.orm import Session
+
+    engine = make_engine(migrated_url)
+    with Session(engine) as s:
+        s.add_all([Song(source=SongSource.msd, msd_song_id=f"S{i}") for i in range(2)])
+        s.commit()
+        song_ids = list(s.execute(select(Song.id)).scalars())
+        users = [accounts.create_user(s, name, "a-long-password").id for name in ("gone", "stays")]
+        for uid in users:
+            for sid in song_ids:
+                listening.record_play(s, uid, sid, 2)
+                listening.set_rating(s, uid, sid, 4)
+                listening.set_feedback(s, uid, sid, FeedbackKind.like)
+            accounts.start_session(s, uid, dt.timedelta(hours=1))
+        first = accounts.start_session(s, users[0], dt.timedelta(hours=1))
+        first_hash = security.token_hash(first.token)
+        first_id = s.execute(select(UserSession.id).where(UserSession.token_hash == first_hash)).scalar_one()
+
+    def owned(uid: int) -> dict[str, int]:
+        with engine.connect() as conn:
+            return {
+                m.__tablename__: conn.execute(select(func.count()).select_from(m).where(m.user_id == uid)).scalar_one()
+                for m in (Play, PlayEvent, Rating, Feedback, UserSession)
+            }
+
+    with Session(engine) as s:
+        assert accounts.change_password(s, users[0], "wrong", "x" * 10, keep_session_id=first_id) is None
+        ended = accounts.change_password(s, users[0], "a-long-password", "b-long-password", keep_session_id=first_id)
+        assert ended is not None and len(ended) == 1 and first_hash not in ended
+        assert accounts.authenticate(s, "gone", "b-long-password") is not None
+    before = owned(users[0])
+    assert all(before.values()), before
+    with Session(engine) as s:
+        assert accounts.delete_user(s, users[0], "a-long-password") is None  # the old password no longer works
+    assert owned(users[0]) == before
+    with Session(engine) as s:
+        live = accounts.delete_user(s, users[0], "b-long-password")
+    assert live == [first_hash]  # the one live session; the other was ended by the password change
+    assert owned(users[0]) == dict.fromkeys(before, 0)
+    assert all(owned(users[1]).values())  # the other account is untouched
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(User)).scalar_one() == 1
+    engine.dispose()
