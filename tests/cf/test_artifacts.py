@@ -42,11 +42,17 @@ def test_train_writes_versions_and_switches_current(toy: pd.DataFrame, tmp_path:
     assert {p.suffix for p in files} <= {".npz", ".json"}
 
 
-def test_only_the_newest_versions_are_kept(toy: pd.DataFrame, tmp_path: Path) -> None:
-    listens = tmp_path / "listens.tsv"
+def cli_inputs(toy: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
+    """The toy listens as a TSV and PARAMS as a JSON file, as the CLI reads them."""
+    listens = folder / "listens.tsv"
     toy.to_csv(listens, sep="\t", index=False)
-    params = tmp_path / "params.json"
+    params = folder / "params.json"
     params.write_text(json.dumps(PARAMS))
+    return listens, params
+
+
+def test_only_the_newest_versions_are_kept(toy: pd.DataFrame, tmp_path: Path) -> None:
+    listens, params = cli_inputs(toy, tmp_path)
     models = tmp_path / "models"
     models.mkdir()
     (models / ".20990101T000000Z-deadbeef.x1").mkdir()  # a training's staging folder: never touched
@@ -66,10 +72,7 @@ def test_only_the_newest_versions_are_kept(toy: pd.DataFrame, tmp_path: Path) ->
 
 
 def test_train_and_precompute_cli(toy: pd.DataFrame, tmp_path: Path) -> None:
-    listens = tmp_path / "listens.tsv"
-    toy.to_csv(listens, sep="\t", index=False)
-    params = tmp_path / "params.json"
-    params.write_text(json.dumps(PARAMS))
+    listens, params = cli_inputs(toy, tmp_path)
     model_dir = tmp_path / "models"
     assert (
         cli.main(["train", "--listens", str(listens), "--out", str(model_dir), "--params", str(params), "--quiet"]) == 0

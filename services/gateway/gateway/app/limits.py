@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from musicrec_common.web import ApiError
+
 from gateway.app.cache import Cache
 from gateway.core.ratelimit import SlidingWindowLimiter
 
@@ -84,6 +86,17 @@ class SharedLimiter:
         if wait_ms is None:
             return self.local.retry_after(keys)
         return max(1, math.ceil(wait_ms / 1000)) if wait_ms > 0 else None
+
+    async def enforce(self, keys: Sequence[str], what: str) -> None:
+        """Raise the 429 (``too many {what}``, with ``Retry-After``) while any of ``keys`` is blocked."""
+        wait = await self.retry_after(keys)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"too many {what}, try again in {wait} s",
+                details={"retry_after_s": wait},
+                headers={"Retry-After": str(wait)},
+            )
 
     async def record(self, keys: Sequence[str]) -> None:
         """Count one event for every key."""

@@ -73,14 +73,7 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
     address = request.client.host if request.client else "unknown"
     keys = [f"user:{body.username.strip().lower()}", f"ip:{address}"]
     limiter = state.login_limiter
-    wait = await limiter.retry_after(keys)
-    if wait is not None:
-        raise ApiError(
-            429,
-            f"too many failed logins, try again in {wait} s",
-            details={"retry_after_s": wait},
-            headers={"Retry-After": str(wait)},
-        )
+    await limiter.enforce(keys, "failed logins")
     # Password hashing and the database in the thread pool, with a short session of their own.
     opened = await run_in_threadpool(_authenticate, state, body)
     if opened is None:
@@ -150,14 +143,7 @@ async def _check_password_guard(state: AppState, user: AuthenticatedUser, reques
     password forms below must not become a way around the login limit."""
     address = request.client.host if request.client else "unknown"
     keys = [f"user:{user.username}", f"ip:{address}"]
-    wait = await state.login_limiter.retry_after(keys)
-    if wait is not None:
-        raise ApiError(
-            429,
-            f"too many wrong passwords, try again in {wait} s",
-            details={"retry_after_s": wait},
-            headers={"Retry-After": str(wait)},
-        )
+    await state.login_limiter.enforce(keys, "wrong passwords")
     return keys
 
 

@@ -398,14 +398,7 @@ async def query_by_sound(
     (every attempt counts, a rejected file too: decoding it cost the service as much).
     """
     keys = [f"ip:{request.client.host if request.client else 'unknown'}"]
-    wait = await state.audio_query_limiter.retry_after(keys)
-    if wait is not None:
-        raise ApiError(
-            429,
-            f"too many sound searches from this address, try again in {wait} s",
-            details={"retry_after_s": wait},
-            headers={"Retry-After": str(wait)},
-        )
+    await state.audio_query_limiter.enforce(keys, "sound searches from this address")
     await state.audio_query_limiter.record(keys)
     limit = int(state.settings.max_upload_mb * 1024 * 1024)
     declared = request.headers.get("content-length")
