@@ -121,6 +121,8 @@ def main() -> int:
         f"| `{family}` | {start_keys.get(family, 0):,} | {end_keys.get(family, 0):,} |"
         for family in sorted(set(start_keys) | set(end_keys))
     )
+    by = summary["degraded_by"]
+    degraded_detail = " (" + ", ".join(f"{k}: {v}" for k, v in by.items()) + ")" if by else ""
     kind_rows = "\n".join(
         f"| {kind} | {v['requests']:,} | {v['p50_ms']:.0f} ms | {v['p99_ms']:.0f} ms | {v['5xx']} |"
         for kind, v in summary["by_kind"].items()
@@ -136,7 +138,7 @@ uvicorn process each), {args.concurrency} closed-loop clients as 4 demo users, {
 | throughput | {summary["rps"]:.1f} requests/s |
 | latency p50 / p99 | {summary["p50_ms"]:.0f} ms / {summary["p99_ms"]:.0f} ms |
 | errors (5xx / no answer / 4xx) | **{errors}** ({summary["5xx"]} / {summary["no_answer"]} / {summary["4xx"]}) |
-| answers marked degraded | {summary["degraded"]} |
+| answers marked degraded | {summary["degraded"]}{degraded_detail} |
 | plays acknowledged / lost | {writes["acked"]:,} / **{sum(writes["lost"].values())}** |
 
 | request | count | p50 | p99 | 5xx |

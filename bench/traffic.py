@@ -255,6 +255,8 @@ def summarize(results: list[Result], seconds: float | None = None) -> dict[str, 
         "no_answer": sum(1 for r in results if r.status == 0),
         "4xx": sum(1 for r in results if 400 <= r.status < 500),
         "degraded": sum(1 for r in results if r.degraded),
+        # "cf in recs": 3 -- which component each degraded answer named, and on which request kind
+        "degraded_by": dict(sorted(Counter(f"{flag} in {r.kind}" for r in results for flag in r.degraded).items())),
         "by_kind": {},
     }
     for kind in KINDS:
