@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import write_section
+from results import publish
 from traffic import (
     FLAG,
     REPO,
@@ -140,10 +140,7 @@ traffic from {args.concurrency} closed-loop clients ({kinds}), {args.rounds} rou
 Verdict: {"PASS" if ok else "FAIL"} (zero 5xx, degraded flags only for components that were down, recovery within
 {RECOVERY_LIMIT_S:.0f} s of each return, no acknowledged play missing from the database).
 """
-    print(body)
-    if not args.no_write:
-        command = "python bench/bench_faults.py" + "".join(f" {a}" for a in sys.argv[1:] if a != "--no-write")
-        write_section("Fault injection under load", command, body)
+    publish("Fault injection under load", body, write=not args.no_write)
     return 0 if ok else 1
 
 

@@ -30,7 +30,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from badaudio import BadInput, corpus, decompression_bomb, mutations
 from fuzzing import fuzz, session_factory
-from results import write_section
+from results import publish
 from traffic import REPO, login_demo_users, rss_bytes, running_stack
 
 RSS_GROWTH_LIMIT = 400 * 2**20
@@ -124,10 +124,7 @@ A valid clip afterwards: {valid.status_code}.
 
 Verdict: {"PASS" if ok else "FAIL"}.
 """
-    print(body)
-    if not args.no_write:
-        command = "python bench/bench_fuzz.py" + "".join(f" {a}" for a in sys.argv[1:] if a != "--no-write")
-        write_section("Fuzzing: the API schema and malformed audio", command, body)
+    publish("Fuzzing: the API schema and malformed audio", body, write=not args.no_write)
     return 0 if ok else 1
 
 

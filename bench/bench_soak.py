@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import write_section
+from results import publish
 from traffic import (
     MixedTraffic,
     discover_catalog,
@@ -161,10 +161,7 @@ Redis's own count of allocated memory (`used_memory`): {start_used / mb:.1f} MB 
 
 Verdict: {"PASS" if ok else "FAIL"}.
 """
-    print(body)
-    if not args.no_write:
-        command = "python bench/bench_soak.py" + "".join(f" {a}" for a in sys.argv[1:] if a != "--no-write")
-        write_section("Soak: mixed traffic, memory of every process", command, body)
+    publish("Soak: mixed traffic, memory of every process", body, write=not args.no_write)
     return 0 if ok else 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import re
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -27,3 +28,12 @@ def write_section(name: str, command: str, body: str) -> None:
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     RESULTS.write_text(text)
+
+
+def publish(name: str, body: str, *, write: bool) -> None:
+    """Print ``body`` and, with ``write``, put it in the section ``## name`` with the command that ran this
+    script (its arguments as given, ``--no-write`` left out)."""
+    print(body)
+    if write:
+        args = "".join(f" {a}" for a in sys.argv[1:] if a != "--no-write")
+        write_section(name, f"python bench/{Path(sys.argv[0]).name}{args}", body)

@@ -50,6 +50,11 @@ def user_recs_key(user_id: int) -> str:
     return f"gw:recs:{user_id}"
 
 
+def stamp_key(user_id: int) -> str:
+    """``user_id``'s cached state stamp (see the module docstring)."""
+    return f"gw:stamp:{user_id}"
+
+
 class Cache:
     def __init__(self, client: aioredis.Redis, metrics: Metrics, timeout_s: float) -> None:
         self.client = client
@@ -75,10 +80,7 @@ class Cache:
         return bool(self._pending)
 
     def report_failure(self, kind: str, exc: BaseException) -> None:
-        """Count a failed Redis call made outside this class (a timeout opens the breaker, as here)."""
-        self._failed(kind, exc)
-
-    def _failed(self, kind: str, exc: BaseException) -> None:
+        """Count a failed Redis call (this class's or a caller's, e.g. the rate limits): a timeout opens the breaker."""
         self.metrics.inc("gateway_cache_errors_total", kind=kind)
         if isinstance(exc, TimeoutError | redis_exceptions.TimeoutError):
             # Only a slow Redis opens the breaker: a refused connection fails at once anyway, and is
@@ -104,7 +106,7 @@ class Cache:
             read = self.client.get(key) if field is None else self.client.hget(key, field)
             raw = await asyncio.wait_for(read, self.timeout_s)
         except Exception as exc:
-            self._failed(kind, exc)
+            self.report_failure(kind, exc)
             degraded.add("cache")
             return False, None
         return True, raw if isinstance(raw, bytes | None) else str(raw).encode()
@@ -149,7 +151,7 @@ class Cache:
                     self._hset_script = self.client.register_script(HSET_WITH_TTL)
                 await asyncio.wait_for(self._hset_script(keys=[key], args=[field, data, ttl_s]), self.timeout_s)
         except Exception as exc:
-            self._failed("write", exc)
+            self.report_failure("write", exc)
             degraded.add("cache")
 
     async def delete(self, key: str) -> bool:
@@ -159,7 +161,7 @@ class Cache:
         try:
             await asyncio.wait_for(self.client.delete(key), self.timeout_s)
         except Exception as exc:
-            self._failed("delete", exc)
+            self.report_failure("delete", exc)
             return False
         return True
 
@@ -186,7 +188,7 @@ class Cache:
                 self._pending.pop(key, None)
                 return True
             except Exception as exc:
-                self._failed("write", exc)
+                self.report_failure("write", exc)
         if not only_if_missing:
             self._pending[key] = (value, ttl_s, time.monotonic() + ttl_s)
         return False
@@ -200,7 +202,7 @@ class Cache:
             try:
                 await asyncio.wait_for(self.client.set(key, value, ex=max(1, int(deadline - now))), self.timeout_s)
             except Exception as exc:
-                self._failed("write", exc)
+                self.report_failure("write", exc)
                 return
             self._pending.pop(key, None)
 
@@ -238,15 +240,20 @@ class Cache:
     # --- per-user state stamp --------------------------------------------------------------
 
     async def get_stamp(self, user_id: int, degraded: set[str]) -> str | None:
-        return await self.get_str(f"gw:stamp:{user_id}", degraded)
+        return await self.get_str(stamp_key(user_id), degraded)
 
     async def put_stamp(self, user_id: int, stamp: str, ttl_s: int, *, after_write: bool) -> None:
         """A reader fills a missing stamp only if no writer did meanwhile; a writer always overwrites, and
         drops the user's cached lists with it (all cached under older stamps, never to be read again)."""
         if after_write:
-            await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, drop=(user_recs_key(user_id),))
+            await self.set_str(stamp_key(user_id), stamp, ttl_s, drop=(user_recs_key(user_id),))
         else:
-            await self.set_str(f"gw:stamp:{user_id}", stamp, ttl_s, only_if_missing=True)
+            await self.set_str(stamp_key(user_id), stamp, ttl_s, only_if_missing=True)
+
+    async def forget_user(self, user_id: int) -> None:
+        """After an account is deleted: its stamp and cached lists go (a new account may get the same id)."""
+        for key in (stamp_key(user_id), user_recs_key(user_id)):
+            await self.delete(key)
 
 
 def live_session(raw: bytes) -> AuthenticatedUser | None:

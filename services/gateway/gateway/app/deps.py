@@ -47,6 +47,11 @@ def request_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (behind the proxy: the one it forwards, see FORWARDED_ALLOW_IPS), for rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
 async def optional_user(request: Request, state: Annotated[AppState, Depends(app_state)]) -> AuthenticatedUser | None:
     token = request_token(request)
     if not token or len(token) > 256:

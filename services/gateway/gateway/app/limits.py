@@ -21,28 +21,29 @@ from musicrec_common.web import ApiError
 from gateway.app.cache import Cache
 from gateway.core.ratelimit import SlidingWindowLimiter
 
-# KEYS: the limit keys. ARGV: mode ('check' | 'record'), max events, window in ms.
-# Returns, for 'check', the milliseconds until every key is below the limit again (0: none is blocked).
+# KEYS: the limit keys. ARGV: mode, max events, window in ms. Modes: 'check' returns the milliseconds until
+# every key is below the limit again (0: none is blocked); 'record' counts one event; 'take' is a check that
+# also records when nothing is blocked (one round trip for a limit that counts every admitted attempt).
 WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local max, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local mode, max, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local wait = 0
 for _, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  if ARGV[1] == 'record' then
-    redis.call('ZADD', key, now, now .. '-' .. redis.call('ZCARD', key))
-    redis.call('ZREMRANGEBYRANK', key, 0, -(max + 1))
-    redis.call('PEXPIRE', key, window)
-  else
-    local n = redis.call('ZCARD', key)
-    if n >= max then
-      local oldest = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
-      wait = math.max(wait, tonumber(oldest[2]) + window - now)
-    end
+  local n = redis.call('ZCARD', key)
+  if mode ~= 'record' and n >= max then
+    local oldest = redis.call('ZRANGE', key, n - max, n - max, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
   end
 end
-return wait
+if mode == 'check' or wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, now .. '-' .. redis.call('ZCARD', key))
+  redis.call('ZREMRANGEBYRANK', key, 0, -(max + 1))
+  redis.call('PEXPIRE', key, window)
+end
+return 0
 """
 
 
@@ -50,7 +51,8 @@ class SharedLimiter:
     """``max_events`` per key within ``window_s``, counted in Redis across replicas (see the module docstring).
 
     Same contract as :class:`SlidingWindowLimiter`, but async: :meth:`retry_after` (seconds to wait, or
-    None), :meth:`record` (count one event) and :meth:`reset`.
+    None), :meth:`record` (count one event) and :meth:`reset`; :meth:`enforce` and :meth:`take` answer
+    the 429 themselves.
     """
 
     def __init__(self, name: str, cache: Cache, max_events: int, window_s: float) -> None:
@@ -85,18 +87,22 @@ class SharedLimiter:
         wait_ms = await self._run("check", keys)
         if wait_ms is None:
             return self.local.retry_after(keys)
-        return max(1, math.ceil(wait_ms / 1000)) if wait_ms > 0 else None
+        return _seconds(wait_ms)
 
     async def enforce(self, keys: Sequence[str], what: str) -> None:
         """Raise the 429 (``too many {what}``, with ``Retry-After``) while any of ``keys`` is blocked."""
-        wait = await self.retry_after(keys)
-        if wait is not None:
-            raise ApiError(
-                429,
-                f"too many {what}, try again in {wait} s",
-                details={"retry_after_s": wait},
-                headers={"Retry-After": str(wait)},
-            )
+        _raise_if_blocked(await self.retry_after(keys), what)
+
+    async def take(self, keys: Sequence[str], what: str) -> None:
+        """:meth:`enforce`, then count the admitted attempt, in one Redis round trip."""
+        wait_ms = await self._run("take", keys)
+        if wait_ms is None:
+            wait = self.local.retry_after(keys)
+            if wait is None:
+                self.local.record(keys)
+        else:
+            wait = _seconds(wait_ms)
+        _raise_if_blocked(wait, what)
 
     async def record(self, keys: Sequence[str]) -> None:
         """Count one event for every key."""
@@ -107,3 +113,18 @@ class SharedLimiter:
         self.local.reset(keys)
         for key in self._keys(keys):
             await self.cache.delete(key)
+
+
+def _seconds(wait_ms: int) -> int | None:
+    """Whole seconds to wait (at least 1), or None when nothing is blocked."""
+    return max(1, math.ceil(wait_ms / 1000)) if wait_ms > 0 else None
+
+
+def _raise_if_blocked(wait: int | None, what: str) -> None:
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many {what}, try again in {wait} s",
+            details={"retry_after_s": wait},
+            headers={"Retry-After": str(wait)},
+        )

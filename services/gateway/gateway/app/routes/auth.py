@@ -9,8 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 
-from gateway.app.cache import user_recs_key
-from gateway.app.deps import SESSION_COOKIE, Db, State, User, request_token
+from gateway.app.deps import SESSION_COOKIE, Db, State, User, client_address, request_token
 from gateway.app.schemas import (
     AccountDeleteIn,
     LoginIn,
@@ -70,8 +69,7 @@ async def login(body: LoginIn, request: Request, response: Response, state: Stat
 
     The failures are counted in Redis, so the limit holds across gateway replicas.
     """
-    address = request.client.host if request.client else "unknown"
-    keys = [f"user:{body.username.strip().lower()}", f"ip:{address}"]
+    keys = [f"user:{body.username.strip().lower()}", f"ip:{client_address(request)}"]
     limiter = state.login_limiter
     await limiter.enforce(keys, "failed logins")
     # Password hashing and the database in the thread pool, with a short session of their own.
@@ -141,8 +139,7 @@ ACCOUNT_ERRORS: dict[int | str, dict[str, object]] = {
 async def _check_password_guard(state: AppState, user: AuthenticatedUser, request: Request) -> list[str]:
     """The login limiter's keys for this account and address, raising 429 while they are blocked: the
     password forms below must not become a way around the login limit."""
-    address = request.client.host if request.client else "unknown"
-    keys = [f"user:{user.username}", f"ip:{address}"]
+    keys = [f"user:{user.username}", f"ip:{client_address(request)}"]
     await state.login_limiter.enforce(keys, "wrong passwords")
     return keys
 
@@ -189,8 +186,7 @@ async def delete_account(body: AccountDeleteIn, request: Request, user: User, st
     if ended is None:
         raise await _wrong_password(state, keys, "password")
     await _forget(state, ended)
-    for key in (f"gw:stamp:{user.id}", user_recs_key(user.id)):
-        await state.cache.delete(key)
+    await state.cache.forget_user(user.id)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=state.settings.production)
     return response

@@ -18,7 +18,7 @@ from musicrec_common.web import ApiError
 from pydantic import BaseModel, Field
 
 from gateway.app.cache import Cache, user_recs_key
-from gateway.app.deps import State, User, state_stamp
+from gateway.app.deps import State, User, client_address, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected, call
 from gateway.app.schemas import SongOut
 from gateway.app.state import AppState
@@ -397,9 +397,7 @@ async def query_by_sound(
     Open to anonymous visitors, so each address gets AUDIO_QUERY_LIMIT searches per AUDIO_QUERY_WINDOW_S
     (every attempt counts, a rejected file too: decoding it cost the service as much).
     """
-    keys = [f"ip:{request.client.host if request.client else 'unknown'}"]
-    await state.audio_query_limiter.enforce(keys, "sound searches from this address")
-    await state.audio_query_limiter.record(keys)
+    await state.audio_query_limiter.take([f"ip:{client_address(request)}"], "sound searches from this address")
     limit = int(state.settings.max_upload_mb * 1024 * 1024)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
