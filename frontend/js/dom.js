@@ -83,12 +83,24 @@ export function icon(name, size = 20) {
 
 // --- formatting ---------------------------------------------------------------------------
 
+/** True when the song has both a title and an artist to show. */
+export function isNamed(song) {
+  return Boolean(song && song.title && song.title.trim() && song.artist && song.artist.trim());
+}
+
+// The MSD has listening data for songs it has no name for: say what they are instead of "Unknown title".
 export function songTitle(song) {
-  return (song && song.title && song.title.trim()) || "Unknown title";
+  const title = song && song.title && song.title.trim();
+  if (title) return title;
+  return song && song.msd_song_id ? "Untitled MSD song" : "Untitled song";
 }
 
 export function songArtist(song) {
-  return (song && song.artist && song.artist.trim()) || "Unknown artist";
+  const artist = song && song.artist && song.artist.trim();
+  if (artist) return artist;
+  // An untitled MSD song is told apart by its id; a titled one just lacks an artist.
+  if (song && song.msd_song_id && !(song.title && song.title.trim())) return `MSD ${song.msd_song_id}`;
+  return "Artist unknown";
 }
 
 /** 0:05, 3:07, 1:02:03 */

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from musicrec_common.devstack import Step, audio_steps, run_steps
+from musicrec_common.devstack import Step, audio_steps, preparation_steps, run_steps
 
 
 def test_step_key_changes_with_inputs_and_tolerates_missing_ones(tmp_path: Path) -> None:
@@ -17,6 +17,20 @@ def test_step_key_changes_with_inputs_and_tolerates_missing_ones(tmp_path: Path)
     target.write_text("v2")
     assert len({missing, first, step.key({})}) == 3
     assert step.key({"DATABASE_URL": "sqlite:///other.db"}) != step.key({})
+
+
+def test_import_reruns_when_the_metadata_files_change(tmp_path: Path) -> None:
+    """An existing installation gets repaired names on its next `make run`: the import's key follows both files."""
+    data = tmp_path / "data"
+    (data / "msd").mkdir(parents=True)
+    for name in ("songs.tsv", "songs_doubtful.tsv", "listens_10000_head.tsv"):
+        (data / "msd" / name).write_text("v1")
+    step = next(s for s in preparation_steps(data, tmp_path / "var") if s.name == "import-msd")
+    keys = {step.key({})}
+    for name in ("songs.tsv", "songs_doubtful.tsv"):
+        (data / "msd" / name).write_text("v2")
+        keys.add(step.key({}))
+    assert len(keys) == 3
 
 
 def test_cached_step_runs_once(tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ def test_anonymous_gets_401_on_every_me_route(client: TestClient) -> None:
         ("PUT", "/api/me/feedback/1", {"kind": "like"}),
         ("DELETE", "/api/me/feedback/1", None),
         ("GET", "/api/admin/users", None),
+        ("PATCH", "/api/admin/songs/1", {"title": "x"}),
     ]
     for method, path, body in calls:
         resp = client.request(method, path, json=body)

@@ -57,11 +57,12 @@ def test_import_shipped_listens_exact_counts_and_idempotent(migrated_url: str) -
     assert first.listens_read == 42_739 and first.listens_inserted == 42_739
     assert first.users_in_files == 1_630 and first.users_created == 1_630
     assert first.songs_listened == 9_071
-    assert first.songs_in_metadata == 29_729 and first.songs_created_from_metadata == 29_729
+    assert first.songs_in_metadata == 33_129 and first.songs_created_from_metadata == 33_129
+    assert first.songs_created_from_listens == 915  # listened songs without a metadata row
     after_first = counts(migrated_url)
     assert after_first == {
         "users": 1_630,
-        "songs": 29_729 + first.songs_created_from_listens,
+        "songs": 33_129 + 915,
         "plays": 42_739,
         "play_total": 129_149,
         "songs_listened": 9_071,
@@ -71,6 +72,7 @@ def test_import_shipped_listens_exact_counts_and_idempotent(migrated_url: str) -
     assert second.listens_inserted == 0 and second.listens_existing == 42_739
     assert second.users_created == 0 and second.songs_created_from_metadata == 0
     assert second.songs_created_from_listens == 0
+    assert second.songs_updated == 0 and second.fields_updated == 0
     assert counts(migrated_url) == after_first
 
     with engine.connect() as conn:

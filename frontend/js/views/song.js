@@ -191,6 +191,22 @@ function details(detail) {
   return rows.length ? h("dl", { class: "details" }, rows) : null;
 }
 
+/** Why the name may be wrong (MSD's doubtful song→track matches), or what an untitled MSD song is. */
+function metadataNote(song) {
+  if (song.metadata_uncertain) {
+    return h(
+      "p",
+      { class: "metadata-note", role: "note" },
+      h("span", { class: "badge badge-warn", text: "metadata uncertain" }),
+      h("span", { text: song.metadata_note || "The name shown may belong to another recording." }),
+    );
+  }
+  if (!(song.title && song.title.trim()) && song.msd_song_id) {
+    return h("p", { class: "metadata-note", role: "note", text: `The Million Song Dataset has listening data for this song (${song.msd_song_id}) but no name.` });
+  }
+  return null;
+}
+
 export async function render(root, ctx) {
   const id = Number(ctx.params.id);
   mount(root, loading("Loading the song…"));
@@ -231,6 +247,7 @@ export async function render(root, ctx) {
         h("p", { class: "eyebrow", text: song.source === "catalog" ? `Recording${song.collection ? ` · ${song.collection}` : ""}` : song.source === "upload" ? "Upload" : "Song" }),
         h("h1", { class: "song-title", text: songTitle(song) }),
         h("p", { class: "song-artist", text: songArtist(song) }),
+        metadataNote(song),
         h("p", { class: "song-meta", text: [song.release, song.year, song.duration_s ? formatTime(song.duration_s) : null].filter(Boolean).join(" · ") }),
         h("p", { class: "song-stats", text: statLine.join(" · ") }),
         detail.tags && detail.tags.length ? h("ul", { class: "tags", "aria-label": "Tags" }, detail.tags.slice(0, 12).map((t) => h("li", { class: "tag", text: t }))) : null,

@@ -97,7 +97,12 @@ def preparation_steps(data_dir: Path, var_dir: Path) -> list[Step]:
         Step(
             "import-msd",
             python_module("gateway", "import-data"),
-            [data_dir / "msd" / "songs.tsv", data_dir / "msd" / "listens_10000_head.tsv"],
+            # A changed file (e.g. repaired metadata) re-runs the import, which updates existing songs.
+            [
+                data_dir / "msd" / "songs.tsv",
+                data_dir / "msd" / "songs_doubtful.tsv",
+                data_dir / "msd" / "listens_10000_head.tsv",
+            ],
         ),
         Step("demo-users", python_module("gateway", "create-demo-users")),
         # Training data = imported listens + the app's own plays; retrain only when they changed.

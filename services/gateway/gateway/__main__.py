@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--songs", type=Path, default=None, help="songs.tsv (default: DATA_DIR/msd/songs.tsv)")
     imp.add_argument("--no-songs", action="store_true", help="do not import song metadata")
     imp.add_argument(
+        "--doubtful",
+        type=Path,
+        default=None,
+        help="songs whose MSD match is doubtful, flagged 'metadata uncertain' "
+        "(default: songs_doubtful.tsv beside the songs file, when present)",
+    )
+    imp.add_argument(
         "--listens",
         type=Path,
         action="append",
@@ -77,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
         songs = None if args.no_songs else (args.songs or settings.data_dir / "msd" / "songs.tsv")
         listens = args.listens or [settings.data_dir / "msd" / "listens_10000_head.tsv"]
+        doubtful = args.doubtful
+        if doubtful is None and songs is not None and (songs.parent / "songs_doubtful.tsv").exists():
+            doubtful = songs.parent / "songs_doubtful.tsv"
         engine = make_engine(url)
         try:
-            report = import_data(engine, songs_path=songs, listens_paths=listens, on_error=args.on_error)
+            report = import_data(
+                engine, songs_path=songs, listens_paths=listens, doubtful_path=doubtful, on_error=args.on_error
+            )
         except TasteProfileError as exc:
             print(f"import rejected, nothing written: {exc}", file=sys.stderr)
             return 2

@@ -103,6 +103,10 @@ class SongOut(BaseModel):
     msd_song_id: str | None
     has_audio: bool
     audio_url: str | None
+    metadata_uncertain: bool = Field(
+        default=False,  # lists cached before the flag existed still validate
+        description="MSD lists this song's song-to-track match as wrong: its name may belong to another recording",
+    )
 
     @classmethod
     def of(cls, song: Song) -> SongOut:
@@ -120,6 +124,7 @@ class SongOut(BaseModel):
             msd_song_id=song.msd_song_id,
             has_audio=has_audio,
             audio_url=f"/api/songs/{song.id}/audio" if has_audio else None,
+            metadata_uncertain=bool(song.metadata_uncertain),
         )
 
 
@@ -143,6 +148,7 @@ class MySongState(BaseModel):
 
 class SongDetailOut(SongOut):
     tempo_bpm: float | None
+    metadata_note: str | None = Field(description="Why the metadata is uncertain, when it is")
     tags: list[str]
     extra: dict[str, Any] | None
     stats: SongStats
@@ -161,6 +167,7 @@ class SongDetailOut(SongOut):
         return cls(
             **SongOut.of(song).model_dump(),
             tempo_bpm=song.tempo_bpm,
+            metadata_note=song.metadata_note if song.metadata_uncertain else None,
             tags=tags,
             extra=extra,
             stats=SongStats(**stats),
@@ -250,6 +257,32 @@ class HistoryOut(BaseModel):
 
 
 # --- admin -----------------------------------------------------------------------
+
+
+MetaText = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class SongEditIn(RequestBody):
+    """Fields to correct; an edited field is kept by every later `import-data`."""
+
+    title: MetaText | None = None
+    artist: MetaText | None = None
+    release: MetaText | None = None
+    year: int | None = Field(default=None, ge=1000, le=2100)
+    genre: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+    @field_validator("title", "artist", "release", "genre")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.strip()
+            if not value:
+                raise ValueError("must not be blank")
+        return value
+
+
+class AdminSongOut(SongOut):
+    edited_fields: list[str] = Field(description="Fields an admin edited: imports never change them")
 
 
 class AdminUserOut(UserOut):

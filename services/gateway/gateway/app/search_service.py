@@ -18,8 +18,8 @@ class SearchService:
     """Thread-safe owner of a :class:`SearchIndex`.
 
     Searches use the current index without locking. At most every
-    ``check_interval_s`` one caller compares the table's (count, max id) with
-    the index's and rebuilds it if songs were added; other callers keep using
+    ``check_interval_s`` one caller compares the table's (count, max id, last
+    metadata change) with the index's and rebuilds it if songs were added or renamed; other callers keep using
     the previous index meanwhile.
     """
 
@@ -27,7 +27,7 @@ class SearchService:
         self._engine = engine
         self._interval = check_interval_s
         self._index: SearchIndex | None = None
-        self._signature: tuple[int, int] | None = None
+        self._signature: tuple[int, int, str] | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
 

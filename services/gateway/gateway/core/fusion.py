@@ -10,8 +10,12 @@ vs cosine similarities), and a song both sources agree on rises to the top.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ def fuse(
     max_per_artist: int = 2,
     artist_window: int = 10,
     k: float = 60.0,
+    named: Collection[int] | None = None,
 ) -> list[Fused]:
     """Weighted RRF of several ranked lists.
 
@@ -60,6 +65,8 @@ def fuse(
         artist_of: song id -> artist, for the artist spread rule.
         max_per_artist: at most this many songs by one artist among the first ``artist_window``.
         k: RRF constant; larger flattens the rank curve.
+        named: ids of songs with a title and an artist; among songs of equal fused score they come first
+            (any other order is the score's).
 
     Returns:
         Up to ``n`` fused songs, best first; the songs pushed out of the first
@@ -83,7 +90,9 @@ def fuse(
             entry.sources[source] = cand.rank
             if cand.reason and cand.reason not in entry.reasons:
                 entry.reasons.append(cand.reason)
-    ordered = sorted(fused.values(), key=lambda f: (-f.score, f.song_id))
+    titled = named if named is not None else ()
+    # Rounded: equal rank sums reached in a different order differ in the last bits.
+    ordered = sorted(fused.values(), key=lambda f: (-round(f.score, 12), f.song_id not in titled, f.song_id))
     if artist_of is None:
         return ordered[:n]
     head: list[Fused] = []
@@ -101,3 +110,18 @@ def fuse(
             per_artist[artist] = per_artist.get(artist, 0) + 1
         head.append(item)
     return (head + deferred)[:n]
+
+
+def named_first_on_ties(items: Sequence[T], score: Callable[[T], float], named: Callable[[T], bool]) -> list[T]:
+    """Reorder runs of equal score so that named songs come first; every other order is kept.
+
+    Args:
+        items: a ranked list, best first (e.g. cf_service's, whose popularity fallback has long ties).
+        score: the item's score; only items with exactly this score in a row are reordered.
+        named: whether the item's song has a title and an artist.
+    """
+    out: list[T] = []
+    for _, run in itertools.groupby(items, key=score):
+        group = list(run)
+        out.extend(sorted(group, key=lambda item: not named(item)))  # stable
+    return out

@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.core.search import SongDoc
 from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, utcnow
+from gateway.db.retry import run_transaction
 
 
 def get_song(session: Session, song_id: int) -> Song | None:
@@ -21,6 +22,33 @@ def songs_by_id(session: Session, ids: Sequence[int]) -> dict[int, Song]:
     if not ids:
         return {}
     return {s.id: s for s in session.execute(select(Song).where(Song.id.in_(list(ids)))).scalars()}
+
+
+EDITABLE = ("title", "artist", "release", "year", "genre")
+
+
+def edit_song(session: Session, song_id: int, changes: dict[str, Any]) -> Song | None:
+    """An admin's metadata edit: writes the fields and locks them against later imports (``edited_fields``)."""
+
+    def work(s: Session) -> Song | None:
+        song = s.get(Song, song_id)
+        if song is None:
+            return None
+        locked = {f for f in (song.edited_fields or "").split(",") if f}
+        for name, value in changes.items():
+            if name not in EDITABLE:
+                raise ValueError(f"{name} is not editable")
+            setattr(song, name, value)
+            locked.add(name)
+        song.edited_fields = ",".join(sorted(locked)) or None
+        song.updated_at = utcnow()
+        s.flush()
+        return song
+
+    song = run_transaction(session, work)
+    if song is not None:
+        session.refresh(song)
+    return song
 
 
 def song_stats(session: Session, song_id: int, recent_days: int = 7) -> dict[str, Any]:
@@ -53,24 +81,42 @@ def song_stats(session: Session, song_id: int, recent_days: int = 7) -> dict[str
     }
 
 
+def untitled_last() -> Any:
+    """SQL sort key: 0 for songs with a title and an artist, 1 for the rest (ties put named songs first)."""
+    return case((and_(Song.title.is_not(None), Song.artist.is_not(None)), 0), else_=1)
+
+
 def chart(session: Session, *, since: dt.datetime | None, n: int) -> list[tuple[Song, int]]:
-    """Most played songs: all time from the aggregated plays, or since a time from the play events."""
+    """Most played songs: all time from the aggregated plays, or since a time from the play events.
+
+    Equal totals list songs with a title and an artist first, so a visitor's first look is not a row of
+    untitled MSD songs; otherwise the order is the play count's.
+    """
     if since is None:
-        total = func.sum(Play.count).label("total")
-        top = select(Play.song_id, total).group_by(Play.song_id)
+        totals = select(Play.song_id, func.sum(Play.count).label("total")).group_by(Play.song_id)
     else:
-        total = func.sum(PlayEvent.count).label("total")
-        top = select(PlayEvent.song_id, total).where(PlayEvent.played_at >= since).group_by(PlayEvent.song_id)
-    ranked = session.execute(top.order_by(total.desc(), top.selected_columns[0]).limit(n)).all()
-    songs = songs_by_id(session, [song_id for song_id, _ in ranked])
-    return [(songs[song_id], int(count)) for song_id, count in ranked if song_id in songs]
+        totals = (
+            select(PlayEvent.song_id, func.sum(PlayEvent.count).label("total"))
+            .where(PlayEvent.played_at >= since)
+            .group_by(PlayEvent.song_id)
+        )
+    top = totals.subquery()
+    ranked = session.execute(
+        select(Song, top.c.total)
+        .join(top, top.c.song_id == Song.id)
+        .order_by(top.c.total.desc(), untitled_last(), Song.id)
+        .limit(n)
+    ).all()
+    return [(song, int(count)) for song, count in ranked]
 
 
-def catalog_signature(engine: Engine) -> tuple[int, int]:
-    """(number of songs, largest id): changes whenever songs are added or removed."""
+def catalog_signature(engine: Engine) -> tuple[int, int, str]:
+    """(number of songs, largest id, latest metadata change): changes when songs are added, removed or renamed."""
     with engine.connect() as conn:
-        count, top = conn.execute(select(func.count(), func.coalesce(func.max(Song.id), 0))).one()
-    return int(count), int(top)
+        count, top, changed = conn.execute(
+            select(func.count(), func.coalesce(func.max(Song.id), 0), func.max(Song.updated_at))
+        ).one()
+    return int(count), int(top), str(changed)
 
 
 def search_documents(engine: Engine) -> list[SongDoc]:

@@ -1,9 +1,11 @@
 """Idempotent import of the shipped MSD data: song metadata and Taste Profile listens.
 
 Everything happens in one transaction: a file rejected half-way leaves the
-database exactly as it was. Importing the same files twice adds nothing:
-existing users, songs and (user, song) plays are left untouched, so plays the
-app recorded since are never overwritten.
+database exactly as it was. Importing the same files twice changes nothing:
+existing users and (user, song) plays are left untouched, so plays the app
+recorded since are never overwritten or doubled. Existing songs get what a newer
+metadata file fills in or corrects, never an empty value over a known one and
+never over a field an admin edited.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any, TypeVar
 
 import pandas as pd
 from musicrec_common.tasteprofile import BadLine, OnError, TasteProfileError, iter_chunks
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from tqdm import tqdm
 
-from gateway.db.models import Play, Song, SongSource, User
+from gateway.db.models import Play, Song, SongSource, User, utcnow
 
 SONG_COLUMNS = (
     "song_id",
@@ -48,6 +50,10 @@ class ImportReport:
     songs_created_from_listens: int = 0
     songs_in_metadata: int = 0
     songs_created_from_metadata: int = 0
+    songs_updated: int = 0  # existing songs whose metadata the file filled in or corrected
+    fields_updated: int = 0
+    songs_doubtful_in_file: int = 0
+    songs_flag_changed: int = 0  # "metadata uncertain" set or cleared
     bad_lines: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -116,30 +122,145 @@ def _insert_keyed(
     return {key: ident for key, ident in found}
 
 
+# Metadata columns an import may fill in or correct: file column -> Song attribute.
+METADATA_FIELDS = {
+    "track_id": "msd_track_id",
+    "title": "title",
+    "artist": "artist",
+    "release": "release",
+    "year": "year",
+    "duration_s": "duration_s",
+    "tempo_bpm": "tempo_bpm",
+    "genre": "genre",
+    "lastfm_tags": "tags",
+}
+
+
+def _song_values(record: dict[str, Any]) -> dict[str, Any]:
+    """One songs.tsv record as Song attribute values; None where the file leaves a cell empty."""
+    out: dict[str, Any] = {attr: _clean(record.get(column)) for column, attr in METADATA_FIELDS.items()}
+    year = out["year"]
+    out["year"] = int(str(year)) if year not in (None, "0") else None
+    return out
+
+
+def _same(old: object, new: object) -> bool:
+    # MySQL's FLOAT is single precision: 240.3 reads back as 240.300003, which is no change.
+    if isinstance(old, float) and isinstance(new, float):
+        return math.isclose(old, new, rel_tol=1e-6, abs_tol=1e-6)
+    return old == new
+
+
+def _changes(current: dict[str, Any], values: dict[str, Any], locked: set[str]) -> dict[str, Any]:
+    """Fields to write: a non-empty value that differs, never one an admin edited, never an empty one."""
+    return {
+        attr: value
+        for attr, value in values.items()
+        if value is not None and attr not in locked and not _same(current.get(attr), value)
+    }
+
+
 def import_songs(conn: Connection, path: Path, report: ImportReport) -> None:
+    """Insert new songs and bring existing MSD songs up to date with the file.
+
+    A song first imported untitled (from listens only) gets its title; a value the
+    new file corrects is corrected. A cell the file leaves empty never erases what
+    the database holds, and fields named in ``edited_fields`` (admin edits) are kept.
+    """
     frame = _read_songs(path)
     report.songs_in_metadata = len(frame)
-    known = _key_map(conn, Song.msd_song_id, Song.id)
-    new = frame[~frame["song_id"].isin(known)]
-    rows = [
-        {
-            "source": SongSource.msd,
-            "msd_song_id": r["song_id"],
-            "msd_track_id": _clean(r.get("track_id")),
-            "title": _clean(r.get("title")),
-            "artist": _clean(r.get("artist")),
-            "release": _clean(r.get("release")),
-            "year": int(r["year"]) if _clean(r.get("year")) not in (None, "0") else None,
-            "duration_s": _clean(r.get("duration_s")),
-            "tempo_bpm": _clean(r.get("tempo_bpm")),
-            "genre": _clean(r.get("genre")),
-            "tags": _clean(r.get("lastfm_tags")),
-        }
-        for r in new.to_dict("records")
-    ]
-    for part in tqdm(list(_batches(rows)), desc="songs", unit="batch", leave=False, disable=None):
+    records = frame.to_dict("records")
+    attrs = list(METADATA_FIELDS.values())
+    columns = [getattr(Song, a) for a in attrs]
+    existing: dict[str, tuple[int, dict[str, Any], set[str]]] = {}
+    query = select(Song.msd_song_id, Song.id, Song.edited_fields, *columns).where(Song.msd_song_id.is_not(None))
+    for row in conn.execute(query.execution_options(yield_per=50_000)):
+        locked = {f.strip() for f in (row[2] or "").split(",") if f.strip()}
+        existing[row[0]] = (row[1], dict(zip(attrs, row[3:], strict=True)), locked)
+
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    # Rows that change the same set of fields are written with one executemany.
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        values = _song_values(record)
+        known = existing.get(record["song_id"])
+        if known is None:
+            new_rows.append({"source": SongSource.msd, "msd_song_id": record["song_id"], "updated_at": now} | values)
+            continue
+        ident, current, locked = known
+        changed = _changes(current, values, locked)
+        if changed:
+            updates.setdefault(tuple(sorted(changed)), []).append({"_id": ident} | changed)
+            report.fields_updated += len(changed)
+    for part in tqdm(list(_batches(new_rows)), desc="songs", unit="batch", leave=False, disable=None):
         conn.execute(insert(Song), list(part))
-    report.songs_created_from_metadata = len(rows)
+    report.songs_created_from_metadata = len(new_rows)
+    for fields, rows in updates.items():
+        statement = (
+            update(Song)
+            .where(Song.id == bindparam("_id"))
+            .values({f: bindparam(f) for f in fields} | {"updated_at": now})
+        )
+        for part in _batches(rows):
+            conn.execute(statement, list(part))
+        report.songs_updated += len(rows)
+
+
+def _read_doubtful(path: Path) -> dict[str, str | None]:
+    """songs_doubtful.tsv: MSD song id -> a note for the song page (the Echo Nest's own name when known)."""
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\r\n").split("\t")
+        if "song_id" not in header:
+            raise TasteProfileError(str(path), 1, f"doubtful-songs header lacks 'song_id'; found {header}")
+        col = {name: i for i, name in enumerate(header)}
+        out: dict[str, str | None] = {}
+        for number, line in enumerate(handle, start=2):
+            cells = line.rstrip("\r\n").split("\t")
+            song_id = cells[col["song_id"]].strip() if len(cells) > col["song_id"] else ""
+            if not song_id:
+                raise TasteProfileError(str(path), number, "empty song_id")
+            side = (
+                cells[col["echo_nest_song_side"]].strip()
+                if "echo_nest_song_side" in col and len(cells) > col["echo_nest_song_side"]
+                else ""
+            )
+            note = "The Million Song Dataset lists this song's track match as wrong: the name may belong to another recording."
+            out[song_id] = f"{note} The Echo Nest names it “{side}”." if side else note
+    return out
+
+
+def mark_doubtful(conn: Connection, path: Path, report: ImportReport) -> None:
+    """Flag the MSD songs on the doubtful list (and clear the flag of songs no longer on it)."""
+    doubtful = _read_doubtful(path)
+    report.songs_doubtful_in_file = len(doubtful)
+    now = utcnow()
+    current = {
+        msd: (ident, flag, note)
+        for msd, ident, flag, note in conn.execute(
+            select(Song.msd_song_id, Song.id, Song.metadata_uncertain, Song.metadata_note).where(
+                Song.msd_song_id.is_not(None)
+            )
+        )
+    }
+    rows = [
+        {"_id": ident, "flag": True, "note": doubtful[msd]}
+        for msd, (ident, flag, note) in current.items()
+        if msd in doubtful and (not flag or note != doubtful[msd])
+    ]
+    rows += [
+        {"_id": ident, "flag": False, "note": None}
+        for msd, (ident, flag, _) in current.items()
+        if flag and msd not in doubtful
+    ]
+    statement = (
+        update(Song)
+        .where(Song.id == bindparam("_id"))
+        .values(metadata_uncertain=bindparam("flag"), metadata_note=bindparam("note"), updated_at=now)
+    )
+    for part in _batches(rows):
+        conn.execute(statement, list(part))
+    report.songs_flag_changed = len(rows)
 
 
 def import_listens(
@@ -205,13 +326,23 @@ def import_listens(
 
 
 def import_data(
-    engine: Engine, *, songs_path: Path | None, listens_paths: Sequence[Path], on_error: OnError = "reject"
+    engine: Engine,
+    *,
+    songs_path: Path | None,
+    listens_paths: Sequence[Path],
+    doubtful_path: Path | None = None,
+    on_error: OnError = "reject",
 ) -> ImportReport:
-    """Import metadata then listens in a single transaction; raises TasteProfileError on bad input."""
+    """Import metadata, then listens, then the doubtful flags, in a single transaction.
+
+    Raises TasteProfileError on bad input (and then writes nothing).
+    """
     report = ImportReport()
     with engine.begin() as conn:
         if songs_path is not None:
             import_songs(conn, songs_path, report)
         for path in listens_paths:
             import_listens(conn, path, report, on_error=on_error)
+        if doubtful_path is not None:  # last: listened songs without a metadata row exist by now
+            mark_doubtful(conn, doubtful_path, report)
     return report

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -92,6 +93,13 @@ class Song(Base):
     audio_path: Mapped[str | None] = mapped_column(String(1024))
     # The song's id in audio_service's index (catalog renderings and uploads).
     audio_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # MSD itself lists this song's song->track match as wrong: the name may belong to another recording.
+    metadata_uncertain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    metadata_note: Mapped[str | None] = mapped_column(String(512))
+    # Comma-separated metadata fields an admin edited: imports never change them.
+    edited_fields: Mapped[str | None] = mapped_column(String(255))
+    # Last change of the metadata (import, admin edit): the search index rebuilds when it moves.
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
 
     __table_args__ = (Index("ix_songs_source", "source"), Index("ix_songs_artist", "artist", mysql_length=191))

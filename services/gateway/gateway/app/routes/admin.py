@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from musicrec_common.schemas import ErrorResponse
+from musicrec_common.web import ApiError
 
-from gateway.app.deps import Admin, Db
-from gateway.app.schemas import AdminUserOut, AdminUsersOut
-from gateway.db import accounts
+from gateway.app.deps import Admin, Db, State
+from gateway.app.schemas import AdminSongOut, AdminUserOut, AdminUsersOut, SongEditIn, SongOut
+from gateway.db import accounts, catalog
 
 router = APIRouter(
     prefix="/api/admin",
@@ -43,3 +44,18 @@ def list_users(
         for u, n in rows
     ]
     return AdminUsersOut(page=page, per_page=per_page, total=total, items=items)
+
+
+@router.patch("/songs/{song_id}", response_model=AdminSongOut, responses={404: {"model": ErrorResponse}})
+def edit_song(song_id: int, body: SongEditIn, _: Admin, db: Db, state: State) -> AdminSongOut:
+    """Correct a song's title, artist, release, year or genre; `import-data` never changes an edited field."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise ApiError(422, "name at least one field to change", code="nothing_to_change")
+    song = catalog.edit_song(db, song_id, changes)
+    if song is None:
+        raise ApiError(404, f"song {song_id} not found", code="song_not_found", details={"song_id": song_id})
+    state.search.invalidate()
+    return AdminSongOut(
+        **SongOut.of(song).model_dump(), edited_fields=[f for f in (song.edited_fields or "").split(",") if f]
+    )

@@ -22,7 +22,7 @@ from gateway.app.deps import State, User, client_address, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected, call
 from gateway.app.schemas import SongOut
 from gateway.app.state import AppState
-from gateway.core.fusion import Candidate, Fused, fuse
+from gateway.core.fusion import Candidate, Fused, fuse, named_first_on_ties
 from gateway.db.catalog import chart
 from gateway.db.export import cf_song_key
 from gateway.db.models import Song
@@ -198,8 +198,17 @@ def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
     ]
 
 
+def _named(song: Song | None) -> bool:
+    return song is not None and bool(song.title) and bool(song.artist)
+
+
+def _named_ids(songs: dict[int, Song]) -> set[int]:
+    return {sid for sid, song in songs.items() if _named(song)}
+
+
 def _cf_candidates(items: list[dict[str, Any]], by_msd: dict[str, Song], fallback: bool) -> list[Candidate]:
     out = []
+    items = named_first_on_ties(items, lambda i: float(i.get("score", 0.0)), lambda i: _named(by_msd.get(i["song_id"])))
     for rank, item in enumerate(items, start=1):
         song = by_msd.get(item["song_id"])
         if song is None:
@@ -278,7 +287,14 @@ async def my_recommendations(
     weights = {"cf": state.settings.hybrid_cf_weight, "audio": state.settings.hybrid_audio_weight}
     if lists.get("cf") and any(c.song_id not in songs for c in lists["cf"]):
         songs.update((await run_in_threadpool(_lookup, state, (), (), [c.song_id for c in lists["cf"]]))[2])
-    fused = fuse(lists, weights, n=n, exclude=profile.seen, artist_of={k: v.artist for k, v in songs.items()})
+    fused = fuse(
+        lists,
+        weights,
+        n=n,
+        exclude=profile.seen,
+        artist_of={k: v.artist for k, v in songs.items()},
+        named=_named_ids(songs),
+    )
     out = RecsOut(mode=mode, items=_items(fused, songs), degraded=sorted(degraded), fallback=fallback)
     for component in degraded:
         state.metrics.inc("gateway_degraded_responses_total", component=component)
@@ -357,7 +373,14 @@ async def similar_songs(
     seed = await _seed(state, song_id)
     lists, songs = await _similar_lists(state, seed, mode, max(n, 50), degraded)
     weights = {"cf": state.settings.hybrid_cf_weight, "audio": state.settings.hybrid_audio_weight}
-    fused = fuse(lists, weights, n=n, exclude={seed.id}, artist_of={k: v.artist for k, v in songs.items()})
+    fused = fuse(
+        lists,
+        weights,
+        n=n,
+        exclude={seed.id},
+        artist_of={k: v.artist for k, v in songs.items()},
+        named=_named_ids(songs),
+    )
     out = RecsOut(mode=mode, items=_items(fused, songs), degraded=sorted(degraded))
     if not degraded:
         await _cache(state).set_json(key, out.model_dump(mode="json"), state.settings.recs_cache_ttl_s, degraded)
@@ -379,6 +402,7 @@ async def radio(state: State, song_id: int) -> RadioOut:
         artist_of={k: v.artist for k, v in songs.items()},
         max_per_artist=2,
         artist_window=25,
+        named=_named_ids(songs),
     )
     return RadioOut(seed=SongOut.of(seed), items=_items(fused, songs), degraded=sorted(degraded))
 
