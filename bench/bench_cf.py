@@ -92,7 +92,7 @@ def bench_serving(work: Path) -> dict[str, object]:
     out["precompute_s"] = round(time.perf_counter() - start, 2)
     out["precompute_lines"] = counts
 
-    inter = vote._require()
+    inter = vote.interactions
     rng = np.random.default_rng(0)
     users = rng.choice(inter.n_users, 200, replace=False)
     histories = []

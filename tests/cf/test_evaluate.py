@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from cf_service import cli
 from cf_service.core import evaluate as evaluate_mod
+from cf_service.core.baselines.seedvote import SeedVote
 from cf_service.core.data import Interactions, as_interactions
 from cf_service.core.members import Member
-from cf_service.core.seedvote import SeedVote
 
 TINY_SEARCH: dict[str, list[tuple[str, list[Any], bool]]] = {
     "itemknn": [("alpha", [0.15, 0.5], True), ("transform", [{"kind": "binary"}, {"kind": "log1p"}], False)],

@@ -1,2 +1,3 @@
 """Collaborative filtering service: a three-model vote over scikit-surprise, served over HTTP."""
+
 __version__ = "0.1.0"

@@ -148,9 +148,9 @@ def index_listens(listens: DataFrame) -> tuple[DataFrame, np.ndarray, np.ndarray
     from pyspark.ml.feature import StringIndexer
     from pyspark.sql import functions as F
 
-    model = StringIndexer(
-        inputCols=["user_id", "song_id"], outputCols=["u", "i"], stringOrderType="alphabetAsc"
-    ).fit(listens)
+    model = StringIndexer(inputCols=["user_id", "song_id"], outputCols=["u", "i"], stringOrderType="alphabetAsc").fit(
+        listens
+    )
     users, songs = (np.asarray(labels, dtype=str) for labels in model.labelsArray)
     indexed = model.transform(listens).select(
         F.col("u").cast("int").alias("u"),
@@ -173,7 +173,9 @@ def with_ratings(indexed: DataFrame, n_users: int, n_listens: int, params: Spark
     if t.kind in ("bm25", "tfidf"):
         # Smoothed idf exactly as PreferenceTransform.fit: log1p(n_users / (1 + listeners)).
         listeners = indexed.groupBy("i").agg(F.count(F.lit(1)).alias("df"))
-        df = df.join(F.broadcast(listeners), "i").withColumn("idf", F.log1p(F.lit(float(n_users)) / (1.0 + F.col("df"))))
+        df = df.join(F.broadcast(listeners), "i").withColumn(
+            "idf", F.log1p(F.lit(float(n_users)) / (1.0 + F.col("df")))
+        )
     if t.kind == "binary":
         weight = F.lit(1.0)
     elif t.kind == "log1p":

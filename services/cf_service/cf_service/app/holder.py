@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cf_service.core.base import Recommender
+
 log = logging.getLogger("cf_service")
 
 
 @dataclass(frozen=True)
 class Served:
-    model: Any  # cf_service.core.vote.RankFusionVote
+    model: Recommender  # the vote, as every model, behind the one interface
     version: str
     meta: dict[str, Any] = field(default_factory=dict)
 

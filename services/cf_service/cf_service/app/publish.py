@@ -26,7 +26,7 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
     started = time.perf_counter()
     vote = load_current(model_dir)
     version = str(vote.meta["version"])
-    inter = vote._require()
+    inter = vote.interactions
     client = redis.Redis.from_url(redis_url)
     previous = client.get("cf:version")
     pipe = client.pipeline(transaction=False)
@@ -40,17 +40,24 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
             pipe.execute()
             bar.update(len(batch))
         for i, song_rec in enumerate(song_lists(vote, n_song)):
-            items = [{"song_id": s, "score": sc, "rank": r} for r, (s, sc) in
-                     enumerate(zip(song_rec["similar"], song_rec["scores"], strict=True), start=1)]
+            items = [
+                {"song_id": s, "score": sc, "rank": r}
+                for r, (s, sc) in enumerate(zip(song_rec["similar"], song_rec["scores"], strict=True), start=1)
+            ]
             pipe.set(f"cf:{version}:similar:{song_rec['song_id']}", json.dumps(items, separators=(",", ":")))
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()
         bar.update(inter.n_songs)
     removed = _switch(client, version, previous)
-    return {"version": version, "users": len(users), "songs": int(inter.n_songs),
-            "removed_previous": removed, "seconds": round(time.perf_counter() - started, 2),
-            "list_length": n_user}
+    return {
+        "version": version,
+        "users": len(users),
+        "songs": int(inter.n_songs),
+        "removed_previous": removed,
+        "seconds": round(time.perf_counter() - started, 2),
+        "list_length": n_user,
+    }
 
 
 def _switch(client: redis.Redis, version: str, previous: bytes | str | None) -> int:
@@ -111,14 +118,21 @@ def publish_file(path: str | Path, redis_url: str, batch: int = 1000) -> dict[st
                 if kind == "user":
                     ranks = rec.get("member_ranks") or {}
                     items: list[dict[str, Any]] = [
-                        {"song_id": s, "score": sc, "rank": r, "because": [],
-                         "member_ranks": {m: v[r - 1] for m, v in ranks.items()}}
+                        {
+                            "song_id": s,
+                            "score": sc,
+                            "rank": r,
+                            "because": [],
+                            "member_ranks": {m: v[r - 1] for m, v in ranks.items()},
+                        }
                         for r, (s, sc) in enumerate(zip(rec["songs"], rec["scores"], strict=True), start=1)
                     ]
                     pipe.set(f"cf:{version}:recs:{rec['user_id']}", json.dumps(items, separators=(",", ":")))
                 elif kind == "song":
-                    items = [{"song_id": s, "score": sc, "rank": r} for r, (s, sc) in
-                             enumerate(zip(rec["similar"], rec["scores"], strict=True), start=1)]
+                    items = [
+                        {"song_id": s, "score": sc, "rank": r}
+                        for r, (s, sc) in enumerate(zip(rec["similar"], rec["scores"], strict=True), start=1)
+                    ]
                     pipe.set(f"cf:{version}:similar:{rec['song_id']}", json.dumps(items, separators=(",", ":")))
                 else:
                     continue
@@ -129,5 +143,10 @@ def publish_file(path: str | Path, redis_url: str, batch: int = 1000) -> dict[st
                     pending = 0
     pipe.execute()
     removed = _switch(client, version, previous)
-    return {"version": version, **counts, "files": len(files), "removed_previous": removed,
-            "seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "version": version,
+        **counts,
+        "files": len(files),
+        "removed_previous": removed,
+        "seconds": round(time.perf_counter() - started, 2),
+    }

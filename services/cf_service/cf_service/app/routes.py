@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +18,7 @@ from musicrec_common.web import ApiError, require_bearer
 from cf_service import __version__
 from cf_service.app.holder import ModelHolder, Served
 from cf_service.app.settings import Settings
+from cf_service.core.ranking import Recommendations
 
 router = APIRouter()
 N = Annotated[int, Query(ge=1, le=500, description="List length, 1-500")]
@@ -36,7 +37,7 @@ def served(h: Annotated[ModelHolder, Depends(holder)]) -> Served:
     return current
 
 
-def _recs(result: Any, version: str) -> RecommendationsResponse:
+def _recs(result: Recommendations, version: str) -> RecommendationsResponse:
     data = result.to_dict()
     return RecommendationsResponse(
         user_id=data.get("user_id"),
@@ -73,8 +74,7 @@ async def similar(song_id: SongId, s: Annotated[Served, Depends(served)], n: N =
     """Songs most co-listened with this one; unknown songs get popular songs flagged `fallback: popular`."""
     result = await run_in_threadpool(s.model.similar_items, song_id, n)
     data = result.to_dict()
-    return SimilarResponse(song_id=song_id, model_version=s.version, fallback=data.get("fallback"),
-                           items=data["items"])
+    return SimilarResponse(song_id=song_id, model_version=s.version, fallback=data.get("fallback"), items=data["items"])
 
 
 @router.get("/popular", response_model=PopularResponse, tags=["similar"])
@@ -90,19 +90,28 @@ async def health(h: Annotated[ModelHolder, Depends(holder)]) -> HealthResponse:
     """Service version and the served model: version, trained at, users, songs."""
     current = h.current
     if current is None:
-        return HealthResponse(service="cf_service", version=__version__, status="degraded",
-                              info={"model_version": None, "error": h.error})
+        return HealthResponse(
+            service="cf_service", version=__version__, status="degraded", info={"model_version": None, "error": h.error}
+        )
     meta = current.meta
     return HealthResponse(
-        service="cf_service", version=__version__, status="ok",
-        info={"model_version": current.version, "trained_at": meta.get("trained_at"),
-              "users": meta.get("n_users"), "songs": meta.get("n_songs"), "listens": meta.get("n_listens")},
+        service="cf_service",
+        version=__version__,
+        status="ok",
+        info={
+            "model_version": current.version,
+            "trained_at": meta.get("trained_at"),
+            "users": meta.get("n_users"),
+            "songs": meta.get("n_songs"),
+            "listens": meta.get("n_listens"),
+        },
     )
 
 
 @router.post("/admin/reload", response_model=HealthResponse, tags=["admin"])
-async def reload(request: Request, h: Annotated[ModelHolder, Depends(holder)],
-                 authorization: Annotated[str | None, Header()] = None) -> HealthResponse:
+async def reload(
+    request: Request, h: Annotated[ModelHolder, Depends(holder)], authorization: Annotated[str | None, Header()] = None
+) -> HealthResponse:
     """Load the model folder `current` points at (after `python -m cf_service train`), atomically."""
     settings: Settings = request.app.state.settings
     require_bearer(authorization, settings.admin_token)

@@ -12,11 +12,11 @@ Entry points for the HTTP layer::
 """
 
 from cf_service.core.artifacts import current_version, load_current, load_version, model_info, save_version
+from cf_service.core.baselines.seedvote import SeedVote
 from cf_service.core.data import Interactions, as_interactions, read_interactions, to_trainset
 from cf_service.core.members import ALS, EASE, ItemKNN, Member, Popularity, load_member
 from cf_service.core.params import DEFAULT_PARAMS
 from cf_service.core.ranking import Because, Recommendations, RecommendedSong, SimilarSong, SimilarSongs
-from cf_service.core.seedvote import SeedVote
 from cf_service.core.split import protocol_split, validation_split
 from cf_service.core.training import TrainResult, train
 from cf_service.core.transforms import PreferenceTransform

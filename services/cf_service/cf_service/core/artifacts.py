@@ -82,7 +82,7 @@ def save_version(
     keep: int = KEEP_VERSIONS,
 ) -> Path:
     """Write ``vote`` into a new version folder, switch ``current`` to it, then keep only the newest ``keep``."""
-    inter = vote._require()
+    inter = vote.interactions
     root = Path(model_dir)
     root.mkdir(parents=True, exist_ok=True)
     params = vote.get_params()
@@ -130,7 +130,7 @@ def load_current(model_dir: str | Path) -> RankFusionVote:
 
 def model_info(vote: RankFusionVote) -> dict[str, Any]:
     """Metadata for an API: version, trained_at, sizes, params."""
-    inter = vote._require()
+    inter = vote.interactions
     return {
         "version": vote.meta.get("version"),
         "trained_at": vote.meta.get("trained_at"),

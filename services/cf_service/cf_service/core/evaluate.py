@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cf_service.core.baselines.seedvote import SeedVote
 from cf_service.core.data import Interactions, as_interactions, read_frame
 from cf_service.core.members import EASE, Member, Popularity
 from cf_service.core.metrics import DEPTH, all_metrics
 from cf_service.core.params import DEFAULT_PARAMS
-from cf_service.core.seedvote import SeedVote
 from cf_service.core.tuning import TuneResult, tune
 from cf_service.core.vote import RankFusionVote, build_vote
 

@@ -56,12 +56,12 @@ def als_vote(
     if user_factors.shape[1] != item_factors.shape[1]:
         raise ValueError("user and item factors have different ranks")
     member = ALS(**{**params, "factors": int(user_factors.shape[1])})
-    member._set_data(inter)  # fits the transform (idf, mean length) on the same counts
+    member.attach(inter)  # fits the transform (idf, mean length) on the same counts
     member.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
     member.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
     member.fit_seconds = float(fit_seconds)
     vote = RankFusionVote({"als": member}, {"als": 1.0}, rrf_k=rrf_k, depth=depth)
-    vote._set_data(inter)
+    vote.attach(inter)
     vote.fit_seconds = float(fit_seconds)
     return vote
 

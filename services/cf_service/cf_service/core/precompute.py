@@ -15,10 +15,10 @@ from cf_service.core.vote import RankFusionVote
 
 def user_lists(vote: RankFusionVote, n: int = 100) -> Iterator[dict[str, Any]]:
     """``{"type": "user", "user_id", "songs", "scores", "member_ranks"}`` for every training user."""
-    inter = vote._require()
+    inter = vote.interactions
     for lo in range(0, inter.n_users, BATCH):
         users = np.arange(lo, min(lo + BATCH, inter.n_users), dtype=np.int64)
-        idx, scores, ranks = vote._fused(users, None, n)
+        idx, scores, ranks = vote.fused(users, None, n)
         for r, u in enumerate(users.tolist()):
             keep = idx[r] >= 0
             yield {
@@ -32,7 +32,7 @@ def user_lists(vote: RankFusionVote, n: int = 100) -> Iterator[dict[str, Any]]:
 
 def song_lists(vote: RankFusionVote, n: int = 50) -> Iterator[dict[str, Any]]:
     """``{"type": "song", "song_id", "similar", "scores"}``: item-kNN neighbours of every song."""
-    inter = vote._require()
+    inter = vote.interactions
     idx, val = vote.neighbours(n)
     for i in range(inter.n_songs):
         keep = idx[i] >= 0

@@ -170,8 +170,9 @@ def iter_blocks(shape: Shape, seed: int = 0) -> Iterator[tuple[np.ndarray, np.nd
         yield u + lo, perm[s], play_counts(rng, len(u))
 
 
-def write_block(handle: TextIO, users: np.ndarray, songs: np.ndarray, counts: np.ndarray, seed: int,
-                song_ids: np.ndarray) -> None:
+def write_block(
+    handle: TextIO, users: np.ndarray, songs: np.ndarray, counts: np.ndarray, seed: int, song_ids: np.ndarray
+) -> None:
     """Append one block's lines; ``song_ids`` are all raw song ids (inner id -> string)."""
     uniq_u, inv_u = np.unique(users, return_inverse=True)
     uid = user_id(uniq_u, seed)[inv_u]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from cf_service.core.data import Interactions
-from cf_service.core.members import ALS, EASE, ItemKNN, Member
+from cf_service.core.members import REGISTRY, SearchSpace
 from cf_service.core.metrics import DEPTH, all_metrics
 from cf_service.core.params import DEFAULT_PARAMS
 from cf_service.core.split import ValidationSplit, validation_split
@@ -35,37 +35,10 @@ from cf_service.core.vote import fuse_lists
 
 Log = Callable[[str], None]
 
-# (parameter, candidate values, ordered?) searched in this order for each member.
-SEARCH: dict[str, list[tuple[str, list[Any], bool]]] = {
-    "itemknn": [
-        ("alpha", [0.0, 0.15, 0.3, 0.5, 0.7], True),
-        ("q", [1.0, 2.0, 3.0, 5.0], True),
-        ("user_damping", [0.0, 0.25, 0.5, 0.75], True),
-        ("transform", [{"kind": "binary"}, {"kind": "log1p"}, {"kind": "bm25", "k1": 1.2, "b": 0.75}], False),
-        ("k", [100, 200, 400], True),
-    ],
-    "ease": [
-        ("lam", [5.0, 10.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0], True),
-        ("transform", [{"kind": "binary"}, {"kind": "log1p"}, {"kind": "bm25", "k1": 1.2, "b": 0.75}], False),
-    ],
-    "als": [
-        (
-            "transform",
-            [
-                {"kind": "bm25", "k1": 1.2, "b": 0.75},
-                {"kind": "confidence", "alpha": 1.0, "eps": 1.0},
-                {"kind": "log1p"},
-            ],
-            False,
-        ),
-        ("factors", [32, 64, 128, 256], True),
-        ("regularization", [0.1, 1.0, 5.0, 20.0], True),
-        ("alpha", [0.5, 1.0, 2.0, 4.0], True),
-    ],
-}
+# (parameter, candidate values, ordered?) searched in this order: each member class's own search_space.
+SEARCH: dict[str, SearchSpace] = {name: list(REGISTRY[name].search_space) for name in DEFAULT_PARAMS["members"]}
 VOTE_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 VOTE_K = (2.0, 5.0, 10.0, 20.0, 60.0)
-MEMBER_CLASSES: dict[str, type[Member]] = {"itemknn": ItemKNN, "ease": EASE, "als": ALS}
 
 
 @dataclass
@@ -144,7 +117,7 @@ class _Searcher:
         key = (name, _key(params))
         if key in self.cache:
             return self.cache[key]
-        model = MEMBER_CLASSES[name](**params)
+        model = REGISTRY[name](**params)
         start = time.perf_counter()
         model.fit(self.vs.train)
         fit_s = time.perf_counter() - start
@@ -157,7 +130,7 @@ class _Searcher:
         self.cache[key] = (metrics, ranked)
         return metrics, ranked
 
-    def search(self, name: str, start: dict[str, Any], space: list[tuple[str, list[Any], bool]]) -> dict[str, Any]:
+    def search(self, name: str, start: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
         best = dict(start)
         best_m, _ = self.run(name, best)
         for param, values, ordered in space:
@@ -210,7 +183,7 @@ def tune(
     val_user_frac: float = 0.3,
     max_val_users: int | None = 2000,
     max_items: int | None = None,
-    search: dict[str, list[tuple[str, list[Any], bool]]] | None = None,
+    search: dict[str, SearchSpace] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
     vote_carves: int = 2,
     ease_search_items: int | None = 4000,
@@ -250,7 +223,7 @@ def tune(
 
     chosen: dict[str, dict[str, Any]] = {}
     lists: dict[str, np.ndarray] = {}
-    for name in ("itemknn", "ease", "als"):
+    for name in DEFAULT_PARAMS["members"]:
         start_params = dict(DEFAULT_PARAMS["members"][name])
         who = narrow if name == "ease" else searcher
         best = who.search(name, start_params, space.get(name, []))

@@ -21,19 +21,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from surprise import PredictionImpossible, Trainset
+from surprise import PredictionImpossible
 
-from cf_service.core.data import Interactions, as_interactions, from_trainset
-from cf_service.core.members import (
-    ALS,
-    BATCH,
-    EASE,
-    History,
-    ItemKNN,
-    Member,
-    load_member,
-    savez,
-)
+from cf_service.core.base import History, Recommender, SurpriseAlgo
+from cf_service.core.data import Interactions
+from cf_service.core.members import BATCH, EASE, REGISTRY, ItemKNN, Member, load_member, savez
+from cf_service.core.members.base import load_interactions
 from cf_service.core.ranking import (
     Because,
     Recommendations,
@@ -98,8 +91,8 @@ def fuse_lists(
     return out_idx, out_scores, ranks
 
 
-class RankFusionVote(Member):
-    """Weighted RRF over fitted members, with the same interface as a member.
+class RankFusionVote(SurpriseAlgo, Recommender):
+    """Weighted RRF over the members it holds; a :class:`Recommender` itself.
 
     Attributes:
         members: name -> fitted :class:`Member` (``itemknn``, ``ease``, ``als`` by default).
@@ -118,7 +111,10 @@ class RankFusionVote(Member):
         rrf_k: float = 5.0,
         depth: int = DEFAULT_DEPTH,
     ) -> None:
-        super().__init__("binary")
+        SurpriseAlgo.__init__(self)
+        self.inter: Interactions | None = None
+        self.popularity: np.ndarray | None = None
+        self.fit_seconds = 0.0
         self.members: dict[str, Member] = members if members is not None else default_members()
         self.weights = {name: 1.0 for name in self.members} if weights is None else dict(weights)
         self.rrf_k = float(rrf_k)
@@ -140,22 +136,20 @@ class RankFusionVote(Member):
         ``progress`` is an optional callable ``(member_name) -> None`` (e.g. a tqdm update).
         """
         start = time.perf_counter()
-        if isinstance(data, Trainset):
-            inter = from_trainset(data)
-            self.trainset = data
-        else:
-            inter = as_interactions(data)
-            self.trainset = None
-        self._set_data(inter)
+        inter = self.surprise_input(data)
+        self.attach(inter)
         for name, member in self.members.items():
-            member.fit(data if isinstance(data, Trainset) else inter)
+            # A Trainset is handed on as it is (surprise's framework); anything else once converted.
+            member.fit(self._trainset if self._trainset is not None else inter)
             if progress is not None:
                 progress(name)
         self.fit_seconds = time.perf_counter() - start
         return self
 
-    def _fit(self, X: sp.csr_matrix) -> None:  # members are fitted in fit()
-        pass
+    def attach(self, inter: Interactions) -> None:
+        """Take ``inter`` as the training data (the members are fitted or loaded on the same)."""
+        self.inter = inter
+        self.popularity = inter.song_listeners().astype(np.float32)
 
     def warm(self) -> RankFusionVote:
         """Build every member's lazy caches (call once after load, before serving)."""
@@ -180,10 +174,16 @@ class RankFusionVote(Member):
             out[name] = np.where(np.isfinite(vals), idx, -1)
         return out
 
-    def _fused(
+    def fused(
         self, users: np.ndarray | None, counts: sp.csr_matrix | None, n: int
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        inter = self._require()
+        """Fused top-n of known users (``users``: (b,) inner ids) or of fold-in ``counts`` ((b, n_songs) CSR).
+
+        Returns:
+            ``(idx, scores, ranks)`` as :func:`fuse_lists`: (b, n) inner ids (-1 pads), (b, n) scores and
+            member -> (b, n) 1-based ranks (0 when the member did not list the song).
+        """
+        inter = self.interactions
         depth = max(self.depth, n)
         b = len(users) if users is not None else (counts.shape[0] if counts is not None else 0)
         parts: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
@@ -209,17 +209,17 @@ class RankFusionVote(Member):
         Members always exclude seen songs; ``exclude_seen=False`` is not supported
         by rank fusion and is ignored.
         """
-        idx, scores, _ = self._fused(np.asarray(users, np.int64), None, n)
+        idx, scores, _ = self.fused(np.asarray(users, np.int64), None, n)
         return np.maximum(idx, 0), np.where(idx >= 0, scores, -np.inf)
 
     def top_n_history(self, counts: sp.csr_matrix, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        idx, scores, _ = self._fused(None, counts, n)
+        idx, scores, _ = self.fused(None, counts, n)
         return np.maximum(idx, 0), np.where(idx >= 0, scores, -np.inf)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """(b, n_songs) float32 fused scores (0 outside every member's top-depth list)."""
-        inter = self._require()
-        idx, scores, _ = self._fused(np.asarray(users, np.int64), None, self.depth)
+        inter = self.interactions
+        idx, scores, _ = self.fused(np.asarray(users, np.int64), None, self.depth)
         out = np.zeros((len(users), inter.n_songs), np.float32)
         r, c = np.nonzero(idx >= 0)
         out[r, idx[r, c]] = scores[r, c]
@@ -234,7 +234,7 @@ class RankFusionVote(Member):
     # --- explanations ---------------------------------------------------------------
     def _because(self, prefs_by_member: dict[str, sp.csr_matrix], items: np.ndarray) -> list[list[Because]]:
         """Top-3 history songs behind each of (r,) recommended inner ids."""
-        inter = self._require()
+        inter = self.interactions
         total: np.ndarray | None = None
         hist: np.ndarray | None = None
         for name, member in self.members.items():
@@ -267,7 +267,7 @@ class RankFusionVote(Member):
         ranks: dict[str, np.ndarray],
         counts_row: sp.csr_matrix,
     ) -> Recommendations:
-        inter = self._require()
+        inter = self.interactions
         keep = idx >= 0
         items_ids = idx[keep]
         prefs = {
@@ -288,10 +288,10 @@ class RankFusionVote(Member):
     # --- raw-id interface ------------------------------------------------------------
     def recommend_many(self, users: Sequence[str], n: int = 10, exclude_seen: bool = True) -> list[Recommendations]:
         """Fused top-n with per-member ranks and reasons; unknown users -> ``fallback="popular"``."""
-        inter = self._require()
+        inter = self.interactions
         inner = [inter.user_index.get(u) for u in users]
         known = np.asarray([v for v in inner if v is not None], np.int64)
-        fused = self._fused(known, None, n) if len(known) else None
+        fused = self.fused(known, None, n) if len(known) else None
         results: list[Recommendations] = []
         row = 0
         for user, v in zip(users, inner, strict=True):
@@ -309,23 +309,23 @@ class RankFusionVote(Member):
 
     def recommend_for_history(self, history: History, n: int = 10, exclude_seen: bool = True) -> Recommendations:
         """Fold-in: fused top-n for ``(song_id, play_count)`` pairs of an unseen user."""
-        inter = self._require()
+        inter = self.interactions
         counts, unknown = inter.history_matrix([history])
         if counts.nnz == 0:
             res = self.popular(n, exclude=[s for s, _ in history])
             res.unknown_songs = unknown
             return res
-        idx, scores, ranks = self._fused(None, counts, n)
+        idx, scores, ranks = self.fused(None, counts, n)
         res = self._detailed(None, idx[0], scores[0], {m: r[0] for m, r in ranks.items()}, counts)
         res.unknown_songs = unknown
         return res
 
     def similar_items(self, song_id: str, n: int = 10) -> SimilarSongs:
         """RRF of the members' similar-song lists; unknown song -> popular with a flag."""
-        inter = self._require()
+        inter = self.interactions
         j = inter.song_index.get(str(song_id))
         if j is None:
-            return super().similar_items(song_id, n)
+            return self.popular_similar(song_id, n)
         depth = max(n, 100)
         lists = {}
         for name, member in self.members.items():
@@ -345,7 +345,7 @@ class RankFusionVote(Member):
     def neighbours(self, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """(n_songs, n) most co-listened songs of every song (item-kNN rows), -1 pads, and their weights."""
         knn = next((m for m in self.members.values() if isinstance(m, ItemKNN)), None)
-        inter = self._require()
+        inter = self.interactions
         if knn is None or knn.N is None:
             return np.full((inter.n_songs, 0), -1, np.int64), np.zeros((inter.n_songs, 0), np.float32)
         nn = knn.N
@@ -364,7 +364,7 @@ class RankFusionVote(Member):
     # --- persistence ---------------------------------------------------------------------
     def save(self, directory: str | Path, include_data: bool = True) -> Path:
         """``vote.json`` + ``interactions.npz`` + one sub-folder per member (no data copies)."""
-        inter = self._require()
+        inter = self.interactions
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -391,11 +391,10 @@ class RankFusionVote(Member):
         path = Path(directory)
         meta = json.loads((path / "vote.json").read_text())
         if inter is None:
-            with np.load(path / "interactions.npz", allow_pickle=False) as z:
-                inter = Interactions.from_arrays(z)
+            inter = load_interactions(path / "interactions.npz")
         members = {name: load_member(path / "members" / name, inter) for name in meta["members"]}
         vote = cls(members, meta["weights"], meta["rrf_k"], meta["depth"])
-        vote._set_data(inter)
+        vote.attach(inter)
         vote.fit_seconds = float(meta.get("fit_seconds", 0.0))
         vote.meta = dict(meta.get("meta", {}))
         return vote
@@ -408,8 +407,7 @@ def default_members(params: dict[str, dict[str, Any]] | None = None) -> dict[str
     merged = {k: dict(v) for k, v in DEFAULT_PARAMS["members"].items()}
     for name, p in (params or {}).items():
         merged.setdefault(name, {}).update({k: v for k, v in p.items() if k != "class"})
-    classes: dict[str, type[Member]] = {"itemknn": ItemKNN, "ease": EASE, "als": ALS}
-    return {name: classes[name](**merged[name]) for name in ("itemknn", "ease", "als") if name in merged}
+    return {name: REGISTRY[name](**p) for name, p in merged.items()}
 
 
 def build_vote(params: dict[str, Any] | None = None) -> RankFusionVote:

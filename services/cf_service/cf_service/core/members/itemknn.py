@@ -1,0 +1,185 @@
+"""Asymmetric-cosine item neighbourhood (Aiolli 2013, winner of the MSD Challenge).
+
+``w(i, j) = |U_i & U_j| / (|U_i|^alpha |U_j|^(1-alpha))``, locality exponent ``q``,
+top-``k`` neighbours per item kept as a sparse matrix built blockwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from surprise import PredictionImpossible
+
+from cf_service.core.members.base import Member, SearchSpace
+
+
+def _prune_rows(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of every CSR row (rows are candidates)."""
+    mat.sum_duplicates()
+    counts = np.diff(mat.indptr)
+    keep = np.ones(mat.nnz, dtype=bool)
+    data = mat.data
+    # Only rows longer than k need a partition; one small argpartition each.
+    for r in np.flatnonzero(counts > k).tolist():
+        lo, hi = mat.indptr[r], mat.indptr[r + 1]
+        drop = np.argpartition(-data[lo:hi], k)[k:]
+        keep[lo + drop] = False
+    row_of = np.repeat(np.arange(mat.shape[0]), counts)
+    kept_per_row = np.bincount(row_of[keep], minlength=mat.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(kept_per_row)]).astype(np.int64)
+    out = sp.csr_matrix((data[keep], mat.indices[keep], indptr), shape=mat.shape)
+    out.sort_indices()
+    return out
+
+
+# Co-occurrence matrices are reused across tuning trials that only change
+# alpha / q / k / the history transform (one entry; bounded size).
+_COOC_CACHE: dict[str, sp.csr_matrix] = {}
+COOC_CACHE_MAX_NNZ = 40_000_000
+
+
+def _cooccurrence_key(weighted: sp.csr_matrix) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (weighted.indptr, weighted.indices, weighted.data):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(repr(weighted.shape).encode())
+    return h.hexdigest()
+
+
+class ItemKNN(Member):
+    """Asymmetric-cosine item neighbourhood (Aiolli 2013).
+
+    ``N[i, j] = (|U_i & U_j| / (|U_i|^alpha * |U_j|^(1 - alpha)))^q`` for the
+    ``k`` most similar songs ``j`` of each candidate ``i``. Set sizes are
+    counted over binary listens, each user weighted by ``1 / |I_u|^user_damping``
+    (inverse user frequency: someone who played 500 songs says less about any
+    pair of them than someone who played 10; ``user_damping = 0`` is Aiolli's
+    plain set version). A user's score for ``i`` is ``sum_j x_uj * N[i, j]``
+    over the history ``x_u`` (the transformed play counts).
+
+    Attributes:
+        N: (n_songs, n_songs) CSR float32; row ``i`` holds the ``k`` neighbours of ``i``.
+    """
+
+    name = "itemknn"
+    param_names = ("alpha", "q", "k", "user_damping")
+    search_space: ClassVar[SearchSpace] = [
+        ("alpha", [0.0, 0.15, 0.3, 0.5, 0.7], True),
+        ("q", [1.0, 2.0, 3.0, 5.0], True),
+        ("user_damping", [0.0, 0.25, 0.5, 0.75], True),
+        ("transform", [{"kind": "binary"}, {"kind": "log1p"}, {"kind": "bm25", "k1": 1.2, "b": 0.75}], False),
+        ("k", [100, 200, 400], True),
+    ]
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        q: float = 3.0,
+        k: int = 200,
+        transform: str | dict[str, Any] = "binary",
+        user_damping: float = 0.0,
+        block: int = 2048,
+    ) -> None:
+        super().__init__(transform)
+        self.alpha = float(alpha)
+        self.q = float(q)
+        self.k = int(k)
+        self.user_damping = float(user_damping)
+        self.block = int(block)
+        self.N: sp.csr_matrix | None = None
+        self._nt: sp.csr_matrix | None = None
+
+    def _fit(self, X: sp.csr_matrix) -> None:
+        lengths = np.maximum(np.diff(X.indptr), 1).astype(np.float64)
+        weighted = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        # Row u scaled by |I_u|^(-damping/2), so the product weights each user by |I_u|^-damping.
+        weighted.data = np.repeat(lengths ** (-self.user_damping / 2.0), np.diff(X.indptr))
+        m = weighted.shape[1]
+        n = np.bincount(weighted.indices, weights=weighted.data**2, minlength=m)  # (weighted) listeners
+        n = np.where(n > 0, n, 1.0)
+        n_a = np.power(n, self.alpha)
+        n_b = np.power(n, 1.0 - self.alpha)
+        wt = weighted.T.tocsr()  # (n_songs, n_users)
+        pair_bound = int(np.square(np.diff(X.indptr), dtype=np.int64).sum())  # >= nnz of the co-occurrence
+        key = _cooccurrence_key(weighted) if pair_bound <= COOC_CACHE_MAX_NNZ else None
+        parts = []
+        # Candidate rows in blocks, pruned to top-k as we go, so memory stays
+        # O(n_songs * k) (+ one cached co-occurrence matrix when it is small).
+        block = m if key is not None else self.block
+        for lo in range(0, m, block):
+            hi = min(m, lo + block)
+            if key is not None and key in _COOC_CACHE:
+                co = _COOC_CACHE[key]
+            else:
+                co = (wt[lo:hi] @ weighted).tocsr()  # co[i - lo, j] = weighted |U_i & U_j|
+                if key is not None:
+                    _COOC_CACHE.clear()
+                    _COOC_CACHE[key] = co
+            rows = np.repeat(np.arange(lo, hi), np.diff(co.indptr))
+            j = co.indices
+            w = np.power(co.data / (n_a[rows] * n_b[j]), self.q)
+            w[j == rows] = 0.0  # no self-similarity
+            # Own copies of the index arrays: pruning edits them in place and `co` may be cached.
+            sim = sp.csr_matrix((w.astype(np.float32), j.copy(), co.indptr.copy()), shape=co.shape)
+            sim.eliminate_zeros()
+            parts.append(_prune_rows(sim, self.k))
+        self.N = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((m, m), dtype=np.float32)
+        self.N.sort_indices()
+        self._nt = None
+
+    def warm(self) -> Member:
+        super().warm()
+        _ = self.NT
+        return self
+
+    @property
+    def NT(self) -> sp.csr_matrix:
+        """(n_songs, n_songs) CSR transpose of ``N``: row ``j`` = candidates that ``j`` supports (cached)."""
+        if self._nt is None:
+            assert self.N is not None
+            self._nt = self.N.T.tocsr()
+        return self._nt
+
+    def _score_prefs(self, prefs: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
+        # (b, m) x (m, m), kept sparse until the end: only neighbours of the history.
+        return np.asarray((prefs @ self.NT).toarray(), dtype=np.float32)
+
+    def contributions(self, prefs_row: sp.csr_matrix, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-history-song contributions ``x_uj * N[i, j]``.
+
+        Args:
+            prefs_row: (1, n_songs) CSR transformed history.
+            items: (r,) inner ids of recommended songs.
+        Returns:
+            ``(hist, contrib)``: (h,) inner ids of the history songs and (r, h) float32.
+        """
+        assert self.N is not None
+        hist = prefs_row.indices.astype(np.int64)
+        sub = self.N[items][:, hist].toarray().astype(np.float32)
+        return hist, sub * prefs_row.data[None, :].astype(np.float32)
+
+    def estimate(self, u: Any, i: Any) -> float:
+        if not (self.trainset.knows_user(u) and self.trainset.knows_item(i)):
+            raise PredictionImpossible("User and/or item is unknown.")
+        assert self.X is not None and self.N is not None
+        return float(self.X[u].multiply(self.N[i]).sum())
+
+    def _similar_scores(self, item: int) -> np.ndarray:
+        assert self.N is not None
+        return np.asarray(self.N[item].toarray()[0], dtype=np.float32)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        assert self.N is not None
+        return {
+            "N_data": self.N.data,
+            "N_indices": self.N.indices.astype(np.int32),
+            "N_indptr": self.N.indptr.astype(np.int64),
+        }
+
+    def _load_arrays(self, arrays: Any) -> None:
+        m = self.interactions.n_songs
+        self.N = sp.csr_matrix((arrays["N_data"], arrays["N_indices"], arrays["N_indptr"]), shape=(m, m))
+        self._nt = None
