@@ -2,6 +2,7 @@
 import { h, mount } from "./dom.js";
 import { on } from "./events.js";
 import * as healthBanner from "./components/health.js";
+import { PLAY_EVENT } from "./components/songCard.js";
 import { toast } from "./components/toast.js";
 import * as player from "./player.js";
 import * as session from "./session.js";
@@ -223,6 +224,11 @@ async function start() {
   initSkipLink();
   initShortcuts();
   player.init();
+  // Play buttons emit "play-song"; the shell is the one place that hands it to the player.
+  document.addEventListener(PLAY_EVENT, (event) => {
+    const { song, queue, context, startAt } = event.detail;
+    player.playSong(song, { queue, context, startAt });
+  });
   healthBanner.start();
   on("session", renderAccount);
   on("unauthorized", () => {

@@ -1,11 +1,14 @@
 // Song cards (rows of recommendations) and song rows (lists: search, charts, history).
+// Components know no player: a play button calls the `onPlay` it is handed, or else emits a bubbling
+// "play-song" event ({song, queue, context, startAt}) that the app shell hands to the player.
 import { formatTime, h, icon, songArtist, songTitle } from "../dom.js";
-import * as player from "../player.js";
 import { cover } from "./cover.js";
+
+export const PLAY_EVENT = "play-song";
 
 const SOURCE_LABELS = { cf: "Listeners", audio: "Sound", popular: "Popular" };
 
-export function playButton(song, { queue, context, size = "md", startAt = 0 } = {}) {
+export function playButton(song, { queue, context, size = "md", startAt = 0, onPlay } = {}) {
   const label = `${songTitle(song)} by ${songArtist(song)}`;
   if (!song.has_audio) {
     return h(
@@ -23,7 +26,9 @@ export function playButton(song, { queue, context, size = "md", startAt = 0 } = 
   btn.addEventListener("click", (event) => {
     event.preventDefault();
     event.stopPropagation();
-    player.playSong(song, { queue: typeof queue === "function" ? queue() : queue, context, startAt });
+    const request = { song, queue: typeof queue === "function" ? queue() : queue, context, startAt };
+    if (onPlay) onPlay(request);
+    else btn.dispatchEvent(new CustomEvent(PLAY_EVENT, { bubbles: true, detail: request }));
   });
   return btn;
 }
@@ -45,11 +50,11 @@ function reasonList(reasons) {
 }
 
 /** A card for horizontal rows; `item` may carry reasons and sources (recommendation items). */
-export function songCard(song, { reasons, sources, queue, context, note } = {}) {
+export function songCard(song, { reasons, sources, queue, context, note, onPlay } = {}) {
   return h(
     "article",
     { class: "card", dataset: { songId: String(song.id) } },
-    h("div", { class: "card-art" }, cover(song, "md"), playButton(song, { queue, context })),
+    h("div", { class: "card-art" }, cover(song, "md"), playButton(song, { queue, context, onPlay })),
     h(
       "div",
       { class: "card-body" },
@@ -64,15 +69,16 @@ export function songCard(song, { reasons, sources, queue, context, note } = {}) 
 
 /**
  * A row for vertical lists. Options: rank, meta (text after the artist), trailing (node),
- * queue/context (what the play button queues), id (element id, for listbox options), role.
+ * queue/context (what the play button queues), id (element id, for listbox options), role,
+ * onPlay (called with {song, queue, context, startAt}; default: the "play-song" event).
  */
-export function songRow(song, { rank, meta, trailing, queue, context, id, role, reasons } = {}) {
+export function songRow(song, { rank, meta, trailing, queue, context, id, role, reasons, onPlay } = {}) {
   const details = [songArtist(song), song.release, song.year].filter(Boolean).join(" · ");
   return h(
     "li",
     { class: "song-row", dataset: { songId: String(song.id) }, id, role },
     rank !== undefined ? h("span", { class: "rank", text: String(rank) }) : null,
-    h("div", { class: "row-art" }, cover(song, "sm"), playButton(song, { queue, context, size: "sm" })),
+    h("div", { class: "row-art" }, cover(song, "sm"), playButton(song, { queue, context, size: "sm", onPlay })),
     h(
       "div",
       { class: "row-text" },
@@ -87,14 +93,14 @@ export function songRow(song, { rank, meta, trailing, queue, context, id, role, 
 }
 
 /** A horizontal scrolling row of cards with a heading. */
-export function cardRow(songsOrItems, { context, queueAll = true } = {}) {
+export function cardRow(songsOrItems, { context, queueAll = true, onPlay } = {}) {
   const songs = songsOrItems.map((it) => it.song || it);
   return h(
     "div",
     { class: "card-row" },
     songsOrItems.map((it) => {
       const song = it.song || it;
-      return songCard(song, { reasons: it.reasons, sources: it.sources, queue: queueAll ? songs : undefined, context, note: it.note });
+      return songCard(song, { reasons: it.reasons, sources: it.sources, queue: queueAll ? songs : undefined, context, note: it.note, onPlay });
     }),
   );
 }

@@ -14,23 +14,17 @@ def main(argv: list[str] | None = None) -> int:
         return cli_main(list(args_in))
     parser = argparse.ArgumentParser(prog="python -m audio_service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP API with uvicorn")
-    serve.add_argument("--port", type=int, default=None, help="default: AUDIO_PORT")
+    serve_cmd = sub.add_parser("serve", help="run the HTTP API with uvicorn")
+    serve_cmd.add_argument("--port", type=int, default=None, help="default: AUDIO_PORT")
     args = parser.parse_args(args_in)
     if args.command == "serve":
-        import uvicorn
+        from musicrec_common.web import serve
 
         from audio_service.app.main import create_app
         from audio_service.app.settings import get_settings
 
         settings = get_settings()
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        serve(create_app, settings, args.port)
     return 0
 
 

@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["serve"]:
         import argparse
 
-        import uvicorn
+        from musicrec_common.web import serve
 
         from cf_service.app.main import create_app
         from cf_service.app.settings import get_settings
@@ -20,13 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--port", type=int, default=None, help="default: CF_PORT")
         args = parser.parse_args(argv[1:])
         settings = get_settings()
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        serve(create_app, settings, args.port)
         return 0
     if argv[:1] == ["publish"]:
         import argparse

@@ -97,3 +97,58 @@ class SimilarResponse(BaseModel):
 class PopularResponse(BaseModel):
     model_version: str | None = None
     items: list[SimilarSong]
+
+
+# --- audio -------------------------------------------------------------------
+
+
+class AudioSimilarResponse(BaseModel):
+    """``GET /similar/{song_id}`` of audio_service: songs that sound alike (cosine of track embeddings)."""
+
+    song_id: str
+    model_version: str | None = None
+    items: list[SimilarSong]
+
+
+class MatchSegment(BaseModel):
+    """A passage of the query clip matched to a passage of a song (seconds)."""
+
+    query_start: float
+    query_end: float
+    song_start: float
+    song_end: float
+    score: float
+
+
+class ClipMatch(BaseModel):
+    song_id: str
+    score: float
+    segments: list[MatchSegment] = Field(default_factory=list)
+
+
+class ClipQueryResponse(BaseModel):
+    """``POST /query`` of audio_service: songs matching an uploaded clip."""
+
+    model_version: str | None = None
+    items: list[ClipMatch]
+
+
+class AddSongResponse(BaseModel):
+    """``POST /songs`` of audio_service: the new song's id in the index."""
+
+    song_id: str
+    audio_path: str
+    index_size: int
+
+
+class MapPoint(BaseModel):
+    song_id: str
+    x: float
+    y: float
+    collection: str | None = None
+
+
+class MapResponse(BaseModel):
+    """``GET /map`` of audio_service: a 2-D projection of every catalog song's embedding."""
+
+    points: list[MapPoint]

@@ -102,3 +102,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error")
+
+
+def serve(create_app: Any, settings: Any, port: int | None = None) -> None:
+    """Run ``create_app(settings)`` with uvicorn on the settings' host and port (``port`` overrides it).
+
+    The one serving block of every service's ``python -m <service> serve``; access logs are off (the
+    services count requests in their metrics instead).
+    """
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )

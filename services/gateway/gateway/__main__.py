@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP API with uvicorn")
-    serve.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT")
+    serve_cmd = sub.add_parser("serve", help="run the HTTP API with uvicorn")
+    serve_cmd.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT")
     sub.add_parser("migrate", help="apply the Alembic migrations to DATABASE_URL")
     imp = sub.add_parser("import-data", help="import song metadata and Taste Profile listens (idempotent)")
     imp.add_argument("--songs", type=Path, default=None, help="songs.tsv (default: DATA_DIR/msd/songs.tsv)")
@@ -58,17 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     if args.command == "serve":
-        import uvicorn
+        from musicrec_common.web import serve
 
         from gateway.app.main import create_app
 
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        serve(create_app, settings, args.port)
         return 0
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url

@@ -17,7 +17,17 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Form, Header, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
-from musicrec_common.schemas import HealthResponse
+from musicrec_common.schemas import (
+    AddSongResponse,
+    AudioSimilarResponse,
+    ClipMatch,
+    ClipQueryResponse,
+    HealthResponse,
+    MapPoint,
+    MapResponse,
+    MatchSegment,
+    SimilarSong,
+)
 from musicrec_common.web import ApiError, install_error_handlers, require_bearer
 
 from audio_service import __version__
@@ -126,8 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         )
 
-    @app.get("/similar/{song_id}", tags=["search"])
-    async def similar(song_id: Annotated[str, Path(min_length=1, max_length=128)], n: N = 10) -> dict[str, Any]:
+    @app.get("/similar/{song_id}", response_model=AudioSimilarResponse, tags=["search"])
+    async def similar(song_id: Annotated[str, Path(min_length=1, max_length=128)], n: N = 10) -> AudioSimilarResponse:
         """Songs that sound like this one (cosine of CNN track embeddings)."""
         from audio_service.core.search import UnknownSongError
 
@@ -136,14 +146,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pairs = await run_in_threadpool(search.similar, song_id, n)
         except UnknownSongError as exc:
             raise ApiError(404, f"song {song_id!r} is not in the audio index", code="unknown_song") from exc
-        return {
-            "song_id": song_id,
-            "model_version": search.embedder.version,
-            "items": [{"song_id": s, "score": round(sc, 5), "rank": r} for r, (s, sc) in enumerate(pairs, 1)],
-        }
+        return AudioSimilarResponse(
+            song_id=song_id,
+            model_version=search.embedder.version,
+            items=[SimilarSong(song_id=s, score=round(sc, 5), rank=r) for r, (s, sc) in enumerate(pairs, 1)],
+        )
 
-    @app.post("/query", tags=["search"])
-    async def query(request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    @app.post("/query", response_model=ClipQueryResponse, tags=["search"])
+    async def query(
+        request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10
+    ) -> ClipQueryResponse:
         """Songs matching an uploaded clip, each with the best-matching segment pairs."""
         from audio_service.core.decode import AudioDecodeError
 
@@ -154,28 +166,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 matches = await run_in_threadpool(search.query_clip, data, n)
             except AudioDecodeError as exc:
                 raise _decode_error(exc) from exc
-        return {
-            "model_version": search.embedder.version,
-            "items": [
-                {
-                    "song_id": m.song_id,
-                    "score": m.score,
-                    "segments": [
-                        {
-                            "query_start": round(s.clip_start, 2),
-                            "query_end": round(s.clip_end, 2),
-                            "song_start": round(s.song_start, 2),
-                            "song_end": round(s.song_end, 2),
-                            "score": round(s.score, 4),
-                        }
+        return ClipQueryResponse(
+            model_version=search.embedder.version,
+            items=[
+                ClipMatch(
+                    song_id=m.song_id,
+                    score=m.score,
+                    segments=[
+                        MatchSegment(
+                            query_start=round(s.clip_start, 2),
+                            query_end=round(s.clip_end, 2),
+                            song_start=round(s.song_start, 2),
+                            song_end=round(s.song_end, 2),
+                            score=round(s.score, 4),
+                        )
                         for s in m.segments
                     ],
-                }
+                )
                 for m in matches
             ],
-        }
+        )
 
-    @app.post("/songs", status_code=201, tags=["index"])
+    @app.post("/songs", status_code=201, response_model=AddSongResponse, tags=["index"])
     async def add_song(
         request: Request,
         file: UploadFile,
@@ -183,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title: Annotated[str | None, Form(max_length=300)] = None,
         artist: Annotated[str | None, Form(max_length=300)] = None,
         authorization: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
+    ) -> AddSongResponse:
         """Embed and index a new song without retraining (cold start); the audio is kept for streaming.
 
         Needs the admin bearer token (AUDIO_ADMIN_TOKEN) when one is set.
@@ -205,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             suffix = re.sub(r"[^a-z0-9]", "", (file.filename or "").rsplit(".", 1)[-1].lower())[:5] or "bin"
             path = settings.uploads_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', new_id)}.{suffix}"
             await run_in_threadpool(_persist, search, path, data)
-        return {"song_id": new_id, "audio_path": str(path), "index_size": len(search)}
+        return AddSongResponse(song_id=new_id, audio_path=str(path), index_size=len(search))
 
     @app.post("/admin/reload", response_model=HealthResponse, tags=["admin"])
     async def reload(authorization: Annotated[str | None, Header()] = None) -> HealthResponse:
@@ -218,18 +230,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(engine.load)
         return await health()
 
-    @app.get("/map", tags=["search"])
-    async def catalog_map() -> dict[str, Any]:
+    @app.get("/map", response_model=MapResponse, tags=["search"])
+    async def catalog_map() -> MapResponse:
         """2-D projection of every catalog song's embedding (written by `python -m audio_service evaluate`)."""
         path = settings.map_file
         if not path.exists():
             raise ApiError(404, "no map yet: run `python -m audio_service evaluate`", code="no_map")
         points = await run_in_threadpool(lambda: json.loads(path.read_text()))
-        return {
-            "points": [
-                {"song_id": p["id"], "x": p["x"], "y": p["y"], "collection": p.get("collection")} for p in points
-            ]
-        }
+        return MapResponse(
+            points=[MapPoint(song_id=p["id"], x=p["x"], y=p["y"], collection=p.get("collection")) for p in points]
+        )
 
     return app
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from musicrec_common import keys
 from tqdm import tqdm
 
 from cf_service.core.artifacts import load_current
@@ -28,7 +29,7 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
     version = str(vote.meta["version"])
     inter = vote.interactions
     client = redis.Redis.from_url(redis_url)
-    previous = client.get("cf:version")
+    previous = client.get(keys.CF_VERSION)
     pipe = client.pipeline(transaction=False)
     users = [str(u) for u in inter.users]
     with tqdm(total=len(users) + inter.n_songs, desc="publish to redis", unit="list", disable=None) as bar:
@@ -36,7 +37,7 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
             batch = users[lo : lo + BATCH]
             for rec in vote.recommend(batch, n_user):
                 items = rec.to_dict()["items"]
-                pipe.set(f"cf:{version}:recs:{rec.user_id}", json.dumps(items, separators=(",", ":")))
+                pipe.set(keys.cf_recs(version, str(rec.user_id)), json.dumps(items, separators=(",", ":")))
             pipe.execute()
             bar.update(len(batch))
         for i, song_rec in enumerate(song_lists(vote, n_song)):
@@ -44,7 +45,7 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
                 {"song_id": s, "score": sc, "rank": r}
                 for r, (s, sc) in enumerate(zip(song_rec["similar"], song_rec["scores"], strict=True), start=1)
             ]
-            pipe.set(f"cf:{version}:similar:{song_rec['song_id']}", json.dumps(items, separators=(",", ":")))
+            pipe.set(keys.cf_similar(version, song_rec["song_id"]), json.dumps(items, separators=(",", ":")))
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()
@@ -62,11 +63,11 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
 
 def _switch(client: redis.Redis, version: str, previous: bytes | str | None) -> int:
     """Point ``cf:version`` at ``version``, then delete the previous version's keys (returns how many)."""
-    client.set("cf:version", version)
+    client.set(keys.CF_VERSION, version)
     removed = 0
     old = previous.decode() if isinstance(previous, bytes) else previous
     if old and old != version:
-        for key in client.scan_iter(match=f"cf:{old}:*", count=1000):
+        for key in client.scan_iter(match=keys.cf_version_pattern(old), count=1000):
             removed += int(client.unlink(key))
     return removed
 
@@ -104,7 +105,7 @@ def publish_file(path: str | Path, redis_url: str, batch: int = 1000) -> dict[st
     files = list_files(Path(path))
     version = str(read_meta(files)["version"])
     client = redis.Redis.from_url(redis_url)
-    previous = client.get("cf:version")
+    previous = client.get(keys.CF_VERSION)
     pipe = client.pipeline(transaction=False)
     counts = {"users": 0, "songs": 0}
     pending = 0
@@ -127,13 +128,13 @@ def publish_file(path: str | Path, redis_url: str, batch: int = 1000) -> dict[st
                         }
                         for r, (s, sc) in enumerate(zip(rec["songs"], rec["scores"], strict=True), start=1)
                     ]
-                    pipe.set(f"cf:{version}:recs:{rec['user_id']}", json.dumps(items, separators=(",", ":")))
+                    pipe.set(keys.cf_recs(version, rec["user_id"]), json.dumps(items, separators=(",", ":")))
                 elif kind == "song":
                     items = [
                         {"song_id": s, "score": sc, "rank": r}
                         for r, (s, sc) in enumerate(zip(rec["similar"], rec["scores"], strict=True), start=1)
                     ]
-                    pipe.set(f"cf:{version}:similar:{rec['song_id']}", json.dumps(items, separators=(",", ":")))
+                    pipe.set(keys.cf_similar(version, rec["song_id"]), json.dumps(items, separators=(",", ":")))
                 else:
                     continue
                 counts[f"{kind}s"] += 1

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
+from musicrec_common import keys
 from redis import exceptions as redis_exceptions
 
 from gateway.app.metrics import Metrics
@@ -45,14 +46,8 @@ return 1
 """
 
 
-def user_recs_key(user_id: int) -> str:
-    """The hash of ``user_id``'s cached recommendation lists (see the module docstring)."""
-    return f"gw:recs:{user_id}"
-
-
-def stamp_key(user_id: int) -> str:
-    """``user_id``'s cached state stamp (see the module docstring)."""
-    return f"gw:stamp:{user_id}"
+user_recs_key = keys.user_recs  # the hash of a user's cached recommendation lists
+stamp_key = keys.stamp  # a user's cached state stamp
 
 
 class Cache:
@@ -210,7 +205,7 @@ class Cache:
 
     async def get_session(self, token_hash: str) -> AuthenticatedUser | None:
         """The cached user of a session, or None (unknown here, Redis down, or the entry has expired)."""
-        raw = await self.get_raw(f"gw:sess:{token_hash}", "session", set())
+        raw = await self.get_raw(keys.session(token_hash), "session", set())
         return live_session(raw) if raw is not None else None
 
     async def put_session(self, token_hash: str, user: AuthenticatedUser, ttl_s: int) -> None:
@@ -230,12 +225,12 @@ class Cache:
             }
         )
         # NX: a lookup that started before a logout must not overwrite the logout's tombstone.
-        await self.set_str(f"gw:sess:{token_hash}", value, min(ttl_s, left), only_if_missing=True)
+        await self.set_str(keys.session(token_hash), value, min(ttl_s, left), only_if_missing=True)
 
     async def forget_session(self, token_hash: str, ttl_s: int) -> bool:
         """At logout: a tombstone for ``ttl_s`` (longer than any cached entry lives), so no request in flight
         can put the session back; the database, already revoked, answers meanwhile."""
-        return await self.set_str(f"gw:sess:{token_hash}", REVOKED.decode(), ttl_s)
+        return await self.set_str(keys.session(token_hash), REVOKED.decode(), ttl_s)
 
     # --- per-user state stamp --------------------------------------------------------------
 

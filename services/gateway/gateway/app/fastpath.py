@@ -17,31 +17,32 @@ import asyncio
 from typing import Any
 from urllib.parse import parse_qsl
 
+from musicrec_common import keys
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.app.cache import REVOKED, live_session
 from gateway.app.deps import request_token
 from gateway.core import security
+from gateway.core.modes import MODES
 
 PATH = "/api/me/recommendations"
-MODES = ("hybrid", "cf", "audio")
 
-LOOKUP = """
+LOOKUP = f"""
 local s = redis.call('GET', KEYS[1])
-if (not s) or s == ARGV[2] then return {s or false, false, false} end
+if (not s) or s == ARGV[2] then return {{s or false, false, false}} end
 local ok, d = pcall(cjson.decode, s)
-if (not ok) or type(d) ~= 'table' or d['id'] == nil then return {s, false, false} end
+if (not ok) or type(d) ~= 'table' or d['id'] == nil then return {{s, false, false}} end
 local uid = string.format('%d', d['id'])
-local st = redis.call('GET', 'gw:stamp:' .. uid)
-if not st then return {s, false, false} end
-return {s, st, redis.call('HGET', 'gw:recs:' .. uid, st .. ':' .. ARGV[1])}
+local st = redis.call('GET', '{keys.STAMP_PREFIX}' .. uid)
+if not st then return {{s, false, false}} end
+return {{s, st, redis.call('HGET', '{keys.USER_RECS_PREFIX}' .. uid, st .. ':' .. ARGV[1])}}
 """
 
 
-def _params(query: bytes) -> tuple[str, int] | None:
+def _params(query: bytes, default_mode: str) -> tuple[str, int] | None:
     """``(mode, n)`` as the route would validate them, or None for anything the route should judge."""
-    mode, n = "hybrid", 20
+    mode, n = default_mode, 20
     seen: set[str] = set()
     for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if key in seen:
@@ -84,15 +85,18 @@ class CachedRecommendationsFastPath:
     async def _hit(self, scope: Scope) -> bytes | None:
         state = getattr(getattr(scope.get("app"), "state", None), "app", None)
         token = request_token(Request(scope))
-        params = _params(scope.get("query_string", b""))
-        if state is None or token is None or len(token) > 256 or params is None:
+        if state is None or token is None or len(token) > 256:
+            return None
+        params = _params(scope.get("query_string", b""), state.settings.recs_default_mode)
+        if params is None:
             return None
         cache = state.cache
         if not cache.available():
             return None
         if self._script is None:
             self._script = cache.client.register_script(LOOKUP)
-        key = f"gw:sess:{security.token_hash(token)}"
+        key = keys.session(security.token_hash(token))
+        # The script reads field "{stamp}:" + ARGV[1] of keys.user_recs: keys.user_recs_field's layout.
         try:
             session, stamp, body = await asyncio.wait_for(
                 self._script(keys=[key], args=[f"{params[0]}:{params[1]}", REVOKED]), cache.timeout_s

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from musicrec_common import keys as redis_keys
 from musicrec_common.web import ApiError
 
 from gateway.app.cache import Cache
@@ -64,7 +65,7 @@ class SharedLimiter:
         self._script: Any = None
 
     def _keys(self, keys: Sequence[str]) -> list[str]:
-        return [f"gw:limit:{self.name}:{key}" for key in keys]
+        return [redis_keys.limit(self.name, key) for key in keys]
 
     async def _run(self, mode: str, keys: Sequence[str]) -> int | None:
         """The script's answer, or None when Redis could not answer (then the caller uses ``local``)."""

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from gateway.app.deps import current_user, require_admin
+from gateway.core.modes import MODES
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 DESCRIPTIONS = {
@@ -65,6 +66,18 @@ def error_statuses(path: str, dependant: Any, operation: dict[str, Any]) -> set[
     return codes
 
 
+def _mode_enum(path: str, operation: dict[str, Any]) -> None:
+    """The ``mode`` parameter lists the rows of the mode table (those with song sources on song routes)."""
+    names = [m.name for m in MODES.values() if m.song or not path.startswith("/api/songs/")]
+    for param in operation.get("parameters", []):
+        if param.get("name") != "mode" or param.get("in") != "query":
+            continue
+        schema = param.get("schema", {})
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") == "string":
+                branch["enum"] = names
+
+
 def document_errors(app: FastAPI) -> None:
     """Make ``app.openapi()`` add the app-wide error responses to every operation."""
     build = app.openapi
@@ -81,6 +94,7 @@ def document_errors(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 for code in sorted(error_statuses(path, dependant, operation)):
                     responses.setdefault(str(code), {"description": DESCRIPTIONS[code], "content": ERROR})
+                _mode_enum(path, operation)
         app.openapi_schema = schema
         return schema
 

@@ -6,7 +6,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from musicrec_common.settings import INSECURE_DEFAULTS, REPO_ROOT, BaseServiceSettings, ProductionConfigError
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from gateway.core.modes import MODES
 
 DEMO_PASSWORD_MIN_LENGTH = 12
 
@@ -49,6 +51,11 @@ class Settings(BaseServiceSettings):
     redis_timeout_s: float = Field(default=0.5, description="Timeout of Redis calls")
     hybrid_cf_weight: float = Field(default=1.0, ge=0, description="Weight of listening-based songs in hybrid fusion")
     hybrid_audio_weight: float = Field(default=0.8, ge=0, description="Weight of sound-alike songs in hybrid fusion")
+    recs_default_mode: str = Field(
+        default="hybrid",
+        description="Recommendation mode when a request names none; a row of the mode table "
+        "(gateway.core.modes): " + ", ".join(MODES),
+    )
     worker_threads: int = Field(default=8, ge=1, le=200, description="Threads for database and other blocking work")
     recs_cache_ttl_s: int = Field(default=300, ge=1, description="TTL of cached recommendation and similar lists")
     session_cache_ttl_s: int = Field(
@@ -79,6 +86,13 @@ class Settings(BaseServiceSettings):
                 f"production mode refuses a default or short DEMO_PASSWORD (min {DEMO_PASSWORD_MIN_LENGTH} characters)"
             )
         return self
+
+    @field_validator("recs_default_mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value not in MODES:
+            raise ValueError(f"RECS_DEFAULT_MODE must be one of {sorted(MODES)}")
+        return value
 
     @property
     def cors_origin_list(self) -> list[str]:

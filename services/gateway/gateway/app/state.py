@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import redis.asyncio as aioredis
@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.app.cache import Cache
+from gateway.app.clients import AudioClient, CfClient
 from gateway.app.limits import SharedLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.search_service import SearchService
@@ -28,3 +29,10 @@ class AppState:
     metrics: Metrics
     cache: Cache  # Redis wrapped so that a failure is a miss plus a `degraded` flag
     audio_query_limiter: SharedLimiter
+    cf: CfClient = field(init=False)  # typed clients on the shared `http`
+    audio: AudioClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.cf = CfClient(self.http, self.metrics, s.cf_service_url, s.service_timeout_s)
+        self.audio = AudioClient(self.http, self.metrics, s.audio_service_url, s.service_timeout_s)

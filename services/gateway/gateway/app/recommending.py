@@ -1,0 +1,365 @@
+"""How a list of recommendations is made: the sources, their candidates, the fusion.
+
+A request names a mode (:mod:`gateway.core.modes`); the mode names its sources; each source turns
+what cf_service, audio_service, Redis or the database know into ranked :class:`Candidate` lists
+(database songs, with a reason); :func:`gateway.core.fusion.fuse` merges them. Every source is
+best-effort: one that is down adds its component to ``degraded`` and gives no candidates, it never
+raises. Raw ids (MSD ids, audio ids) are turned into database songs here, at the boundary.
+
+Sources (:data:`SOURCES`):
+
+- ``cf`` - a listener's cf list: the precomputed list in Redis for an imported listener with no app
+  activity since, else cf_service's list (known listener) or fold-in (anyone else);
+- ``audio`` - songs that sound like the listener's recent plays with a recording;
+- ``popular`` - the all-time charts from the database;
+- ``cf-similar`` / ``audio-similar`` - songs co-listened with / sounding like a seed song.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from fastapi.concurrency import run_in_threadpool
+from musicrec_common import keys
+from musicrec_common.schemas import FoldInRequest, HistoryItem, RecommendedSong, SimilarSong
+from pydantic import TypeAdapter, ValidationError
+
+from gateway.app.downstream import ServiceDown, ServiceRejected
+from gateway.app.state import AppState
+from gateway.core.fusion import Candidate, Fused, fuse, named_first_on_ties
+from gateway.core.modes import MODES, Mode
+from gateway.db.catalog import chart
+from gateway.db.export import cf_song_key
+from gateway.db.models import Song
+from gateway.db.recs import Profile, songs_by_cf_keys, songs_by_keys
+
+CF_DEPTH = 100  # candidates asked of cf_service; matches the precomputed top-100
+AUDIO_DEPTH = 30  # neighbours per audio seed
+FOLD_IN_MAX = 5000  # history entries sent to cf_service (its request limit)
+PLAY_COUNT_MAX = 1_000_000  # the contract's bound on one play count
+
+T = TypeVar("T")
+_RECS = TypeAdapter(list[RecommendedSong])
+_SIMILAR = TypeAdapter(list[SimilarSong])
+
+
+@dataclass
+class Context:
+    """One request's inputs and what its sources found.
+
+    Attributes:
+        profile: the listener (lists for a user), or None.
+        seed: the seed song (lists for a song), or None.
+        depth: how many candidates a seed source asks for.
+        songs: database songs of every candidate (and of the songs reasons name), by id.
+        fallback: ``popular`` when the listener's list is not personalised.
+    """
+
+    state: AppState
+    degraded: set[str]
+    profile: Profile | None = None
+    seed: Song | None = None
+    depth: int = CF_DEPTH
+    songs: dict[int, Song] = field(default_factory=dict)
+    fallback: str | None = None
+
+
+Fetch = Callable[[Context], Awaitable[list[Candidate]]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A way to get candidates. ``label`` is the key in the fused items' ``sources`` and in the weights."""
+
+    name: str
+    label: str
+    fetch: Fetch
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def title_of(song: Song | None) -> str:
+    if song is None:
+        return "a song you played"
+    return f"{song.title} by {song.artist}" if song.title and song.artist else (song.title or "a song you played")
+
+
+def is_named(song: Song | None) -> bool:
+    return song is not None and bool(song.title) and bool(song.artist)
+
+
+def _lookup_cf(state: AppState, cf_keys: Sequence[str]) -> dict[str, Song]:
+    with state.sessions() as session:
+        return songs_by_cf_keys(session, cf_keys)
+
+
+def _lookup_audio(state: AppState, audio_ids: Sequence[str]) -> dict[str, Song]:
+    with state.sessions() as session:
+        return songs_by_keys(session, (), audio_ids)[1]
+
+
+async def cached_list(
+    state: AppState, key: str, kind: str, adapter: TypeAdapter[list[T]], degraded: set[str]
+) -> list[T] | None:
+    """A JSON list cf_service published to Redis, parsed to its contract's models (None: missing or unreadable)."""
+    raw = await state.cache.get_json(key, kind, degraded)
+    if raw is None:
+        return None
+    try:
+        return list(adapter.validate_python(raw))
+    except ValidationError:
+        return None  # not what the contract says: ask the service instead
+
+
+# --- user sources ----------------------------------------------------------------------------
+
+
+async def cf_items(state: AppState, profile: Profile, degraded: set[str]) -> tuple[list[RecommendedSong], bool]:
+    """The listener's cf list (MSD ids, with ``because``) and whether it is a popularity fallback."""
+    if profile.msd_user_id and not profile.app_activity:
+        # The listener is in the training data and did nothing since: the precomputed list holds.
+        version = await state.cache.get_str(keys.CF_VERSION, degraded)
+        if version:
+            items = await cached_list(state, keys.cf_recs(version, profile.msd_user_id), "cf_recs", _RECS, degraded)
+            if items is not None:
+                return items, False
+        try:
+            body = await state.cf.recommendations(profile.msd_user_id, CF_DEPTH)
+        except (ServiceDown, ServiceRejected):
+            degraded.add("cf")
+            return [], False
+        return body.items, body.fallback == "popular"
+    request = FoldInRequest(
+        history=[
+            HistoryItem(song_id=s, play_count=min(PLAY_COUNT_MAX, max(1, round(w))))
+            for s, w in profile.history[:FOLD_IN_MAX]
+        ],
+        n=CF_DEPTH,
+    )
+    try:
+        body = await state.cf.fold_in(request)
+    except (ServiceDown, ServiceRejected):
+        degraded.add("cf")
+        return [], False
+    return body.items, body.fallback == "popular"
+
+
+def cf_candidates(items: list[RecommendedSong], by_msd: dict[str, Song], fallback: bool) -> list[Candidate]:
+    out = []
+    # Equal scores (the popularity fallback has long ties): named songs first, any other order kept.
+    items = named_first_on_ties(items, lambda i: i.score, lambda i: is_named(by_msd.get(i.song_id)))
+    for rank, item in enumerate(items, start=1):
+        song = by_msd.get(item.song_id)
+        if song is None:
+            continue
+        if fallback:
+            reason = "popular with listeners"
+        elif item.because and by_msd.get(item.because[0].song_id):
+            reason = f"because you played {title_of(by_msd[item.because[0].song_id])}"
+        else:
+            reason = "popular with listeners like you"
+        out.append(Candidate(song.id, rank, item.score, reason))
+    return out
+
+
+async def cf_user(ctx: Context) -> list[Candidate]:
+    assert ctx.profile is not None
+    items, fallback = await cf_items(ctx.state, ctx.profile, ctx.degraded)
+    wanted = [i.song_id for i in items] + [b.song_id for i in items for b in i.because]
+    by_msd = await run_in_threadpool(_lookup_cf, ctx.state, wanted)
+    ctx.songs.update({s.id: s for s in by_msd.values()})
+    if fallback:
+        ctx.fallback = "popular"
+    return cf_candidates(items, by_msd, fallback)
+
+
+async def audio_similar(state: AppState, audio_id: str, n: int, degraded: set[str]) -> list[SimilarSong]:
+    """Songs that sound like ``audio_id`` (audio ids and cosine scores), cache-aside."""
+    key = keys.audio_similar(audio_id, n)
+    cached = await cached_list(state, key, "audio_similar", _SIMILAR, degraded)
+    if cached is not None:
+        return cached
+    try:
+        body = await state.audio.similar(audio_id, n)
+    except ServiceRejected:
+        return []  # the song is not in the index (yet)
+    except ServiceDown:
+        degraded.add("audio")
+        return []
+    await state.cache.set_json(
+        key, [i.model_dump(mode="json") for i in body.items], state.settings.recs_cache_ttl_s, degraded
+    )
+    return body.items
+
+
+def audio_candidates(lists: list[tuple[str, list[SimilarSong]]], by_audio: dict[str, Song]) -> list[Candidate]:
+    """Several seeds' neighbour lists, merged by best rank; the reason names the seed."""
+    best: dict[int, Candidate] = {}
+    for seed_title, items in lists:
+        for rank, item in enumerate(items, start=1):
+            song = by_audio.get(item.song_id)
+            if song is None:
+                continue
+            if song.id not in best or rank < best[song.id].rank:
+                best[song.id] = Candidate(song.id, rank, item.score, f"sounds like {seed_title}")
+    return sorted(best.values(), key=lambda c: (c.rank, -c.score))
+
+
+async def audio_user(ctx: Context) -> list[Candidate]:
+    assert ctx.profile is not None
+    seeds = ctx.profile.audio_seeds
+    lists = await asyncio.gather(*(audio_similar(ctx.state, a, AUDIO_DEPTH, ctx.degraded) for _, a, _ in seeds))
+    by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for lst in lists for i in lst])
+    ctx.songs.update({s.id: s for s in by_audio.values()})
+    return audio_candidates([(t, lst) for (_, _, t), lst in zip(seeds, lists, strict=True)], by_audio)
+
+
+async def popular(ctx: Context) -> list[Candidate]:
+    """The all-time charts (the database's plays), without the listener's own songs."""
+    exclude = ctx.profile.seen if ctx.profile is not None else set()
+    if ctx.seed is not None:
+        exclude = exclude | {ctx.seed.id}
+    n = ctx.depth
+
+    def work() -> list[tuple[Song, int]]:
+        with ctx.state.sessions() as session:
+            return chart(session, since=None, n=n + len(exclude))
+
+    rows = [(song, plays) for song, plays in await run_in_threadpool(work) if song.id not in exclude][:n]
+    ctx.songs.update({song.id: song for song, _ in rows})
+    return [Candidate(song.id, r, 0.0, "popular with listeners") for r, (song, _) in enumerate(rows, start=1)]
+
+
+# --- seed-song sources -----------------------------------------------------------------------
+
+
+async def cf_similar_items(state: AppState, msd_song_id: str, n: int, degraded: set[str]) -> list[SimilarSong]:
+    version = await state.cache.get_str(keys.CF_VERSION, degraded)
+    if version:
+        items = await cached_list(state, keys.cf_similar(version, msd_song_id), "cf_similar", _SIMILAR, degraded)
+        if items is not None:
+            return items[:n]
+    try:
+        body = await state.cf.similar(msd_song_id, n)
+    except (ServiceDown, ServiceRejected):
+        degraded.add("cf")
+        return []
+    if body.fallback:
+        return []  # an unknown song has no co-listening neighbours
+    return body.items
+
+
+async def cf_similar(ctx: Context) -> list[Candidate]:
+    seed = ctx.seed
+    assert seed is not None
+    items = await cf_similar_items(ctx.state, cf_song_key(seed.id, seed.msd_song_id), ctx.depth, ctx.degraded)
+    if not items:
+        return []
+    by_msd = await run_in_threadpool(_lookup_cf, ctx.state, [i.song_id for i in items])
+    ctx.songs.update({s.id: s for s in by_msd.values()})
+    why = f"often played with {title_of(seed)}"
+    return [
+        Candidate(by_msd[i.song_id].id, r, i.score, why) for r, i in enumerate(items, start=1) if i.song_id in by_msd
+    ]
+
+
+async def audio_similar_to_seed(ctx: Context) -> list[Candidate]:
+    seed = ctx.seed
+    assert seed is not None
+    if not seed.audio_id:
+        return []
+    items = await audio_similar(ctx.state, seed.audio_id, ctx.depth, ctx.degraded)
+    if not items:
+        return []
+    by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for i in items])
+    ctx.songs.update({s.id: s for s in by_audio.values()})
+    why = f"sounds like {title_of(seed)}"
+    return [
+        Candidate(by_audio[i.song_id].id, r, i.score, why)
+        for r, i in enumerate(items, start=1)
+        if i.song_id in by_audio
+    ]
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source("cf", "cf", cf_user),
+        Source("audio", "audio", audio_user),
+        Source("popular", "popular", popular),
+        Source("cf-similar", "cf", cf_similar),
+        Source("audio-similar", "audio", audio_similar_to_seed),
+    )
+}
+
+
+# --- the flow ----------------------------------------------------------------------------------
+
+
+def weights_for(state: AppState, mode: Mode) -> dict[str, float]:
+    """Fusion weight of every label: the mode's own, else the settings', else 1."""
+    base = {"cf": state.settings.hybrid_cf_weight, "audio": state.settings.hybrid_audio_weight}
+    labels = {SOURCES[name].label for name in (*mode.user, *mode.song)} | set(base)
+    return {label: float(mode.weights.get(label, base.get(label, 1.0))) for label in labels}
+
+
+async def candidates(ctx: Context, names: Sequence[str]) -> dict[str, list[Candidate]]:
+    """Every named source's candidates, fetched concurrently, by label (empty lists left out)."""
+    results = await asyncio.gather(*(SOURCES[name].fetch(ctx) for name in names))
+    lists: dict[str, list[Candidate]] = {}
+    for name, found in zip(names, results, strict=True):
+        if found:
+            lists.setdefault(SOURCES[name].label, []).extend(found)
+    return lists
+
+
+async def for_user(ctx: Context, mode: Mode, n: int) -> list[Fused]:
+    """A listener's fused list for ``mode``, without the songs they already know."""
+    assert ctx.profile is not None
+    lists = await candidates(ctx, mode.user)
+    if "cf" in mode.user and "cf" in ctx.degraded and not any(lst for label, lst in lists.items() if label != "cf"):
+        # cf_service is down and nothing else gives songs: the charts keep the page useful.
+        ctx.depth = n
+        lists["cf"] = await popular(ctx)
+        ctx.fallback = "popular"
+    return _fuse(ctx, lists, mode, n, exclude=ctx.profile.seen)
+
+
+async def for_song(
+    ctx: Context, mode: Mode, n: int, *, max_per_artist: int = 2, artist_window: int = 10
+) -> list[Fused]:
+    """A seed song's fused "more like this" list for ``mode``."""
+    assert ctx.seed is not None
+    lists = await candidates(ctx, mode.song)
+    return _fuse(ctx, lists, mode, n, exclude={ctx.seed.id}, max_per_artist=max_per_artist, artist_window=artist_window)
+
+
+def _fuse(
+    ctx: Context,
+    lists: dict[str, list[Candidate]],
+    mode: Mode,
+    n: int,
+    *,
+    exclude: set[int],
+    max_per_artist: int = 2,
+    artist_window: int = 10,
+) -> list[Fused]:
+    songs = ctx.songs
+    return fuse(
+        lists,
+        weights_for(ctx.state, mode),
+        n=n,
+        exclude=exclude,
+        artist_of={k: v.artist for k, v in songs.items()},
+        max_per_artist=max_per_artist,
+        artist_window=artist_window,
+        named={sid for sid, song in songs.items() if is_named(song)},
+    )
+
+
+def mode_named(name: str) -> Mode | None:
+    return MODES.get(name)
