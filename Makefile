@@ -7,7 +7,7 @@ PKGS := -e services/common -e services/cf_service -e services/audio_service -e s
 PIP := $(BIN)/pip install --disable-pip-version-check -q
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: run test install install-dev lint typecheck bench clean
+.PHONY: run test install install-dev lint typecheck bench bench-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,10 +54,15 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
 
 bench: install-dev
 	$(BIN)/python bench/bench_loader.py
+
+## Re-run the recorded ranking-quality figures (about 2 minutes); fails where bench/RESULTS.md no longer reproduces.
+bench-check: install
+	$(BIN)/python bench/check_quality.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -192,6 +192,7 @@ def write_results(results: dict[str, object], skip_big: bool) -> None:
 
 `python -m cf_service evaluate --train data/msd/split_10000_head/TRAIN.tsv --test data/msd/split_10000_head/TEST.tsv --json OUT.json`
 took {dev["evaluate_s"]} s in all (hyper-parameters and vote weights tuned on a validation carve of TRAIN).
+`make bench-check` re-runs it and fails when a figure of this table no longer reproduces.
 
 | model | NDCG@10 | Recall@20 | Recall@50 | MAP@500 | fit | score |
 |---|---:|---:|---:|---:|---:|---:|

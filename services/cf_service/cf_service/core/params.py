@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "weights": {"itemknn": 1.0, "ease": 0.5, "als": 0.5},
-    "rrf_k": 10.0,
+    "weights": {"itemknn": 1.0, "ease": 1.0, "als": 0.5},
+    "rrf_k": 5.0,
     "depth": 500,
     "members": {
         "itemknn": {"alpha": 0.15, "q": 2.0, "k": 400, "user_damping": 0.25, "transform": {"kind": "binary"}},
