@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PKGS := -e services/common -e services/cf_service -e services/audio_service -e services/gateway
+PKGS := -e services/common -e services/tools -e services/cf_service -e services/audio_service -e services/gateway
 PIP := $(BIN)/pip install --disable-pip-version-check -q
 export OPENBLAS_NUM_THREADS ?= 1
 
@@ -46,7 +46,7 @@ install-dev: $(VENV)/.installed-dev
 
 ## Start Redis (embedded), cf_service, audio_service and the gateway; Ctrl-C stops them all.
 run: install
-	$(BIN)/python -m musicrec_common.devstack
+	$(BIN)/python -m musicrec_tools.devstack
 
 ## Install what the tests need and run the whole suite.
 test: install-dev

@@ -134,7 +134,7 @@ def bench_index(search: Any, catalog: Path, n_vectors: int, n_queries: int) -> d
 
 def bench_upload(audio_dir: Path, catalog: Path, songs: list[dict[str, Any]]) -> dict[str, Any]:
     import httpx
-    from musicrec_common.procs import ManagedProcess, free_port, python_module, wait_http
+    from musicrec_tools.procs import ManagedProcess, free_port, python_module, wait_http
 
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:

@@ -127,7 +127,7 @@ def run_load(
 
 
 def main() -> int:
-    from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
+    from musicrec_tools.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)

@@ -4,7 +4,7 @@
 
 For every fraction of the full Taste Profile (1,019,318 users x 384,546 songs
 x 48,373,586 listens) it generates a synthetic file of that shape
-(:mod:`cf_service.core.synth`), then runs, as separate processes:
+(`bench/synth.py`), then runs, as separate processes:
 
 * **single machine**: ``python -m cf_service train --listens F --out DIR``
   then ``python -m cf_service precompute --model-dir DIR --out lists.jsonl``
@@ -111,7 +111,7 @@ def module(*args: str) -> list[str]:
 
 
 def run_fraction(fraction: float, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from cf_service.core.synth import Shape, generate
+    from synth import Shape, generate
 
     folder = work / f"f{fraction:g}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,10 @@ def step_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[float, fl
     }
     for r in results:
         f = r["fraction"]
-        for key, label in (("single_train", "single machine: `train`"), ("single_precompute", "single machine: `precompute`")):
+        for key, label in (
+            ("single_train", "single machine: `train`"),
+            ("single_precompute", "single machine: `precompute`"),
+        ):
             if r.get(key, {}).get("status") == "ok":
                 out[label].append((f, r[key]["seconds"], r[key]["peak_rss_gb"]))
         sp = r.get("spark", {})

@@ -2,7 +2,7 @@
 
 Cold: an empty VAR_DIR (migrations, import and every later preparation step run).
 Warm: the same VAR_DIR again (every step cached): the target is under 30 s.
-Measures the launcher (`python -m musicrec_common.devstack`); `make run` adds only make's stamp check.
+Measures the launcher (`python -m musicrec_tools.devstack`); `make run` adds only make's stamp check.
 
     python bench/bench_startup.py
 """
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 def start_once(env: dict[str, str]) -> float:
     t = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "musicrec_common.devstack", "--no-audio"],
+        [sys.executable, "-m", "musicrec_tools.devstack", "--no-audio"],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -45,7 +45,7 @@ def start_once(env: dict[str, str]) -> float:
 
 
 def main() -> int:
-    from musicrec_common.procs import free_port
+    from musicrec_tools.procs import free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}

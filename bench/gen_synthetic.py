@@ -1,4 +1,4 @@
-"""Write a synthetic Taste-Profile-shaped listens file (see cf_service.core.synth).
+"""Write a synthetic Taste-Profile-shaped listens file (see bench/synth.py).
 
     python bench/gen_synthetic.py --fraction 0.1 --out var/synthetic/listens_0.1.tsv [--seed 0]
 
@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from cf_service.core.synth import Shape, generate
+from synth import Shape, generate
 
 
 def main() -> None:

@@ -296,7 +296,7 @@ def kill(stack: Any, name: str) -> None:
 
 def restart(stack: Any, name: str, timeout: float = 180.0) -> None:
     """Start a killed component again on the same port and wait until it answers."""
-    from musicrec_common.procs import start_redis, wait_http
+    from musicrec_tools.procs import start_redis, wait_http
 
     if name == "redis":
         stack.procs["redis"] = start_redis(stack.redis_port, stack.tmp / "redis", stack.tmp / "redis.log")

@@ -17,7 +17,7 @@ RUN /opt/venv/bin/pip install -q -r requirements/run.txt -c requirements/constra
     && /opt/venv/bin/pip install -q --no-deps -c requirements/constraints.txt tinysoundfont
 COPY services/ services/
 RUN /opt/venv/bin/pip install -q --no-deps --no-build-isolation \
-    ./services/common ./services/gateway ./services/cf_service ./services/audio_service
+    ./services/common ./services/tools ./services/gateway ./services/cf_service ./services/audio_service
 
 # ---- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -8,7 +8,7 @@
                                      replica, publish again (the Kubernetes CronJob, `docker compose run retrain`)
     python musicrec_init.py all      core, then audio (the Kubernetes init Job)
 
-The steps are :mod:`musicrec_common.devstack`'s own (``preparation_steps`` and ``audio_steps``), run by its
+The steps are :mod:`musicrec_tools.devstack`'s own (``preparation_steps`` and ``audio_steps``), run by its
 cached ``run_steps``, so containers prepare exactly what ``make run`` prepares. Two differences, because a
 container's volumes can be recreated independently of the stamps in ``VAR_DIR/stamps``:
 
@@ -35,8 +35,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from musicrec_common.devstack import Step, audio_steps, preparation_steps, run_steps
-from musicrec_common.procs import python_module
+from musicrec_tools.devstack import Step, audio_steps, preparation_steps, run_steps
+from musicrec_tools.procs import python_module
 
 PHASES = ("core", "audio", "retrain", "all")
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from musicrec_common.devstack import audio_steps
-from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
+from musicrec_tools.devstack import audio_steps
+from musicrec_tools.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_AUDIO = REPO / "data" / "audio" / "fixtures" / "Kevin_MacLeod_-_Vibe_Ace.ogg"

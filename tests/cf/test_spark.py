@@ -28,7 +28,7 @@ from cf_service.core.params import DEFAULT_PARAMS
 from cf_service.core.precompute import precompute
 from cf_service.core.transforms import PreferenceTransform
 from cf_service.core.vote import build_vote
-from musicrec_common.procs import free_port, python_module, start_redis
+from musicrec_tools.procs import free_port, python_module, start_redis
 
 REPO = Path(__file__).resolve().parents[2]
 SPLIT = REPO / "data" / "msd" / "split_10000_head"
@@ -177,9 +177,7 @@ def test_spark_lists_cover_every_user_and_match_the_served_model(spark_job: dict
     np.testing.assert_allclose(songs[song]["scores"], [it.score for it in expected.items], atol=2e-5)
 
 
-def test_publish_from_file_loads_the_spark_lists_into_redis(
-    spark_job: dict[str, Any], tmp_path: Path
-) -> None:
+def test_publish_from_file_loads_the_spark_lists_into_redis(spark_job: dict[str, Any], tmp_path: Path) -> None:
     port = free_port()
     server = start_redis(port, tmp_path / "redis", tmp_path / "redis.log")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from musicrec_common.devstack import Step, audio_steps, preparation_steps, run_steps
+from musicrec_tools.devstack import Step, audio_steps, preparation_steps, run_steps
 
 
 def test_step_key_changes_with_inputs_and_tolerates_missing_ones(tmp_path: Path) -> None:

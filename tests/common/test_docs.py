@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from musicrec_common.configdoc import rows
+from musicrec_tools.configdoc import rows
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

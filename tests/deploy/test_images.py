@@ -26,10 +26,11 @@ IMAGE_CONTENTS = {
     "gateway.Dockerfile": ("api.txt", {"common", "gateway"}),
     "cf_service.Dockerfile": ("cf.txt", {"common", "cf_service"}),
     "audio_service.Dockerfile": ("audio.txt", {"common", "audio_service"}),
-    "init.Dockerfile": ("run.txt", {"common", "gateway", "cf_service", "audio_service"}),
+    "init.Dockerfile": ("run.txt", {"common", "tools", "gateway", "cf_service", "audio_service"}),
 }
 LOCAL_PACKAGES = {
     "common": "musicrec_common",
+    "tools": "musicrec_tools",
     "gateway": "gateway",
     "cf_service": "cf_service",
     "audio_service": "audio_service",
@@ -257,7 +258,7 @@ def test_each_image_has_every_distribution_its_code_imports(name: str, dockerfil
     names, files, local = installed_by(dockerfiles[name])
     contents = closure(names | VENV_TOOLING)
     for folder in local:  # pip install --no-deps: the packages' own dependencies must come from requirements
-        missing = local_pyproject_dependencies(folder) - contents - {"musicrec-common"}
+        missing = local_pyproject_dependencies(folder) - contents - {"musicrec-common", "musicrec-tools"}
         assert not missing, f"{folder}'s pyproject needs {sorted(missing)}, not in {name}"
     sources = [REPO / "services" / folder / LOCAL_PACKAGES[folder] for folder in local]
     if name == "init.Dockerfile":

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
-from musicrec_common.devstack import audio_steps, preparation_steps
+from musicrec_tools.devstack import audio_steps, preparation_steps
 
 
 class Parsed(Exception):

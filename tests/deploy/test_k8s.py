@@ -308,7 +308,7 @@ def test_env_references_resolve(resolved: list[Doc]) -> None:
 
 
 def test_configmap_keys_are_settings_the_containers_read(resolved: list[Doc]) -> None:
-    from musicrec_common.configdoc import rows
+    from musicrec_tools.configdoc import rows
 
     settings = {env for env, *_ in rows()}
     used_in_urls = {"POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER"}  # $(...) in DATABASE_URL; postgres's own

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from gateway.db.models import Song
 from gateway.db.session import make_engine, make_sessionmaker
-from musicrec_common.procs import free_port
+from musicrec_tools.procs import free_port
 from sqlalchemy import select
 
 REPO = Path(__file__).resolve().parents[2]

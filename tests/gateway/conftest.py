@@ -15,7 +15,7 @@ from gateway.core import security
 from gateway.db.migrate import upgrade
 from gateway.db.models import Song
 from gateway.db.session import make_engine
-from musicrec_common.procs import free_port
+from musicrec_tools.procs import free_port
 from sqlalchemy import insert
 
 PASSWORD = "correct-horse-7"

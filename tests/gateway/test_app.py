@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from gateway.app.main import create_app
 from gateway.app.settings import Settings
 from gateway.db.migrate import upgrade
-from musicrec_common.procs import free_port
+from musicrec_tools.procs import free_port
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from gateway.db.accounts import AuthenticatedUser
 from gateway.db.models import Song, utcnow
 from gateway.db.recs import user_stamp
 from gateway.db.session import make_engine, make_sessionmaker
-from musicrec_common.procs import ManagedProcess, free_port, start_redis
+from musicrec_tools.procs import ManagedProcess, free_port, start_redis
 from sqlalchemy import select, update
 
 from .conftest import PASSWORD, SONGS, add_songs, bearer, make_settings, register

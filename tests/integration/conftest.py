@@ -9,8 +9,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from musicrec_common.devstack import audio_steps
-from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
+from musicrec_tools.devstack import audio_steps
+from musicrec_tools.procs import ManagedProcess, free_port, python_module, start_redis, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "integration-demo-password"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from musicrec_common.procs import wait_http
+from musicrec_tools.procs import wait_http
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "audio" / "fixtures"

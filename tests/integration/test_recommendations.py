@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from musicrec_common.procs import python_module, start_redis, wait_http
+from musicrec_tools.procs import python_module, start_redis, wait_http
 
 pytestmark = pytest.mark.integration
 

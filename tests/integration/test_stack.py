@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from musicrec_common.procs import free_port, port_open, wait_http
+from musicrec_tools.procs import free_port, port_open, wait_http
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_make_run_launcher_starts_everything_and_ctrl_c_stops_it(tmp_path: Path)
     env.pop("AUDIO_SERVICE_URL", None)
     for attempt in ("first", "second"):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "musicrec_common.devstack", "--no-audio"],
+            [sys.executable, "-m", "musicrec_tools.devstack", "--no-audio"],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,

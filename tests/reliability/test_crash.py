@@ -26,7 +26,7 @@ from gateway.db import accounts
 from gateway.db.migrate import upgrade
 from gateway.db.models import Play, PlayEvent, Rating, Song, User
 from gateway.db.session import make_engine
-from musicrec_common.procs import ManagedProcess, free_port, python_module, wait_http
+from musicrec_tools.procs import ManagedProcess, free_port, python_module, wait_http
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session

@@ -38,8 +38,8 @@ from gateway.app.settings import Settings
 from gateway.db import accounts
 from gateway.db.models import Song, User
 from gateway.db.session import make_engine, make_sessionmaker
-from musicrec_common.procs import ManagedProcess, free_port, python_module, start_redis
 from musicrec_common.settings import INSECURE_DEFAULTS
+from musicrec_tools.procs import ManagedProcess, free_port, python_module, start_redis
 from pydantic import ValidationError
 from sqlalchemy import func, select
 

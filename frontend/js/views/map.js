@@ -18,30 +18,51 @@ export async function render(root, ctx) {
   const body = h("div", { class: "section-body" }, loading("Drawing the map…"));
   const head = h("div", { class: "page-head" }, h("h1", { text: "The catalog by sound" }), h("p", { class: "muted", text: "Each dot is a song; songs that sound alike sit close together. Hover to see a title, click to play." }));
   mount(root, head, body);
+  const data = await load(body, ctx, () => render(root, ctx));
+  if (!data) return;
+  const view = drawing(data);
+  mount(body, h("p", { class: "muted", text: `${plural(data.points.length, "song")} · ${plural(data.collections.length, "collection")}` }), view.frame, legend(data, view));
+  bind(view, { onPlay: playPoint });
+  const observer = new ResizeObserver(() => view.resize());
+  observer.observe(view.frame);
+  ctx.onCleanup(() => observer.disconnect());
+  const themeObserver = new MutationObserver(() => view.draw());
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+  ctx.onCleanup(() => themeObserver.disconnect());
+  view.resize();
+}
+
+// --- load: the points and their collections, or a state that says why there are none ---------------
+
+async function load(body, ctx, retry) {
   let data;
   try {
     data = await catalogMap(ctx.signal);
   } catch (err) {
-    if (err && err.name === "AbortError") return;
-    mount(body, errorState(err, { what: "the map", retry: () => render(root, ctx) }));
-    return;
+    if (err && err.name === "AbortError") return null;
+    mount(body, errorState(err, { what: "the map", retry }));
+    return null;
   }
   const points = (data && Array.isArray(data.points) ? data.points : []).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   if (!points.length) {
     mount(body, empty("The map is empty", "It appears once the catalog’s recordings have been analysed."));
-    return;
+    return null;
   }
   const collections = Array.isArray(data.collections) && data.collections.length ? [...data.collections] : [];
   for (const p of points) {
     const c = p.collection || "Other";
     if (!collections.includes(c)) collections.push(c);
   }
-  const colors = palette(collections.length);
-  const colorOf = new Map(collections.map((c, i) => [c, colors[i]]));
-  const hidden = new Set();
   const counts = new Map();
   for (const p of points) counts.set(p.collection || "Other", (counts.get(p.collection || "Other") || 0) + 1);
+  return { points, collections, counts };
+}
 
+// --- draw: the canvas, its geometry, the highlight rings and the tooltip ----------------------------
+
+function drawing({ points, collections }) {
+  const colors = palette(collections.length);
+  const colorOf = new Map(collections.map((c, i) => [c, colors[i]]));
   const canvas = h("canvas", {
     class: "map-canvas",
     id: "map-canvas",
@@ -51,26 +72,7 @@ export async function render(root, ctx) {
   });
   const tooltip = h("div", { class: "map-tooltip", role: "status", hidden: true });
   const frame = h("div", { class: "map-frame" }, canvas, tooltip);
-  const legend = h(
-    "ul",
-    { class: "legend", "aria-label": "Collections (press to show or hide)" },
-    collections.map((c) => {
-      const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
-      swatch.style.setProperty("--swatch", colorOf.get(c));
-      const btn = h("button", { type: "button", class: "legend-item", "aria-pressed": "true" }, swatch, h("span", { text: c }), h("span", { class: "legend-count", text: String(counts.get(c) || 0) }));
-      btn.addEventListener("click", () => {
-        if (hidden.has(c)) hidden.delete(c);
-        else hidden.add(c);
-        btn.setAttribute("aria-pressed", String(!hidden.has(c)));
-        if (selected && hidden.has(selected.collection || "Other")) selected = null;
-        draw();
-      });
-      return h("li", {}, btn);
-    }),
-  );
-  mount(body, h("p", { class: "muted", text: `${plural(points.length, "song")} · ${plural(collections.length, "collection")}` }), frame, legend);
 
-  // --- geometry ------------------------------------------------------------------------------
   let minX = Infinity;
   let maxX = -Infinity;
   let minY = Infinity;
@@ -83,71 +85,66 @@ export async function render(root, ctx) {
   }
   const spanX = maxX - minX || 1;
   const spanY = maxY - minY || 1;
-  let width = 0;
-  let height = 0;
-  let hovered = null;
-  let selected = null;
   const radius = points.length > 3000 ? 2.5 : points.length > 500 ? 3.5 : 5;
+  // The view's state: what the handlers change and the drawing reads.
+  const view = { points, canvas, tooltip, frame, colorOf, hidden: new Set(), hovered: null, selected: null, width: 0, height: 0 };
 
-  function px(p) {
-    const scale = Math.min((width - 2 * PAD) / spanX, (height - 2 * PAD) / spanY);
-    const offX = (width - scale * spanX) / 2;
-    const offY = (height - scale * spanY) / 2;
-    return [offX + (p.x - minX) * scale, height - (offY + (p.y - minY) * scale)];
-  }
+  view.px = (p) => {
+    const scale = Math.min((view.width - 2 * PAD) / spanX, (view.height - 2 * PAD) / spanY);
+    const offX = (view.width - scale * spanX) / 2;
+    const offY = (view.height - scale * spanY) / 2;
+    return [offX + (p.x - minX) * scale, view.height - (offY + (p.y - minY) * scale)];
+  };
 
-  function visible(p) {
-    return !hidden.has(p.collection || "Other");
-  }
+  view.visible = (p) => !view.hidden.has(p.collection || "Other");
 
-  function draw() {
+  view.draw = () => {
     const ctx2d = canvas.getContext("2d");
     if (!ctx2d) return;
     const dpr = window.devicePixelRatio || 1;
     ctx2d.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx2d.clearRect(0, 0, width, height);
-    const style = getComputedStyle(canvas);
-    const ring = style.getPropertyValue("--map-ring").trim() || "#000";
+    ctx2d.clearRect(0, 0, view.width, view.height);
+    const ring = getComputedStyle(canvas).getPropertyValue("--map-ring").trim() || "#000";
     ctx2d.globalAlpha = 0.85;
     for (const p of points) {
-      if (!visible(p)) continue;
-      const [x, y] = px(p);
+      if (!view.visible(p)) continue;
+      const [x, y] = view.px(p);
       ctx2d.fillStyle = colorOf.get(p.collection || "Other");
       ctx2d.beginPath();
       ctx2d.arc(x, y, radius, 0, Math.PI * 2);
       ctx2d.fill();
     }
     ctx2d.globalAlpha = 1;
-    for (const p of [hovered, selected]) {
-      if (!p || !visible(p)) continue;
-      const [x, y] = px(p);
+    for (const p of [view.hovered, view.selected]) {
+      if (!p || !view.visible(p)) continue;
+      const [x, y] = view.px(p);
       ctx2d.strokeStyle = ring;
       ctx2d.lineWidth = 2;
       ctx2d.beginPath();
       ctx2d.arc(x, y, radius + 4, 0, Math.PI * 2);
       ctx2d.stroke();
     }
-  }
+  };
 
-  function resize() {
+  view.resize = () => {
     const rect = frame.getBoundingClientRect();
-    width = Math.max(200, rect.width);
-    height = Math.max(260, Math.min(width * 0.62, window.innerHeight * 0.7));
+    view.width = Math.max(200, rect.width);
+    view.height = Math.max(260, Math.min(view.width * 0.62, window.innerHeight * 0.7));
     const dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(width * dpr);
-    canvas.height = Math.round(height * dpr);
-    canvas.style.setProperty("width", `${width}px`);
-    canvas.style.setProperty("height", `${height}px`);
-    draw();
-    if (selected) showTip(selected);
-  }
+    canvas.width = Math.round(view.width * dpr);
+    canvas.height = Math.round(view.height * dpr);
+    canvas.style.setProperty("width", `${view.width}px`);
+    canvas.style.setProperty("height", `${view.height}px`);
+    view.draw();
+    if (view.selected) view.showTip(view.selected);
+  };
 
-  function nearest(x, y, maxDist = 12) {
+  view.nearest = (x, y, maxDist = 12) => {
     let best = null;
     let bestD = maxDist * maxDist;
     for (const p of points) {
-      if (!visible(p)) continue;
-      const [qx, qy] = px(p);
+      if (!view.visible(p)) continue;
+      const [qx, qy] = view.px(p);
       const d = (qx - x) ** 2 + (qy - y) ** 2;
       if (d <= bestD) {
         bestD = d;
@@ -155,34 +152,90 @@ export async function render(root, ctx) {
       }
     }
     return best;
-  }
+  };
 
-  function showTip(p) {
+  view.showTip = (p) => {
     if (!p) {
       tooltip.hidden = true;
       return;
     }
-    const [x, y] = px(p);
-    mount(tooltip, h("strong", { text: p.title || "Unknown title" }), h("span", { text: p.collection || "Other" }));
+    const [x, y] = view.px(p);
+    mount(tooltip, h("strong", { text: p.title || "Untitled song" }), h("span", { text: p.collection || "Other" }));
     tooltip.hidden = false;
-    const left = Math.min(Math.max(8, x + 12), width - tooltip.offsetWidth - 8);
+    const left = Math.min(Math.max(8, x + 12), view.width - tooltip.offsetWidth - 8);
     const top = y - tooltip.offsetHeight - 12 < 0 ? y + 14 : y - tooltip.offsetHeight - 12;
     tooltip.style.setProperty("transform", `translate(${Math.round(left)}px, ${Math.round(top)}px)`);
-  }
+  };
+  return view;
+}
 
-  async function play(p) {
-    try {
-      const song = await songsApi.get(p.song_id);
-      if (!song.has_audio) {
-        toast(`“${p.title || "This song"}” has no recording to play.`, "warn");
-        return;
-      }
-      player.playSong(song, { context: "Map" });
-    } catch (err) {
-      toast(`Could not open this song: ${err.message}`, "error");
+/** The legend: one button per collection that shows or hides its songs. */
+function legend({ collections, counts }, view) {
+  return h(
+    "ul",
+    { class: "legend", "aria-label": "Collections (press to show or hide)" },
+    collections.map((c) => {
+      const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.setProperty("--swatch", view.colorOf.get(c));
+      const btn = h("button", { type: "button", class: "legend-item", "aria-pressed": "true" }, swatch, h("span", { text: c }), h("span", { class: "legend-count", text: String(counts.get(c) || 0) }));
+      btn.addEventListener("click", () => {
+        if (view.hidden.has(c)) view.hidden.delete(c);
+        else view.hidden.add(c);
+        btn.setAttribute("aria-pressed", String(!view.hidden.has(c)));
+        if (view.selected && view.hidden.has(view.selected.collection || "Other")) view.selected = null;
+        view.draw();
+      });
+      return h("li", {}, btn);
+    }),
+  );
+}
+
+// --- bind: pointer and keyboard ------------------------------------------------------------------
+
+async function playPoint(p) {
+  try {
+    const song = await songsApi.get(p.song_id);
+    if (!song.has_audio) {
+      toast(`“${p.title || "This song"}” has no recording to play.`, "warn");
+      return;
+    }
+    player.playSong(song, { context: "Map" });
+  } catch (err) {
+    toast(`Could not open this song: ${err.message}`, "error");
+  }
+}
+
+// Arrow keys: jump to the nearest visible song in that direction.
+const DIRS = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+function step(view, key) {
+  const vis = view.points.filter(view.visible);
+  if (!vis.length) return;
+  if (!view.selected) {
+    view.selected = vis[0];
+    return;
+  }
+  const [sx, sy] = view.px(view.selected);
+  const [dx, dy] = DIRS[key];
+  let best = null;
+  let bestScore = Infinity;
+  for (const p of vis) {
+    if (p === view.selected) continue;
+    const [x, y] = view.px(p);
+    const along = (x - sx) * dx + (y - sy) * dy;
+    if (along <= 0) continue;
+    const across = Math.abs((x - sx) * dy - (y - sy) * dx);
+    const score = along + 2 * across;
+    if (score < bestScore) {
+      bestScore = score;
+      best = p;
     }
   }
+  if (best) view.selected = best;
+}
 
+function bind(view, { onPlay }) {
+  const { canvas } = view;
   let frameReq = 0;
   canvas.addEventListener("mousemove", (event) => {
     const rect = canvas.getBoundingClientRect();
@@ -190,80 +243,47 @@ export async function render(root, ctx) {
     const y = event.clientY - rect.top;
     cancelAnimationFrame(frameReq);
     frameReq = requestAnimationFrame(() => {
-      const p = nearest(x, y);
-      if (p !== hovered) {
-        hovered = p;
+      const p = view.nearest(x, y);
+      if (p !== view.hovered) {
+        view.hovered = p;
         canvas.classList.toggle("is-pointing", Boolean(p));
-        draw();
-        showTip(p || selected);
+        view.draw();
+        view.showTip(p || view.selected);
       }
     });
   });
   canvas.addEventListener("mouseleave", () => {
-    hovered = null;
+    view.hovered = null;
     canvas.classList.remove("is-pointing");
-    draw();
-    showTip(selected);
+    view.draw();
+    view.showTip(view.selected);
   });
   canvas.addEventListener("click", (event) => {
     const rect = canvas.getBoundingClientRect();
-    const p = nearest(event.clientX - rect.left, event.clientY - rect.top);
+    const p = view.nearest(event.clientX - rect.left, event.clientY - rect.top);
     if (p) {
-      selected = p;
-      draw();
-      showTip(p);
-      play(p);
+      view.selected = p;
+      view.draw();
+      view.showTip(p);
+      onPlay(p);
     }
   });
-
-  // Arrow keys: jump to the nearest visible song in that direction.
-  const DIRS = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   canvas.addEventListener("keydown", (event) => {
     if (DIRS[event.key]) {
       event.preventDefault();
-      const vis = points.filter(visible);
-      if (!vis.length) return;
-      if (!selected) {
-        selected = vis[0];
-      } else {
-        const [sx, sy] = px(selected);
-        const [dx, dy] = DIRS[event.key];
-        let best = null;
-        let bestScore = Infinity;
-        for (const p of vis) {
-          if (p === selected) continue;
-          const [x, y] = px(p);
-          const along = (x - sx) * dx + (y - sy) * dy;
-          if (along <= 0) continue;
-          const across = Math.abs((x - sx) * dy - (y - sy) * dx);
-          const score = along + 2 * across;
-          if (score < bestScore) {
-            bestScore = score;
-            best = p;
-          }
-        }
-        if (best) selected = best;
-      }
-      draw();
-      showTip(selected);
-    } else if ((event.key === "Enter" || event.key === " ") && selected) {
+      step(view, event.key);
+      view.draw();
+      view.showTip(view.selected);
+    } else if ((event.key === "Enter" || event.key === " ") && view.selected) {
       event.preventDefault();
-      play(selected);
+      onPlay(view.selected);
     } else if (event.key === "Escape") {
-      selected = null;
-      draw();
-      showTip(null);
+      view.selected = null;
+      view.draw();
+      view.showTip(null);
     }
   });
   canvas.addEventListener("blur", () => {
-    if (!hovered) showTip(null);
+    if (!view.hovered) view.showTip(null);
   });
-
-  const observer = new ResizeObserver(() => resize());
-  observer.observe(frame);
-  ctx.onCleanup(() => observer.disconnect());
-  const themeObserver = new MutationObserver(() => draw());
-  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
-  ctx.onCleanup(() => themeObserver.disconnect());
-  resize();
 }

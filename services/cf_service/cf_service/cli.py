@@ -106,7 +106,7 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def _cmd_spark_train(args: argparse.Namespace) -> int:
-    from cf_service.spark_als import SMALL_CONF, SparkALSParams, parse_conf, run
+    from cf_service.jobs.spark_als import SMALL_CONF, SparkALSParams, parse_conf, run
 
     params = SparkALSParams()
     for name in ("rank", "regularization", "reg_param", "alpha", "iterations", "seed", "blocks"):

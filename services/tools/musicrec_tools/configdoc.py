@@ -1,6 +1,6 @@
 """Print the configuration table of every service (Markdown), for the README.
 
-``python -m musicrec_common.configdoc``; a test checks the README lists every variable.
+``python -m musicrec_tools.configdoc``; a test checks the README lists every variable.
 """
 
 from __future__ import annotations

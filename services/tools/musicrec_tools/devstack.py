@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from musicrec_common.procs import ManagedProcess, port_open, python_module, start_redis, wait_http
 from musicrec_common.settings import REPO_ROOT
+
+from musicrec_tools.procs import ManagedProcess, port_open, python_module, start_redis, wait_http
 
 # Step processes still running (the background audio pipeline): stopped with everything else.
 RUNNING_STEPS: set[subprocess.Popen[bytes]] = set()
@@ -185,7 +186,7 @@ def run_audio_pipeline(steps: list[Step], env: dict[str, str], var_dir: Path, au
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m musicrec_common.devstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m musicrec_tools.devstack", description=__doc__)
     parser.add_argument("--prepare-only", action="store_true", help="prepare data and exit")
     parser.add_argument("--no-prepare", action="store_true", help="start the processes only")
     parser.add_argument("--no-audio", action="store_true", help="skip the audio pipeline (catalog, CNN, index)")

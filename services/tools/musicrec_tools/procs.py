@@ -1,6 +1,6 @@
 """Starting, watching and stopping the real processes of a local deployment.
 
-Used by ``make run`` (see :mod:`musicrec_common.devstack`) and by the
+Used by ``make run`` (see :mod:`musicrec_tools.devstack`) and by the
 integration tests, which start the same real servers on loopback.
 """
 

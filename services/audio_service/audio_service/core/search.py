@@ -229,7 +229,12 @@ class AudioSearch:
         return self.query_waveform(y, n)
 
     def query_waveform(
-        self, y: np.ndarray, n: int = 10, k_patches: int = 100, max_query_patches: int = 64, denoise: bool | None = False
+        self,
+        y: np.ndarray,
+        n: int = 10,
+        k_patches: int = 100,
+        max_query_patches: int = 64,
+        denoise: bool | None = False,
     ) -> list[SongMatch]:
         """Like :meth:`query_clip` for mono float32 audio ``(n_samples,)`` at 22.05 kHz.
 

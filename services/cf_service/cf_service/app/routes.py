@@ -12,6 +12,7 @@ from musicrec_common.schemas import (
     PopularResponse,
     RecommendationsResponse,
     SimilarResponse,
+    SimilarSong,
 )
 from musicrec_common.web import ApiError, require_bearer
 
@@ -81,8 +82,8 @@ async def similar(song_id: SongId, s: Annotated[Served, Depends(served)], n: N =
 async def popular(s: Annotated[Served, Depends(served)], n: N = 10) -> PopularResponse:
     """Most-listened songs of the training data."""
     result = await run_in_threadpool(s.model.popular, n)
-    items = [{"song_id": it.song_id, "score": it.score, "rank": it.rank} for it in result.items]
-    return PopularResponse(model_version=s.version, items=items)  # type: ignore[arg-type]
+    items = [SimilarSong(song_id=it.song_id, score=it.score, rank=it.rank) for it in result.items]
+    return PopularResponse(model_version=s.version, items=items)
 
 
 @router.get("/health", response_model=HealthResponse, tags=["health"])

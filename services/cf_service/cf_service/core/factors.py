@@ -1,7 +1,7 @@
 """Serve latent factors trained elsewhere (e.g. by Spark) through the normal artifact format.
 
 A model trained outside this process (``pyspark.ml.recommendation.ALS`` in
-:mod:`cf_service.spark_als`) ends as two factor matrices and the raw-id maps of
+:mod:`cf_service.jobs.spark_als`) ends as two factor matrices and the raw-id maps of
 their rows. :func:`als_vote` wraps them in the same objects a single-machine
 training produces: an :class:`~cf_service.core.members.ALS` member (its
 preference transform fitted on the same play counts, so fold-in weighs a new

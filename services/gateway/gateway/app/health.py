@@ -43,12 +43,12 @@ async def _check_service(state: AppState, base_url: str) -> ComponentHealth:
     start = time.perf_counter()
     try:
         resp = await state.http.get(base_url.rstrip("/") + "/health", timeout=state.settings.service_timeout_s)
-        body = resp.json()
-        status: Status = body.get("status", "down") if resp.status_code == 200 else "down"
+        health = HealthResponse.model_validate_json(resp.content)  # the contract every service answers with
+        status: Status = health.status if resp.status_code == 200 else "down"
         return ComponentHealth(
             status=status,
             latency_ms=(time.perf_counter() - start) * 1000,
-            info={"version": body.get("version"), **(body.get("info") or {})},
+            info={"version": health.version, **health.info},
         )
     except Exception as exc:
         return ComponentHealth(status="down", detail=type(exc).__name__ + ": " + str(exc)[:200])

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from musicrec_common import keys
-from musicrec_common.schemas import ErrorResponse
+from musicrec_common.schemas import ErrorBody, ErrorResponse
 from musicrec_common.schemas import MapPoint as AudioMapPoint
 from musicrec_common.web import ApiError
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -215,12 +215,12 @@ async def query_by_sound(
     try:
         body = await state.audio.query(name, data, file.content_type or "application/octet-stream", n)
     except ServiceRejected as exc:
-        err = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+        try:
+            err = ErrorResponse.model_validate(exc.body).error
+        except ValidationError:
+            err = ErrorBody(code="bad_audio", message="unreadable audio")
         raise ApiError(
-            exc.status if 400 <= exc.status < 500 else 422,
-            err.get("message", "unreadable audio"),
-            code=err.get("code", "bad_audio"),
-            details=err.get("details"),
+            exc.status if 400 <= exc.status < 500 else 422, err.message, code=err.code, details=err.details
         ) from exc
     except ServiceDown:
         state.metrics.inc("gateway_degraded_responses_total", component="audio")
