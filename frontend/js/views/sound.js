@@ -84,8 +84,24 @@ function uploadError(err) {
 
 export async function render(root, ctx) {
   ctx.setTitle("Search by sound");
-  const results = h("section", { class: "sound-results", "aria-live": "polite", "aria-labelledby": "sound-results-title" });
-  const clipBox = h("div", { class: "clip-box", hidden: true });
+  const dom = draw();
+  const state = { previewUrl: null, busy: false };
+  ctx.onCleanup(() => state.previewUrl && URL.revokeObjectURL(state.previewUrl));
+  const search = (blob, name) => load(state, dom, ctx, blob, name);
+  bindFiles(dom, search);
+  bindMicrophone(dom, ctx, search);
+  mount(
+    root,
+    h("div", { class: "page-head" }, h("h1", { text: "Search by sound" }), h("p", { class: "muted", text: "Play us a few seconds of music and we will find the songs in the catalog that sound like it, and where." })),
+    dom.drop,
+    dom.clipBox,
+    dom.results,
+  );
+}
+
+// --- draw: the drop zone, the clip preview, the results area ----------------------------------------
+
+function draw() {
   const fileInput = h("input", { type: "file", id: "sound-file", accept: "audio/*,.ogg,.oga,.mp3,.wav,.flac,.m4a,.opus,.webm", class: "visually-hidden" });
   const pick = h("button", { type: "button", class: "button" }, icon("upload", 18), "Choose a clip");
   const recordBtn = h("button", { type: "button", class: "button button-ghost", id: "record-button" }, icon("mic", 18), h("span", { text: "Record" }));
@@ -100,63 +116,82 @@ export async function render(root, ctx) {
     recordNote,
     fileInput,
   );
-  let previewUrl = null;
-  let busy = false;
-  ctx.onCleanup(() => previewUrl && URL.revokeObjectURL(previewUrl));
+  return {
+    drop,
+    fileInput,
+    pick,
+    recordBtn,
+    recordNote,
+    clipBox: h("div", { class: "clip-box", hidden: true }),
+    results: h("section", { class: "sound-results", "aria-live": "polite", "aria-labelledby": "sound-results-title" }),
+  };
+}
 
-  async function search(blob, name) {
-    if (busy) return;
-    if (blob.size > MAX_BYTES) {
-      mount(results, h("div", { class: "state state-error", role: "alert" }, h("p", { class: "state-title", text: "This clip is too large. The limit is 20 MB." })));
-      return;
-    }
-    if (!blob.size) {
-      mount(results, h("div", { class: "state state-error", role: "alert" }, h("p", { class: "state-title", text: "This file is empty." })));
-      return;
-    }
-    busy = true;
-    if (previewUrl) URL.revokeObjectURL(previewUrl);
-    previewUrl = URL.createObjectURL(blob);
-    clipBox.hidden = false;
-    mount(
-      clipBox,
-      h("div", { class: "clip-info" }, icon("music", 20), h("span", { class: "clip-name", text: name }), h("span", { class: "muted", text: `${(blob.size / 1024 / 1024).toFixed(1)} MB` })),
-      h("audio", { controls: true, src: previewUrl, class: "clip-audio", "aria-label": "Your clip" }),
-    );
-    mount(results, loading("Listening to your clip…"));
-    try {
-      const data = await audioQuery(blob, name);
-      if (!ctx.isActive()) return;
-      const items = (data && data.items) || [];
-      const degraded = (data && data.degraded) || [];
-      if (!items.length) {
-        mount(results, h("h2", { id: "sound-results-title", text: "Matches" }), empty("No matching songs", degraded.length ? "Sound matching is limited right now. Try again later." : "Try a longer or clearer clip."));
-      } else {
-        mount(
-          results,
-          h("div", { class: "shelf-head" }, h("h2", { id: "sound-results-title", text: "Matches" }), h("p", { class: "muted", text: plural(items.length, "song") })),
-          degraded.length ? h("p", { class: "section-note", text: `Limited results: ${degradedNames(degraded)} unavailable right now.` }) : null,
-          h("ol", { class: "match-list" }, items.map((it, i) => matchRow(it, i + 1))),
-        );
-      }
-    } catch (err) {
-      if (!ctx.isActive()) return;
-      mount(
-        results,
-        h("h2", { id: "sound-results-title", class: "visually-hidden", text: "Matches" }),
-        h(
-          "div",
-          { class: "state state-error", role: "alert" },
-          h("span", { class: "state-icon", "aria-hidden": "true" }, icon("warning", 28)),
-          h("p", { class: "state-title", text: uploadError(err) }),
-          err instanceof ApiError && err.status ? h("p", { class: "state-text", text: `Error ${err.status} · ${err.code}` }) : null,
-        ),
-      );
-    } finally {
-      busy = false;
-    }
+function drawMatches(results, data) {
+  const items = (data && data.items) || [];
+  const degraded = (data && data.degraded) || [];
+  if (!items.length) {
+    mount(results, h("h2", { id: "sound-results-title", text: "Matches" }), empty("No matching songs", degraded.length ? "Sound matching is limited right now. Try again later." : "Try a longer or clearer clip."));
+    return;
   }
+  mount(
+    results,
+    h("div", { class: "shelf-head" }, h("h2", { id: "sound-results-title", text: "Matches" }), h("p", { class: "muted", text: plural(items.length, "song") })),
+    degraded.length ? h("p", { class: "section-note", text: `Limited results: ${degradedNames(degraded)} unavailable right now.` }) : null,
+    h("ol", { class: "match-list" }, items.map((it, i) => matchRow(it, i + 1))),
+  );
+}
 
+function drawError(results, err) {
+  mount(
+    results,
+    h("h2", { id: "sound-results-title", class: "visually-hidden", text: "Matches" }),
+    h(
+      "div",
+      { class: "state state-error", role: "alert" },
+      h("span", { class: "state-icon", "aria-hidden": "true" }, icon("warning", 28)),
+      h("p", { class: "state-title", text: uploadError(err) }),
+      err instanceof ApiError && err.status ? h("p", { class: "state-text", text: `Error ${err.status} · ${err.code}` }) : null,
+    ),
+  );
+}
+
+// --- load: send the clip, show what matched ------------------------------------------------------
+
+async function load(state, dom, ctx, blob, name) {
+  const { clipBox, results } = dom;
+  if (state.busy) return;
+  if (blob.size > MAX_BYTES) {
+    mount(results, h("div", { class: "state state-error", role: "alert" }, h("p", { class: "state-title", text: "This clip is too large. The limit is 20 MB." })));
+    return;
+  }
+  if (!blob.size) {
+    mount(results, h("div", { class: "state state-error", role: "alert" }, h("p", { class: "state-title", text: "This file is empty." })));
+    return;
+  }
+  state.busy = true;
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = URL.createObjectURL(blob);
+  clipBox.hidden = false;
+  mount(
+    clipBox,
+    h("div", { class: "clip-info" }, icon("music", 20), h("span", { class: "clip-name", text: name }), h("span", { class: "muted", text: `${(blob.size / 1024 / 1024).toFixed(1)} MB` })),
+    h("audio", { controls: true, src: state.previewUrl, class: "clip-audio", "aria-label": "Your clip" }),
+  );
+  mount(results, loading("Listening to your clip…"));
+  try {
+    const data = await audioQuery(blob, name);
+    if (ctx.isActive()) drawMatches(results, data);
+  } catch (err) {
+    if (ctx.isActive()) drawError(results, err);
+  } finally {
+    state.busy = false;
+  }
+}
+
+// --- bind: file picker, drag and drop, the microphone ----------------------------------------------
+
+function bindFiles({ drop, pick, fileInput }, search) {
   pick.addEventListener("click", () => fileInput.click());
   fileInput.addEventListener("change", () => {
     const file = fileInput.files && fileInput.files[0];
@@ -176,8 +211,9 @@ export async function render(root, ctx) {
     const file = event.dataTransfer && event.dataTransfer.files && event.dataTransfer.files[0];
     if (file) search(file, file.name);
   });
+}
 
-  // --- microphone -----------------------------------------------------------------------------
+function bindMicrophone({ recordBtn, recordNote }, ctx, search) {
   const unsupported = recordingSupport();
   if (unsupported) {
     recordBtn.disabled = true;
@@ -230,12 +266,4 @@ export async function render(root, ctx) {
     }, 1000);
     stopTimer = setTimeout(stopRecording, RECORD_S * 1000);
   });
-
-  mount(
-    root,
-    h("div", { class: "page-head" }, h("h1", { text: "Search by sound" }), h("p", { class: "muted", text: "Play us a few seconds of music and we will find the songs in the catalog that sound like it, and where." })),
-    drop,
-    clipBox,
-    results,
-  );
 }

@@ -1,5 +1,10 @@
 """Request and response models of the gateway's public API.
 
+Every model of the API lives here, named by one rule: a request body ends in ``In``
+(``LoginIn``), a whole answer in ``Out`` (``RecsOut``), and a part of an answer is
+named for what it is (``RecItem``, ``Segment``). Models of calls *between* services
+are not here: they are ``musicrec_common.schemas``.
+
 Request bodies forbid unknown fields: a ``user_id`` sent by a client is an
 error, never silently used or ignored. Times are UTC and carry their offset.
 """
@@ -254,6 +259,62 @@ class HistoryOut(BaseModel):
     per_page: int
     total: int
     items: list[HistoryItemOut]
+
+
+# --- recommendations, similar songs, radio, search by sound, the map --------------------------------
+
+
+class RecItem(BaseModel):
+    song: SongOut
+    score: float
+    reasons: list[str]
+    sources: dict[str, int] = Field(description="Rank of the song in each source's list")
+
+
+class RecsOut(BaseModel):
+    mode: str
+    items: list[RecItem]
+    degraded: list[str] = Field(description="Components left out of this answer: cf, audio, cache")
+    fallback: str | None = Field(default=None, description="`popular` when the list is not personalised")
+
+
+class RadioOut(BaseModel):
+    seed: SongOut
+    items: list[RecItem]
+    degraded: list[str]
+
+
+class Segment(BaseModel):
+    query_start: float
+    query_end: float
+    song_start: float
+    song_end: float
+    score: float
+
+
+class SoundMatch(BaseModel):
+    song: SongOut
+    score: float
+    segments: list[Segment]
+
+
+class SoundQueryOut(BaseModel):
+    items: list[SoundMatch]
+    degraded: list[str]
+
+
+class MapPoint(BaseModel):
+    song_id: int
+    x: float
+    y: float
+    collection: str | None
+    title: str | None
+
+
+class MapOut(BaseModel):
+    points: list[MapPoint]
+    collections: list[str]
+    degraded: list[str]
 
 
 # --- admin -----------------------------------------------------------------------

@@ -16,12 +16,22 @@ from musicrec_common import keys
 from musicrec_common.schemas import ErrorBody, ErrorResponse
 from musicrec_common.schemas import MapPoint as AudioMapPoint
 from musicrec_common.web import ApiError
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.app import recommending
 from gateway.app.deps import State, User, client_address, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected
-from gateway.app.schemas import SongOut
+from gateway.app.schemas import (
+    MapOut,
+    MapPoint,
+    RadioOut,
+    RecItem,
+    RecsOut,
+    Segment,
+    SongOut,
+    SoundMatch,
+    SoundQueryOut,
+)
 from gateway.app.state import AppState
 from gateway.core.fusion import Fused
 from gateway.core.modes import MODES, Mode, describe
@@ -32,59 +42,6 @@ router = APIRouter(tags=["recommendations"])
 _POINTS = TypeAdapter(list[AudioMapPoint])
 # The values come from the mode table (gateway.core.modes); the OpenAPI enum is filled in from it too.
 ModeParam = Annotated[str | None, Query(max_length=64, description=f"Default RECS_DEFAULT_MODE. {describe()}")]
-
-
-class RecItem(BaseModel):
-    song: SongOut
-    score: float
-    reasons: list[str]
-    sources: dict[str, int] = Field(description="Rank of the song in each source's list")
-
-
-class RecsOut(BaseModel):
-    mode: str
-    items: list[RecItem]
-    degraded: list[str] = Field(description="Components left out of this answer: cf, audio, cache")
-    fallback: str | None = Field(default=None, description="`popular` when the list is not personalised")
-
-
-class RadioOut(BaseModel):
-    seed: SongOut
-    items: list[RecItem]
-    degraded: list[str]
-
-
-class Segment(BaseModel):
-    query_start: float
-    query_end: float
-    song_start: float
-    song_end: float
-    score: float
-
-
-class SoundMatch(BaseModel):
-    song: SongOut
-    score: float
-    segments: list[Segment]
-
-
-class SoundQueryOut(BaseModel):
-    items: list[SoundMatch]
-    degraded: list[str]
-
-
-class MapPoint(BaseModel):
-    song_id: int
-    x: float
-    y: float
-    collection: str | None
-    title: str | None
-
-
-class MapOut(BaseModel):
-    points: list[MapPoint]
-    collections: list[str]
-    degraded: list[str]
 
 
 def mode_for(state: AppState, name: str | None, *, song: bool = False) -> Mode:
