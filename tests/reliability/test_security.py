@@ -66,6 +66,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/songs/{song_id}/audio"): "public",
     ("GET", "/api/charts"): "public",
     ("POST", "/api/me/plays"): "user",
+    ("POST", "/api/me/imports"): "user",
     ("PUT", "/api/me/ratings/{song_id}"): "user",
     ("DELETE", "/api/me/ratings/{song_id}"): "user",
     ("PUT", "/api/me/feedback/{song_id}"): "user",
@@ -179,6 +180,8 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"rating": 4}
     elif path.startswith("/api/me/feedback") and method == "PUT":
         kwargs["json"] = {"kind": "like"}
+    elif path == "/api/me/imports":
+        kwargs["files"] = {"file": ("history.csv", b"artist,album,title,date\n", "text/csv")}  # valid, no rows
     elif path == "/api/audio/query":
         kwargs["files"] = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
     elif path == "/api/admin/songs/{song_id}":

@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--out", type=Path, required=True)
     cat = sub.add_parser("import-catalog", help="import audio_service's rendered catalog.json as catalog songs")
     cat.add_argument("--catalog", type=Path, required=True, help="path of catalog.json")
+    lib = sub.add_parser(
+        "scan-library",
+        help="add the audio files of a music folder as playable songs, matched to the MSD (incremental)",
+    )
+    lib.add_argument("folder", type=Path, help="the music folder (files are played from there, never copied)")
+    lib.add_argument("--json", type=Path, default=None, help="write one JSON record per file here")
     args = parser.parse_args(argv)
 
     from gateway.app.settings import get_settings
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             engine.dispose()
         return 0
+    if args.command == "scan-library":
+        return _scan_library(url, args.folder, args.json)
     if args.command == "export-plays":
         from gateway.db.export import export_plays
         from gateway.db.session import make_engine
@@ -123,6 +131,33 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
         return 0
     return 1
+
+
+def _scan_library(url: str, folder: Path, json_out: Path | None) -> int:
+    from tqdm import tqdm
+
+    from gateway.core.library import walk
+    from gateway.db.library import as_json_lines, scan, summary
+    from gateway.db.session import make_engine
+
+    if not folder.is_dir():
+        print(f"no folder {folder}", file=sys.stderr)
+        return 2
+    total = sum(1 for _ in walk(folder))
+    engine = make_engine(url)
+    try:
+        with tqdm(total=total, desc="scan-library", unit="file", disable=None) as bar:
+            records = scan(engine, folder, progress=bar.update)
+    finally:
+        engine.dispose()
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(as_json_lines(records))
+    for r in records:
+        if r.status == "failed":
+            print(f"failed: {r.path}: {r.reason}", file=sys.stderr)
+    print(json.dumps(summary(records)))
+    return 0
 
 
 def _create_demo_users(settings: Settings, url: str) -> int:

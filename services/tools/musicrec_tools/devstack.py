@@ -89,10 +89,12 @@ def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
         print(f"[prepare] {step.name}: done in {time.monotonic() - started:.1f}s", flush=True)
 
 
-def preparation_steps(data_dir: Path, var_dir: Path) -> list[Step]:
-    """Everything the services need before they start, in order."""
+def preparation_steps(data_dir: Path, var_dir: Path, music_dir: Path | None = None) -> list[Step]:
+    """Everything the services need before they start, in order (``music_dir``: scan the user's music too)."""
     gateway_src = REPO_ROOT / "services" / "gateway" / "gateway"
     plays = var_dir / "plays.tsv"
+    # The scan is incremental (unchanged files are not read again): it runs on every start.
+    library = [Step("scan-library", python_module("gateway", "scan-library", str(music_dir)), always=True)]
     return [
         Step("migrate", python_module("gateway", "migrate"), [gateway_src / "migrations" / "versions"]),
         Step(
@@ -106,6 +108,7 @@ def preparation_steps(data_dir: Path, var_dir: Path) -> list[Step]:
             ],
         ),
         Step("demo-users", python_module("gateway", "create-demo-users")),
+        *(library if music_dir is not None else []),
         # Training data = imported listens + the app's own plays; retrain only when they changed.
         Step("export-plays", python_module("gateway", "export-plays", "--out", str(plays)), always=True),
         Step(
@@ -196,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     var_dir = Path(env.get("VAR_DIR", REPO_ROOT / "var")).resolve()
     data_dir = Path(env.get("DATA_DIR", REPO_ROOT / "data")).resolve()
     env["VAR_DIR"], env["DATA_DIR"] = str(var_dir), str(data_dir)
+    music_dir = Path(env["MUSIC_DIR"]).expanduser().resolve() if env.get("MUSIC_DIR") else None
+    if music_dir is not None:
+        env["MUSIC_DIR"] = str(music_dir)  # the gateway streams the library's files from there
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     logs = var_dir / "logs"
     gateway_port = int(env.setdefault("GATEWAY_PORT", "8000"))
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if not args.no_prepare:
-            run_steps(preparation_steps(data_dir, var_dir), env, var_dir)
+            run_steps(preparation_steps(data_dir, var_dir, music_dir), env, var_dir)
         if args.prepare_only:
             if not args.no_audio:
                 run_steps(audio_steps(data_dir, var_dir), env, var_dir)

@@ -261,6 +261,29 @@ class HistoryOut(BaseModel):
     items: list[HistoryItemOut]
 
 
+class SkippedLine(BaseModel):
+    line: int
+    reason: str
+
+
+class UnmatchedSong(BaseModel):
+    artist: str | None
+    title: str | None
+    listens: int
+
+
+class ImportOut(BaseModel):
+    format: str = Field(description="lastfm, listenbrainz or spotify (recognised from the content)")
+    rows: int = Field(description="Listens in the file")
+    matched: int = Field(description="Listens matched to a song of the catalog")
+    unmatched: int
+    added: int = Field(description="New plays recorded (0 when the same file is imported again)")
+    already_imported: int
+    skips: int = Field(description="Listens shorter than 30 s: skips, not plays")
+    skipped: list[SkippedLine] = Field(description="The first skipped lines and why")
+    top_unmatched: list[UnmatchedSong] = Field(description="The most listened songs that matched nothing")
+
+
 # --- recommendations, similar songs, radio, search by sound, the map --------------------------------
 
 

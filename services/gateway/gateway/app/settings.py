@@ -51,6 +51,11 @@ class Settings(BaseServiceSettings):
     redis_timeout_s: float = Field(default=0.5, description="Timeout of Redis calls")
     hybrid_cf_weight: float = Field(default=1.0, ge=0, description="Weight of listening-based songs in hybrid fusion")
     hybrid_audio_weight: float = Field(default=0.8, ge=0, description="Weight of sound-alike songs in hybrid fusion")
+    music_dir: Path | None = Field(
+        default=None,
+        description="Your music folder: `make run` scans it (`scan-library`) and its files are played from there "
+        "(read only, never copied)",
+    )
     recs_default_mode: str = Field(
         default="hybrid",
         description="Recommendation mode when a request names none; a row of the mode table "
@@ -66,6 +71,9 @@ class Settings(BaseServiceSettings):
     )
     stamp_cache_ttl_s: int = Field(
         default=300, ge=1, description="TTL of a user's cached state stamp (rewritten after every play or rating)"
+    )
+    max_import_mb: float = Field(
+        default=200.0, gt=0, description="Largest listening-history export accepted by `POST /api/me/imports`"
     )
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest clip accepted by `POST /api/audio/query`")
 

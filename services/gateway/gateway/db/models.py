@@ -51,6 +51,7 @@ class SongSource(enum.StrEnum):
     msd = "msd"
     catalog = "catalog"
     upload = "upload"
+    library = "library"  # a file of the user's own music folder (scan-library) that matched no MSD song
 
 
 class FeedbackKind(enum.StrEnum):
@@ -103,6 +104,31 @@ class Song(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
 
     __table_args__ = (Index("ix_songs_source", "source"), Index("ix_songs_artist", "artist", mysql_length=191))
+
+
+class LibraryFile(Base):
+    """One audio file of the music folder and the song it plays (scan-library).
+
+    A file that matched an MSD song plays that song (its row gets the file as ``audio_path``); any other is a
+    song of its own (source ``library``). The song row, and its plays, ratings and likes, outlive the file:
+    a vanished file is marked ``missing`` and a moved one (same content hash) takes its song along.
+    """
+
+    __tablename__ = "library_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id"))
+    path: Mapped[str] = mapped_column(String(1024))
+    # sha256 of the path: unique and indexable on every backend (MySQL cannot index 1024 utf8mb4 characters).
+    path_key: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="present")  # present | missing
+    match_confidence: Mapped[float | None] = mapped_column(Float)  # the MSD match, None when none
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_library_files_hash", "content_hash"), Index("ix_library_files_song", "song_id"))
 
 
 class Play(Base):

@@ -6,9 +6,9 @@ session, never from the path, the query or the body.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response, UploadFile, status
 from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 
@@ -19,6 +19,7 @@ from gateway.app.schemas import (
     HistoryItemOut,
     HistoryKind,
     HistoryOut,
+    ImportOut,
     PlayIn,
     PlayOut,
     RatingIn,
@@ -50,6 +51,42 @@ async def record_play(body: PlayIn, user: User, state: State) -> PlayOut:
     except SongNotFound as exc:
         raise _not_found(exc) from None
     return PlayOut(song_id=result.song_id, count=result.total, played_at=result.played_at)
+
+
+@router.post("/imports", response_model=ImportOut, status_code=status.HTTP_201_CREATED)
+async def import_history(file: UploadFile, user: User, state: State) -> ImportOut:
+    """Your listening history from Last.fm (CSV), ListenBrainz (JSON / JSON lines) or Spotify
+    (`StreamingHistory*.json`, `Streaming_History_Audio_*.json`), recognised from the content.
+
+    Listens are matched to the catalog (MSD songs and your library) and become your plays; plays shorter
+    than 30 s are skips. Importing the same file again adds nothing. A malformed file is rejected (422, with
+    the line) and nothing is written.
+    """
+    from gateway.core.history import ExportError, read_export
+    from gateway.db.history_import import catalog_index
+    from gateway.db.history_import import import_history as run_import
+
+    limit = int(state.settings.max_import_mb * 1024 * 1024)
+    file.file.seek(0, 2)
+    size = file.file.tell()
+    file.file.seek(0)
+    if size > limit:
+        raise ApiError(413, f"the export is larger than {state.settings.max_import_mb:g} MB", code="payload_too_large")
+    if size == 0:
+        raise ApiError(422, "the uploaded file is empty", code="bad_export", details=[{"field": "file"}])
+
+    def work(db: Any) -> ImportOut:
+        fmt, listens = read_export(file.file)  # type: ignore[arg-type]
+        report = run_import(db, user.id, fmt, listens, catalog_index(db))
+        db.commit()
+        return ImportOut.model_validate(report, from_attributes=True)
+
+    try:
+        return await write_for_user(state, user.id, work)
+    except ExportError as exc:
+        raise ApiError(
+            422, f"not a listening-history export: {exc}", code="bad_export", details={"line": exc.line}
+        ) from None
 
 
 @router.put("/ratings/{song_id}", response_model=RatingOut)

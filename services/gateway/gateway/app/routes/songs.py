@@ -86,7 +86,9 @@ def _file_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
 def audio(song_id: int, request: Request, db: Db, state: State) -> StreamingResponse:
     """Stream the song's recording; honours `Range: bytes=...` (206 with Content-Range, 416 when outside)."""
     song = song_or_404(db, song_id)
-    path = resolve_audio_path(song.audio_path, state.settings.var_dir, state.settings.data_dir)
+    path = resolve_audio_path(
+        song.audio_path, state.settings.var_dir, state.settings.data_dir, state.settings.music_dir
+    )
     if path is None:
         raise ApiError(404, f"song {song_id} has no audio", code="no_audio", details={"song_id": song_id})
     stat = path.stat()
