@@ -117,6 +117,14 @@ export const me = {
   unfeedback: (songId) => api(`/api/me/feedback/${songId}`, { method: "DELETE" }),
   history: (kind, page = 1, perPage = 20, signal) =>
     api("/api/me/history", { query: { kind, page, per_page: perPage }, signal }),
+  importHistory: (file) => {
+    const form = new FormData();
+    form.append("file", file, file.name || "export");
+    return api("/api/me/imports", { method: "POST", form });
+  },
+  scrobbleTokens: () => api("/api/me/scrobble-tokens"),
+  createScrobbleToken: (name) => api("/api/me/scrobble-tokens", { method: "POST", json: { name } }),
+  revokeScrobbleToken: (id) => api(`/api/me/scrobble-tokens/${encodeURIComponent(id)}`, { method: "DELETE" }),
 };
 
 export const charts = (window = "all", n = 20, signal) => api("/api/charts", { query: { window, n }, signal });

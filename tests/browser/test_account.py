@@ -60,3 +60,48 @@ def test_account_page_changes_the_password_then_deletes_the_account(
     assert console.unexpected() == []
     other.close()
     context.close()
+
+
+def test_account_page_imports_a_history_and_makes_a_scrobble_token(
+    stack: Any, browser: Any, screenshots: Path, console: Any, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=stack.base_url)
+    name = f"hist_{uuid.uuid4().hex[:6]}"
+    assert context.request.post("/api/auth/register", data={"username": name, "password": OLD}).status == 201
+    page = context.new_page()
+    console.attach(page)
+    page.set_default_timeout(15_000)
+    page.goto("/#/account")
+    page.get_by_role("heading", name="Bring your listening history").wait_for()
+
+    export = tmp_path / "scrobbles.csv"
+    export.write_text(
+        "Kings Of Leon,Only By The Night,Revelry,31 Jan 2020 18:22\n"
+        "Florence + The Machine,Lungs,Dog Days Are Over (Radio Edit),31 Jan 2020 18:26\n"
+        "Nobody At All,Nowhere,No Such Song Anywhere,31 Jan 2020 18:30\n"
+    )
+    page.locator("#import-file").set_input_files(str(export))
+    report = page.locator("#import-report")
+    report.wait_for()
+    assert "Last.fm export" in report.inner_text()
+    values = dict(zip(report.locator("dt").all_inner_texts(), report.locator("dd").all_inner_texts(), strict=True))
+    assert values["listens in the file"] == "3" and values["new plays added"] == "2"
+    assert values["not found here"] == "1"
+    page.wait_for_function("() => document.querySelector('.account-stats dd').textContent === '2'")  # totals
+    shot = screenshots / "17-history-import.png"
+    page.screenshot(path=str(shot), full_page=True)
+
+    page.locator("#token-create").click()
+    secret = page.locator("#token-secret")
+    secret.wait_for()
+    token = secret.inner_text().strip()
+    assert len(token) >= 32
+    check = context.request.get("/1/validate-token", headers={"Authorization": f"Token {token}"}).json()
+    assert check["valid"] is True and check["user_name"] == name
+    page.get_by_role("button", name="Revoke the token player").click()
+    page.get_by_text("No tokens yet.").wait_for()
+    assert (
+        context.request.get("/1/validate-token", headers={"Authorization": f"Token {token}"}).json()["valid"] is False
+    )
+    assert console.unexpected() == []
+    context.close()

@@ -67,6 +67,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/charts"): "public",
     ("POST", "/api/me/plays"): "user",
     ("POST", "/api/me/imports"): "user",
+    ("GET", "/api/me/scrobble-tokens"): "user",
+    ("POST", "/api/me/scrobble-tokens"): "user",
+    ("DELETE", "/api/me/scrobble-tokens/{token_id}"): "user",
+    # The ListenBrainz API takes its own scrobble tokens, never a login session.
+    ("GET", "/1/validate-token"): "scrobble-token",
+    ("POST", "/1/submit-listens"): "scrobble-token",
     ("PUT", "/api/me/ratings/{song_id}"): "user",
     ("DELETE", "/api/me/ratings/{song_id}"): "user",
     ("PUT", "/api/me/feedback/{song_id}"): "user",
@@ -164,7 +170,7 @@ def make_admin(client: TestClient, username: str) -> None:
 
 def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
     """A valid request for the route: only who asks changes between identities."""
-    url = path.replace("{song_id}", "1")
+    url = path.replace("{song_id}", "1").replace("{token_id}", "1")
     kwargs: dict[str, Any] = {}
     if path == "/api/auth/register":
         kwargs["json"] = {"username": f"m_{uuid.uuid4().hex[:10]}", "password": PASSWORD}
@@ -180,6 +186,13 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"rating": 4}
     elif path.startswith("/api/me/feedback") and method == "PUT":
         kwargs["json"] = {"kind": "like"}
+    elif path == "/1/submit-listens":
+        kwargs["json"] = {
+            "listen_type": "playing_now",
+            "payload": [{"track_metadata": {"artist_name": "a", "track_name": "b"}}],
+        }
+    elif path == "/api/me/scrobble-tokens" and method == "POST":
+        kwargs["json"] = {"name": "matrix"}
     elif path == "/api/me/imports":
         kwargs["files"] = {"file": ("history.csv", b"artist,album,title,date\n", "text/csv")}  # valid, no rows
     elif path == "/api/audio/query":
@@ -218,6 +231,11 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
                 token = new_session(client, username) if username else ("f" * 43 if who == "forged" else None)
                 client.cookies.clear()
                 req = request_for(method, path, login_as="user_a")
+                if (method, path) == ("DELETE", "/api/me/scrobble-tokens/{token_id}") and token and username:
+                    made = client.post(
+                        "/api/me/scrobble-tokens", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    req["url"] = f"/api/me/scrobble-tokens/{made.json()['id']}"  # one of this user's own
                 if token and carrier == "bearer":
                     req["headers"] = {"Authorization": f"Bearer {token}"}
                 elif token:
@@ -231,6 +249,8 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
                     assert status not in (401, 403), label
                 elif access == "user":
                     assert status == (401 if not logged_in else status) and (status < 400) == logged_in, label
+                elif access == "scrobble-token":
+                    assert status in (400, 401), label  # a session is not a scrobble token
                 else:  # admin
                     expected = 200 if who == "admin" else 403 if logged_in else 401
                     assert status == expected, label

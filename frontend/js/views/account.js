@@ -1,9 +1,12 @@
 // Your account: who you are and your totals, a new password, and deleting the account with its data.
-import { ApiError, auth } from "../api.js";
+import { ApiError, auth, me as meApi } from "../api.js";
 import { formatCount, formatDate, h, mount } from "../dom.js";
 import { field, formAlert } from "../components/form.js";
+import { historyImport } from "../components/historyImport.js";
+import { scrobbleTokens } from "../components/scrobbleTokens.js";
 import { describeError } from "../components/states.js";
 import { toast } from "../components/toast.js";
+import { emit } from "../events.js";
 import * as session from "../session.js";
 
 function tooManyTries(err) {
@@ -132,6 +135,15 @@ export async function render(root, ctx) {
     ["ratings", s.ratings],
     ["likes", s.likes],
   ];
+  const stats = h("dl", { class: "account-stats" }, totals.map(([label, n]) => h("div", {}, h("dt", { text: label }), h("dd", { text: formatCount(n || 0) }))));
+  // After an import: say how many plays came in and show the new totals.
+  const onImported = async (report) => {
+    toast(`${formatCount(report.added)} plays added to your history.`, "info");
+    emit("listening-changed", { what: "import" });
+    const fresh = (await auth.me()).stats || {};
+    const now = [fresh.plays, fresh.songs_played, fresh.ratings, fresh.likes];
+    stats.querySelectorAll("dd").forEach((dd, i) => (dd.textContent = formatCount(now[i] || 0)));
+  };
   mount(
     root,
     h(
@@ -139,7 +151,9 @@ export async function render(root, ctx) {
       { class: "account-page" },
       h("h1", { text: "Your account" }),
       h("p", { class: "muted", text: `${me.username}${me.is_admin ? " (administrator)" : ""} · member since ${formatDate(me.created_at)}` }),
-      h("dl", { class: "account-stats" }, totals.map(([label, n]) => h("div", {}, h("dt", { text: label }), h("dd", { text: formatCount(n || 0) })))),
+      stats,
+      historyImport({ upload: meApi.importHistory, onImported }),
+      scrobbleTokens({ list: meApi.scrobbleTokens, create: meApi.createScrobbleToken, revoke: meApi.revokeScrobbleToken }),
       h("section", { class: "account-card" }, h("h2", { id: "password-title", text: "Change your password" }), passwordForm()),
       h(
         "section",

@@ -30,7 +30,7 @@ from gateway.app.limits import SharedLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.middleware import SecurityHeadersMiddleware
 from gateway.app.openapi import document_errors
-from gateway.app.routes import admin, auth, charts, me, recommend, songs
+from gateway.app.routes import admin, auth, charts, listenbrainz, me, recommend, songs
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings, get_settings
 from gateway.app.state import AppState
@@ -124,7 +124,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Prometheus counters: cache hits and misses, downstream errors, degraded answers."""
         return metrics.render()
 
-    for router in (auth.router, songs.router, charts.router, me.router, admin.router, recommend.router):
+    for router in (
+        auth.router,
+        songs.router,
+        charts.router,
+        me.router,
+        admin.router,
+        recommend.router,
+        listenbrainz.router,
+    ):
         app.include_router(router)
     document_errors(app)  # the schema names the errors that app-wide mechanisms answer with
 

@@ -261,6 +261,23 @@ class HistoryOut(BaseModel):
     items: list[HistoryItemOut]
 
 
+class ScrobbleTokenIn(RequestBody):
+    name: str = Field(default="player", min_length=1, max_length=64, description="What the token is for")
+
+
+class ScrobbleTokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None
+    token: str | None = Field(default=None, description="The token itself: only in the answer that creates it")
+
+
+class ScrobbleTokensOut(BaseModel):
+    items: list[ScrobbleTokenOut]
+    submit_url: str = Field(description="Where players send listens (their ListenBrainz server setting)")
+
+
 class SkippedLine(BaseModel):
     line: int
     reason: str

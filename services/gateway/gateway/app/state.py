@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.app.cache import Cache
 from gateway.app.clients import AudioClient, CfClient
 from gateway.app.limits import SharedLimiter
+from gateway.app.matcher_service import MatcherService
 from gateway.app.metrics import Metrics
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings
@@ -31,8 +32,10 @@ class AppState:
     audio_query_limiter: SharedLimiter
     cf: CfClient = field(init=False)  # typed clients on the shared `http`
     audio: AudioClient = field(init=False)
+    matcher: MatcherService = field(init=False)  # names -> songs, for imports and scrobbles
 
     def __post_init__(self) -> None:
         s = self.settings
         self.cf = CfClient(self.http, self.metrics, s.cf_service_url, s.service_timeout_s)
         self.audio = AudioClient(self.http, self.metrics, s.audio_service_url, s.service_timeout_s)
+        self.matcher = MatcherService(self.engine)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core import security
-from gateway.db.models import Feedback, Play, PlayEvent, Rating, User, UserSession, utcnow
+from gateway.db.models import Feedback, Play, PlayEvent, Rating, ScrobbleToken, User, UserSession, utcnow
 
 
 class UsernameTaken(Exception):
@@ -142,7 +142,7 @@ def change_password(
 
 
 def delete_user(session: Session, user_id: int, password: str) -> list[str] | None:
-    """Delete the account and everything recorded for it (plays, play events, ratings, likes, sessions)
+    """Delete the account and everything recorded for it (plays, play events, ratings, likes, sessions, tokens)
     in one transaction when ``password`` is right.
 
     Returns the token hashes of its sessions that were live, or None when the password is wrong.
@@ -152,7 +152,7 @@ def delete_user(session: Session, user_id: int, password: str) -> list[str] | No
         return None
     live = [row.token_hash for row in _live_sessions(session, user_id)]
     # Explicit deletes: SQLite enforces ON DELETE CASCADE only with a per-connection pragma.
-    for model in (PlayEvent, Play, Rating, Feedback, UserSession):
+    for model in (PlayEvent, Play, Rating, Feedback, UserSession, ScrobbleToken):
         session.execute(delete(model).where(model.user_id == user_id).execution_options(synchronize_session=False))
     session.delete(user)
     session.commit()

@@ -195,6 +195,24 @@ class UserSession(Base):
     __table_args__ = (Index("ix_sessions_user", "user_id"), Index("ix_sessions_expires", "expires_at"))
 
 
+class ScrobbleToken(Base):
+    """A user's ListenBrainz-style token for players that send their plays (``Authorization: Token …``).
+
+    Only the SHA-256 is kept; the token is shown once, when it is created. Revoking deletes the row.
+    """
+
+    __tablename__ = "scrobble_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_scrobble_tokens_user", "user_id"),)
+
+
 class PlayEvent(Base):
     """One play recorded by the app, with its time: the 'recent' charts count these."""
 

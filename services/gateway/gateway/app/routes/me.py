@@ -24,6 +24,9 @@ from gateway.app.schemas import (
     PlayOut,
     RatingIn,
     RatingOut,
+    ScrobbleTokenIn,
+    ScrobbleTokenOut,
+    ScrobbleTokensOut,
     SongOut,
 )
 from gateway.db import listening
@@ -63,7 +66,6 @@ async def import_history(file: UploadFile, user: User, state: State) -> ImportOu
     the line) and nothing is written.
     """
     from gateway.core.history import ExportError, read_export
-    from gateway.db.history_import import catalog_index
     from gateway.db.history_import import import_history as run_import
 
     limit = int(state.settings.max_import_mb * 1024 * 1024)
@@ -77,7 +79,7 @@ async def import_history(file: UploadFile, user: User, state: State) -> ImportOu
 
     def work(db: Any) -> ImportOut:
         fmt, listens = read_export(file.file)  # type: ignore[arg-type]
-        report = run_import(db, user.id, fmt, listens, catalog_index(db))
+        report = run_import(db, user.id, fmt, listens, state.matcher.index())
         db.commit()
         return ImportOut.model_validate(report, from_attributes=True)
 
@@ -87,6 +89,38 @@ async def import_history(file: UploadFile, user: User, state: State) -> ImportOu
         raise ApiError(
             422, f"not a listening-history export: {exc}", code="bad_export", details={"line": exc.line}
         ) from None
+
+
+@router.get("/scrobble-tokens", response_model=ScrobbleTokensOut)
+def list_scrobble_tokens(user: User, db: Db) -> ScrobbleTokensOut:
+    """Your scrobble tokens (without the secrets) and where players send listens."""
+    from gateway.db import scrobble
+
+    rows = scrobble.list_tokens(db, user.id)
+    items = [ScrobbleTokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
+    return ScrobbleTokensOut(items=items, submit_url="/1/submit-listens")
+
+
+@router.post("/scrobble-tokens", response_model=ScrobbleTokenOut, status_code=status.HTTP_201_CREATED)
+def create_scrobble_token(body: ScrobbleTokenIn, user: User, db: Db) -> ScrobbleTokenOut:
+    """A token for a player's ListenBrainz plug-in (`Authorization: Token …`); shown once, here."""
+    from gateway.db import scrobble
+
+    try:
+        row, token = scrobble.create_token(db, user.id, body.name)
+    except scrobble.TooManyTokens:
+        raise ApiError(409, f"at most {scrobble.MAX_TOKENS} tokens: revoke one first", code="too_many_tokens") from None
+    return ScrobbleTokenOut(id=row.id, name=row.name, created_at=row.created_at, last_used_at=None, token=token)
+
+
+@router.delete("/scrobble-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_scrobble_token(token_id: int, user: User, db: Db) -> Response:
+    """Revoke one of your tokens: players using it get 401 from then on."""
+    from gateway.db import scrobble
+
+    if not scrobble.revoke_token(db, user.id, token_id):
+        raise ApiError(404, f"no token {token_id}", code="token_not_found")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/ratings/{song_id}", response_model=RatingOut)
