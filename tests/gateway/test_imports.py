@@ -172,3 +172,38 @@ def test_large_json_arrays_stream_item_by_item() -> None:
     with pytest.raises(ExportError) as info:
         list(read_export(io.BytesIO(bad))[1])
     assert info.value.line == 4323
+
+
+def test_the_import_layer_on_every_backend(migrated_url: str) -> None:
+    """The same import, twice, directly on SQLite, PostgreSQL and MariaDB: counts add up once."""
+    from gateway.db.history_import import catalog_index, import_history
+
+    engine = make_engine(migrated_url)
+    with Session(engine) as session:
+        session.add_all(
+            [
+                Song(source="msd", msd_song_id="SO1", title="Revelry", artist="Kings Of Leon"),
+                Song(source="library", title="Our Song", artist="The Garage Band"),
+                User(username="importer", is_admin=False),
+            ]
+        )
+        session.commit()
+        user_id = session.execute(select(User.id).where(User.username == "importer")).scalar_one()
+        rows = (
+            "".join(f"Kings Of Leon,Only By The Night,Revelry,{1600000000 + i * 200}\n" for i in range(5))
+            + "Garage Band,Demo,Our Song,1600005000\nNobody,None,Nothing,1600006000\n"
+        )
+        for expected_added in (6, 0):
+            fmt, listens = read_export(io.BytesIO(rows.encode()))
+            report = import_history(session, user_id, fmt, listens, catalog_index(session))
+            session.commit()
+            assert (report.rows, report.matched, report.unmatched, report.added) == (7, 6, 1, expected_added)
+        counts = dict(
+            session.execute(
+                select(Song.title, Play.count).join(Play, Play.song_id == Song.id).where(Play.user_id == user_id)
+            ).all()
+        )
+        assert counts == {"Revelry": 5, "Our Song": 1}
+        last = session.execute(select(func.max(Play.last_played_at)).where(Play.user_id == user_id)).scalar_one()
+        assert last == dt.datetime(2020, 9, 13, 13, 50)
+    engine.dispose()

@@ -119,6 +119,7 @@ class MsdIndex:
         self.by_artist: dict[str, list[Candidate]] = {}
         self.by_title: dict[str, list[Candidate]] = {}
         self._artists: list[str] | None = None
+        self._fuzzy_artists: dict[str, list[tuple[str, float]]] = {}  # exports repeat artists: look up once
         self.size = 0
 
     @classmethod
@@ -137,16 +138,24 @@ class MsdIndex:
         self.by_artist.setdefault(cand.artist_key, []).append(cand)
         self.by_title.setdefault(title_key, []).append(cand)
         self._artists = None
+        self._fuzzy_artists.clear()
         self.size += 1
 
     def _artist_keys(self, artist_key: str) -> list[tuple[str, float]]:
         """Index artists close to ``artist_key``: the exact key, else fuzzy ones (score 0-1)."""
         if artist_key in self.by_artist:
             return [(artist_key, 1.0)]
+        cached = self._fuzzy_artists.get(artist_key)
+        if cached is not None:
+            return cached
         if self._artists is None:
             self._artists = list(self.by_artist)
         found = process.extract(artist_key, self._artists, scorer=fuzz.ratio, score_cutoff=85, limit=3)
-        return [(key, score / 100.0) for key, score, _ in found]
+        result = [(key, score / 100.0) for key, score, _ in found]
+        if len(self._fuzzy_artists) > 200_000:  # bounded
+            self._fuzzy_artists.clear()
+        self._fuzzy_artists[artist_key] = result
+        return result
 
     def match(self, artist: str | None, title: str | None, duration_s: float | None = None) -> Match:
         """The MSD song these tags name, if the index holds one."""

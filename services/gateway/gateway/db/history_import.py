@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.core.history import Format, Listen
@@ -80,6 +80,9 @@ def import_history(
     report = ImportReport(format=fmt)
     matches: dict[tuple[str | None, str | None], str | None] = {}
     unmatched: Counter[tuple[str | None, str | None]] = Counter()
+    # Play counts are added once at the end: one statement per song, not one per song and batch.
+    per_song: Counter[int] = Counter()
+    last: dict[int, dt.datetime] = {}
     for batch in _batches(listens, BATCH):
         report.rows += len(batch)
         wanted: list[tuple[Listen, str]] = []
@@ -102,16 +105,24 @@ def import_history(
             wanted.append((listen, song_key))
         report.matched += len(wanted)
         if wanted:
-            _record(session, user_id, wanted, report)
+            for song_id, played_at in _record_events(session, user_id, wanted, report):
+                per_song[song_id] += 1
+                last[song_id] = max(played_at, last.get(song_id, played_at))
+    _add_counts(session, user_id, per_song, last)
     report.top_unmatched = [
         {"artist": a, "title": t, "listens": n} for (a, t), n in unmatched.most_common(TOP_UNMATCHED)
     ]
     return report
 
 
-def _record(session: Session, user_id: int, wanted: list[tuple[Listen, str]], report: ImportReport) -> None:
+def _record_events(
+    session: Session, user_id: int, wanted: list[tuple[Listen, str]], report: ImportReport
+) -> list[tuple[int, dt.datetime]]:
+    """Insert the play events not imported before; returns them as (song id, time)."""
     ids = _ids_by_key(session, {k for _, k in wanted})
     events = [(ids[k], listen.played_at) for listen, k in wanted if k in ids]
+    if not events:
+        return []
     lo, hi = min(t for _, t in events), max(t for _, t in events)
     rows = session.execute(
         select(PlayEvent.song_id, PlayEvent.played_at).where(
@@ -126,30 +137,42 @@ def _record(session: Session, user_id: int, wanted: list[tuple[Listen, str]], re
             continue
         existing.add(event)  # the same listen twice in one file counts once
         new.append(event)
-    if not new:
-        return
-    session.execute(insert(PlayEvent), [{"user_id": user_id, "song_id": s, "count": 1, "played_at": t} for s, t in new])
-    per_song: Counter[int] = Counter(s for s, _ in new)
-    last: dict[int, dt.datetime] = {}
-    for s, t in new:
-        last[s] = max(t, last.get(s, t))
-    have = set(
-        session.execute(select(Play.song_id).where(Play.user_id == user_id, Play.song_id.in_(list(per_song)))).scalars()
-    )
-    for song_id, n in per_song.items():
-        if song_id in have:
+    if new:
+        session.execute(
+            insert(PlayEvent), [{"user_id": user_id, "song_id": s, "count": 1, "played_at": t} for s, t in new]
+        )
+        report.added += len(new)
+    return new
+
+
+def _add_counts(session: Session, user_id: int, per_song: Counter[int], last: dict[int, dt.datetime]) -> None:
+    """Add the new plays to the (user, song) counts: executemany UPDATEs for known rows, INSERTs for new ones."""
+    songs = list(per_song)
+    have: set[int] = set()
+    for part in range(0, len(songs), 1000):
+        have.update(
             session.execute(
-                update(Play)
-                .where(Play.user_id == user_id, Play.song_id == song_id)
-                .values(
-                    count=Play.count + n,
-                    last_played_at=case(
-                        (Play.last_played_at > last[song_id], Play.last_played_at), else_=last[song_id]
-                    ),
-                )
+                select(Play.song_id).where(Play.user_id == user_id, Play.song_id.in_(songs[part : part + 1000]))
+            ).scalars()
+        )
+    updates = [{"_song": s, "_n": per_song[s], "_last": last[s]} for s in songs if s in have]
+    if updates:
+        statement = (
+            update(Play)
+            .where(Play.user_id == user_id, Play.song_id == bindparam("_song"))
+            .values(
+                count=Play.count + bindparam("_n"),
+                last_played_at=case(
+                    (Play.last_played_at > bindparam("_last"), Play.last_played_at), else_=bindparam("_last")
+                ),
             )
-        else:
-            session.execute(
-                insert(Play).values(user_id=user_id, song_id=song_id, count=n, last_played_at=last[song_id])
-            )
-    report.added += len(new)
+            .execution_options(synchronize_session=False)
+        )
+        session.connection().execute(statement, updates)
+    inserts = [
+        {"user_id": user_id, "song_id": s, "count": per_song[s], "last_played_at": last[s]}
+        for s in songs
+        if s not in have
+    ]
+    if inserts:
+        session.execute(insert(Play), inserts)
