@@ -79,21 +79,30 @@ def migrated_url(db_url: str) -> str:
     return db_url
 
 
+def _load(name: str, path: Path) -> ModuleType:
+    """The module at ``path`` under ``name``, loaded once (registered first: dataclasses look it up)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_test_module(relative: str) -> ModuleType:
     """A helper module of the suite by path (e.g. ``integration/conftest.py``), the one pytest loaded if any.
 
     Test folders are not packages (``--import-mode=importlib``): this is how one folder's helpers are
     reused by another, and by the bench scripts.
     """
-    name = "tests." + relative.removesuffix(".py").replace("/", ".")
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / relative)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load("tests." + relative.removesuffix(".py").replace("/", "."), Path(__file__).parent / relative)
+
+
+def load_bench_module(name: str) -> ModuleType:
+    """A script of ``bench/`` as a module (e.g. ``match_eval``, ``synth``): tests use what the benchmarks use."""
+    return _load(f"bench_{name}", REPO / "bench" / f"{name}.py")
 
 
 @pytest.fixture(scope="session")

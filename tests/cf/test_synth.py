@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from musicrec_common.tasteprofile import read_listens
 
+from ..conftest import load_bench_module
 
-def _bench_module(name: str) -> Any:
-    """A module of bench/ (the generator lives next to the benchmarks that use it)."""
-    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-synth = _bench_module("synth")
+synth = load_bench_module("synth")
 
 
 def test_shape_at_full_and_tenth_size() -> None:

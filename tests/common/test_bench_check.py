@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from ..conftest import load_bench_module
+
 REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("check_quality", REPO / "bench" / "check_quality.py")
-assert spec is not None and spec.loader is not None
-check = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check)
+check = load_bench_module("check_quality")
 
 
 def test_the_recorded_table_is_read_and_the_vote_meets_the_map_target() -> None:

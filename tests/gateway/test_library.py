@@ -7,14 +7,12 @@ libraries have (bench/match_eval.py's kinds), plus an untagged WAV, a corrupt fi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -29,20 +27,12 @@ from gateway.db.session import make_engine
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..conftest import load_bench_module
 from .conftest import make_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SONGS = REPO / "data" / "msd" / "songs.tsv"
 KINDS = ["clean", "case", "diacritics", "feat", "remaster", "radio-edit", "the", "and", "typo", "various"]
-
-
-def _bench(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tone(path: Path, seed: int, fmt: str) -> None:
@@ -64,7 +54,7 @@ def _tag(path: Path, tags: dict[str, str]) -> None:
 
 def build_library(folder: Path, n: int = 40, seed: int = 0) -> dict[str, str | None]:
     """Write the folder; returns file name -> the MSD song id it should match (None: should match none)."""
-    evaluation = _bench("match_eval")
+    evaluation = load_bench_module("match_eval")
     rows = [r for r in evaluation.read_songs(SONGS) if r[3] is None]  # no MSD duration: our tones are short
     rng = random.Random(seed)
     truth: dict[str, str | None] = {}

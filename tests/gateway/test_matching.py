@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from gateway.core.matching import MsdIndex, normalize_artist, normalize_title
 
+from ..conftest import load_bench_module
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _bench(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -84,7 +74,7 @@ def test_decisions_accept_ask_or_refuse() -> None:
 
 def test_precision_and_recall_on_the_labelled_set() -> None:
     """Real MSD artists and titles with synthetic tag noise (see bench/match_eval.py)."""
-    evaluation = _bench("match_eval")
+    evaluation = load_bench_module("match_eval")
     index_rows, cases = evaluation.labelled_set(evaluation.read_songs(), cases=3000, seed=0)
     result, _ = evaluation.score(index_rows, cases)
     assert result.positives > 2000 and len(cases) - result.positives > 300
