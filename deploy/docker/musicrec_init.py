@@ -41,7 +41,7 @@ from musicrec_tools.procs import python_module
 PHASES = ("core", "audio", "retrain", "all")
 
 # Idempotent database steps: cheap, and the database volume may be newer than the stamps.
-ALWAYS = frozenset({"migrate", "import-msd", "demo-users", "export-plays", "import-catalog"})
+ALWAYS = frozenset({"migrate", "import-msd", "demo-users", "scan-library", "export-plays", "import-catalog"})
 
 # What each cached model step leaves behind; a missing output invalidates the step's stamp.
 OUTPUTS: dict[str, Callable[[Path], Path]] = {
@@ -71,9 +71,11 @@ def for_containers(steps: list[Step], var_dir: Path) -> list[Step]:
     return out
 
 
-def plan(phase: str, data_dir: Path, var_dir: Path, *, tiny_audio: bool = False) -> list[Step]:
+def plan(
+    phase: str, data_dir: Path, var_dir: Path, *, tiny_audio: bool = False, music_dir: Path | None = None
+) -> list[Step]:
     """The cached steps of one phase, in order (reloads and publishing come after them)."""
-    core = preparation_steps(data_dir, var_dir)
+    core = preparation_steps(data_dir, var_dir, music_dir)
     audio = audio_steps(data_dir, var_dir, tiny=tiny_audio)
     steps = {
         "core": core,
@@ -177,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     phases = ["core", "audio"] if args.phase == "all" else [args.phase]
     for phase in phases:
         started = time.monotonic()
-        run_steps(plan(phase, data_dir, var_dir, tiny_audio=args.audio_size == "tiny"), env, var_dir)
+        # A mounted music folder with files in it is scanned (the gateway then has it analysed by audio_service).
+        music = Path(env["MUSIC_DIR"]) if env.get("MUSIC_DIR") else None
+        music = music if music is not None and music.is_dir() and any(music.iterdir()) else None
+        steps = plan(phase, data_dir, var_dir, tiny_audio=args.audio_size == "tiny", music_dir=music)
+        run_steps(steps, env, var_dir)
         if phase in ("core", "retrain"):
             if env.get("CF_RELOAD_URL"):
                 reload_all(env["CF_RELOAD_URL"], env.get("CF_ADMIN_TOKEN"))

@@ -50,11 +50,13 @@ EXPECTED_SECRETS = {
     "init": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "DEMO_PASSWORD"},
     "cf_service": {"CF_ADMIN_TOKEN"},
     "audio_service": {"AUDIO_ADMIN_TOKEN"},
-    "gateway": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD"},
+    "gateway": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "AUDIO_ADMIN_TOKEN"},
     "init-audio": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "AUDIO_ADMIN_TOKEN"},
     "nginx": set(),
     "retrain": {"POSTGRES_PASSWORD", "ADMIN_PASSWORD", "CF_ADMIN_TOKEN"},
 }
+
+MUSIC_READERS = {"init", "audio_service", "gateway"}
 
 # (volume, mount path, read-only) per service; bind mounts only for nginx's read-only files.
 EXPECTED_VOLUMES = {
@@ -162,6 +164,11 @@ def test_named_volumes_for_database_models_and_audio(compose_config: dict[str, A
                 (REPO / "frontend").resolve(),
                 (REPO / "deploy" / "nginx" / "default.conf").resolve(),
             }
+        elif name in MUSIC_READERS:
+            # The user's music folder, read only, at the same path everywhere (audio_service reads the paths
+            # the gateway's scan stored).
+            assert {(dst, ro) for _, dst, ro in binds} == {("/music", True)}, name
+            assert environment(svc).get("MUSIC_DIR") == "/music", name
         else:
             assert binds == set(), f"{name} bind-mounts {binds}"
 

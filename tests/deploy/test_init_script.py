@@ -62,7 +62,7 @@ def test_phases_are_devstacks_steps(init_script: ModuleType, tmp_path: Path) -> 
 
 
 def test_every_devstack_step_is_classified(init_script: ModuleType, tmp_path: Path) -> None:
-    every = set(names(preparation_steps(tmp_path, tmp_path))) | set(names(audio_steps(tmp_path, tmp_path)))
+    every = set(names(preparation_steps(tmp_path, tmp_path, tmp_path))) | set(names(audio_steps(tmp_path, tmp_path)))
     assert set(init_script.ALWAYS) | set(init_script.OUTPUTS) == every
     assert not set(init_script.ALWAYS) & set(init_script.OUTPUTS)
 
@@ -76,7 +76,7 @@ def test_database_steps_always_run_and_lost_outputs_drop_their_stamps(init_scrip
     (var / "audio" / "catalog").mkdir(parents=True)
     (var / "audio" / "catalog" / "catalog.json").write_text("{}")  # present: its stamp stays
     (var / "audio" / "index").mkdir()  # empty: as good as missing
-    steps = {s.name: s for s in init_script.plan("all", tmp_path / "data", var)}
+    steps = {s.name: s for s in init_script.plan("all", tmp_path / "data", var, music_dir=tmp_path)}
     assert all(steps[name].always for name in init_script.ALWAYS)
     assert not any(steps[name].always for name in init_script.OUTPUTS)
     assert sorted(p.name for p in stamps.iterdir()) == ["audio-catalog.sha256"]
@@ -86,7 +86,7 @@ def test_every_command_is_a_real_cli_invocation(
     init_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data, var = tmp_path / "data", tmp_path / "var"
-    commands = [s.argv for s in init_script.plan("all", data, var)]
+    commands = [s.argv for s in init_script.plan("all", data, var, music_dir=tmp_path)]
     commands += [s.argv for s in init_script.plan("audio", data, var, tiny_audio=True)]
     commands.append(init_script.publish_argv(var, "redis://redis:6379/0"))
     for argv in commands:

@@ -20,7 +20,7 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from gateway.app.main import create_app
 from gateway.db.importer import import_data
-from gateway.db.library import scan
+from gateway.db.library import analysis_items, scan
 from gateway.db.listening import record_play
 from gateway.db.models import LibraryFile, Play, Song, User
 from gateway.db.session import make_engine
@@ -107,6 +107,10 @@ def test_scan_matches_tags_and_keeps_user_data_when_files_move_or_vanish(migrate
         session.add(user)
         session.commit()
         moving, leaving = correct[0], correct[1]
+        audio_ids = {name: session.get(Song, r.song_id).audio_id for name, r in first.items() if r.song_id}  # type: ignore[union-attr]
+        assert all(a and a.startswith("lib-") for a in audio_ids.values()) and len(set(audio_ids.values())) == len(
+            audio_ids
+        )
         record_play(session, user.id, first[moving].song_id, 3)  # type: ignore[arg-type]
         record_play(session, user.id, first[leaving].song_id, 2)  # type: ignore[arg-type]
         plays_before = session.execute(select(func.sum(Play.count))).scalar_one()
@@ -127,7 +131,12 @@ def test_scan_matches_tags_and_keeps_user_data_when_files_move_or_vanish(migrate
         moved_song = session.get(Song, first[moving].song_id)
         assert moved_song is not None and moved_song.audio_path is not None
         assert moved_song.audio_path.endswith(renamed)
+        assert moved_song.audio_id == audio_ids[moving]  # same bytes: its sound need not be analysed again
         songs_after = session.execute(select(func.count()).select_from(Song)).scalar_one()
+    items = {i.audio_id: i for i in analysis_items(engine)}
+    assert audio_ids[moving] in items and items[audio_ids[moving]].path.endswith(renamed)
+    assert audio_ids[leaving] not in items  # a missing file is not sent for analysis
+    assert len(items) == len(truth) - 1
 
     third = scan(engine, music)
     assert {r.status for r in third} <= {"unchanged", "missing", "failed"}
@@ -150,6 +159,7 @@ def test_cli_writes_one_json_record_per_file_and_the_library_plays(tmp_path: Pat
     done = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["added"] == 1
+    assert "sound analysis not started" in done.stderr  # no audio_service here: said, not fatal
     records = {Path(r["path"]).name: r for r in map(json.loads, out.read_text().splitlines())}
     assert set(records) == {"a.flac", "b.ogg"}
     assert set(records["a.flac"]) == {"path", "song_id", "msd_song_id", "match", "status", "reason"}

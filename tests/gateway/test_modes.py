@@ -25,6 +25,8 @@ def test_a_mode_registered_in_the_table_is_served_by_the_route_and_the_fast_path
     listener = register(app_client, "listener")
     assert app_client.post("/api/me/plays", json={"song_id": songs[0]}, headers=bearer(listener)).status_code == 201
     assert app_client.get("/api/me/recommendations?mode=charts", headers=bearer(listener)).status_code == 422
+    # An empty value names no mode: refused, not read as "the default" (schemathesis found this).
+    assert app_client.get("/api/me/recommendations?mode=", headers=bearer(listener)).status_code == 422
 
     with registered(CHARTS):
         app_client.app.openapi_schema = None  # type: ignore[attr-defined]  # rebuilt: the table changed

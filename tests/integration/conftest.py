@@ -37,7 +37,11 @@ class Stack:
             # The suites send hundreds of uploads from 127.0.0.1 (bad audio, fuzzing); the limit itself is
             # tested in-process (tests/gateway/test_audio_query_limit.py).
             "AUDIO_QUERY_LIMIT": "1000000",
+            # A music folder (empty until a test fills it): audio_service may read it, the gateway streams it.
+            "MUSIC_DIR": str(tmp / "music"),
+            "LIBRARY_SYNC_S": "2",
         }
+        (tmp / "music").mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, ManagedProcess] = {}
 
     def get(self, name: str, path: str) -> Any:

@@ -152,3 +152,55 @@ class MapResponse(BaseModel):
     """``GET /map`` of audio_service: a 2-D projection of every catalog song's embedding."""
 
     points: list[MapPoint]
+
+
+# --- library analysis (gateway -> audio_service) ---------------------------------------------
+
+AUDIO_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
+
+class LibraryFileIn(BaseModel):
+    """One file of the music folder to analyse: the id it gets in the audio index and its absolute path."""
+
+    audio_id: str = Field(min_length=1, max_length=128, pattern=AUDIO_ID_PATTERN)
+    path: str = Field(min_length=1, max_length=4096)
+    title: str | None = Field(default=None, max_length=512)
+    artist: str | None = Field(default=None, max_length=512)
+
+
+class LibraryAnalyzeRequest(BaseModel):
+    """``POST /library/analyze`` of audio_service: files to embed and index in the background."""
+
+    items: list[LibraryFileIn] = Field(max_length=5000)
+
+
+class RejectedFile(BaseModel):
+    audio_id: str
+    reason: str
+
+
+class LibraryAnalyzeResponse(BaseModel):
+    """What happened to a submission: queued now, already indexed or queued, refused (with why)."""
+
+    queued: int
+    already: int
+    rejected: list[RejectedFile] = Field(default_factory=list)
+
+
+class AnalysisError(BaseModel):
+    audio_id: str
+    reason: str
+
+
+class LibraryStatusResponse(BaseModel):
+    """``GET /library/status`` of audio_service: the background analysis of library files."""
+
+    enabled: bool = Field(description="Whether audio_service can read a music folder (MUSIC_DIR)")
+    queued: int
+    running: str | None = None
+    done: int = Field(description="Files analysed since the service started")
+    failed: int
+    indexed: int = Field(description="Songs in the audio index, catalog included")
+    songs_per_minute: float | None = None
+    eta_s: float | None = Field(default=None, description="Estimated seconds until the queue is empty")
+    errors: list[AnalysisError] = Field(default_factory=list, description="The latest failures")

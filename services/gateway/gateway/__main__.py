@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from musicrec_common.tasteprofile import TasteProfileError
 
@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     lib.add_argument("folder", type=Path, help="the music folder (files are played from there, never copied)")
     lib.add_argument("--json", type=Path, default=None, help="write one JSON record per file here")
+    lib.add_argument(
+        "--analyse",
+        choices=("send", "wait", "no"),
+        default="send",
+        help="sound analysis by audio_service: send the files and return (default), wait for it with a progress "
+        "bar, or skip it (the running gateway sends them every LIBRARY_SYNC_S seconds anyway)",
+    )
     args = parser.parse_args(argv)
 
     from gateway.app.settings import get_settings
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
         return 0
     if args.command == "scan-library":
-        return _scan_library(url, args.folder, args.json)
+        return _scan_library(settings, url, args.folder, args.json, args.analyse)
     if args.command == "export-plays":
         from gateway.db.export import export_plays
         from gateway.db.session import make_engine
@@ -133,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _scan_library(url: str, folder: Path, json_out: Path | None) -> int:
+def _scan_library(settings: Settings, url: str, folder: Path, json_out: Path | None, analyse: str) -> int:
     from tqdm import tqdm
 
     from gateway.core.library import walk
@@ -148,6 +155,10 @@ def _scan_library(url: str, folder: Path, json_out: Path | None) -> int:
     try:
         with tqdm(total=total, desc="scan-library", unit="file", disable=None) as bar:
             records = scan(engine, folder, progress=bar.update)
+        if analyse != "no":
+            import asyncio
+
+            asyncio.run(_analyse_library(settings, engine, wait=analyse == "wait"))
     finally:
         engine.dispose()
     if json_out is not None:
@@ -158,6 +169,50 @@ def _scan_library(url: str, folder: Path, json_out: Path | None) -> int:
             print(f"failed: {r.path}: {r.reason}", file=sys.stderr)
     print(json.dumps(summary(records)))
     return 0
+
+
+async def _analyse_library(settings: Settings, engine: Any, *, wait: bool) -> None:
+    """Send the library's files to audio_service; with ``wait``, follow its analysis to the end."""
+    import asyncio
+
+    import httpx
+    from tqdm import tqdm
+
+    from gateway.app.clients import AudioClient
+    from gateway.app.downstream import ServiceDown, ServiceRejected
+    from gateway.app.library_sync import sync_once
+    from gateway.app.metrics import Metrics
+
+    async with httpx.AsyncClient() as http:
+        audio = AudioClient(
+            http, Metrics(), settings.audio_service_url, settings.service_timeout_s, settings.audio_admin_token
+        )
+        report = await sync_once(engine, audio)
+        if report.error:
+            print(
+                f"sound analysis not started: {report.error}; the gateway sends the files when it runs", file=sys.stderr
+            )
+            return
+        print(
+            f"sound analysis: {report.queued} files queued, {report.already} already analysed, {report.rejected} refused"
+        )
+        if not wait or not report.queued:
+            return
+        with tqdm(total=report.queued, desc="sound analysis", unit="song", disable=None) as bar:
+            while True:
+                try:
+                    st = await audio.library_status()
+                except (ServiceDown, ServiceRejected) as exc:
+                    print(f"audio_service stopped answering ({exc}); it resumes when it is back", file=sys.stderr)
+                    return
+                bar.n = max(0, report.queued - st.queued - (1 if st.running else 0))
+                bar.refresh()
+                if not st.queued and not st.running:
+                    break
+                await asyncio.sleep(1.0)
+        if st.failed:
+            for e in st.errors:
+                print(f"analysis failed: {e.audio_id}: {e.reason}", file=sys.stderr)
 
 
 def _create_demo_users(settings: Settings, url: str) -> int:

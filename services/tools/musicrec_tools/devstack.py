@@ -94,7 +94,9 @@ def preparation_steps(data_dir: Path, var_dir: Path, music_dir: Path | None = No
     gateway_src = REPO_ROOT / "services" / "gateway" / "gateway"
     plays = var_dir / "plays.tsv"
     # The scan is incremental (unchanged files are not read again): it runs on every start.
-    library = [Step("scan-library", python_module("gateway", "scan-library", str(music_dir)), always=True)]
+    # Its sound analysis is asked for by the running gateway (audio_service is not up yet here).
+    scan = python_module("gateway", "scan-library", str(music_dir), "--analyse", "no")
+    library = [Step("scan-library", scan, always=True)]
     return [
         Step("migrate", python_module("gateway", "migrate"), [gateway_src / "migrations" / "versions"]),
         Step(

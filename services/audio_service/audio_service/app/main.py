@@ -19,13 +19,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
 from musicrec_common.schemas import (
     AddSongResponse,
+    AnalysisError,
     AudioSimilarResponse,
     ClipMatch,
     ClipQueryResponse,
     HealthResponse,
+    LibraryAnalyzeRequest,
+    LibraryAnalyzeResponse,
+    LibraryStatusResponse,
     MapPoint,
     MapResponse,
     MatchSegment,
+    RejectedFile,
     SimilarSong,
 )
 from musicrec_common.web import ApiError, install_error_handlers, require_bearer
@@ -59,6 +64,7 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.search: Any = None  # audio_service.core.search.AudioSearch
+        self.analyzer: Any = None  # audio_service.core.library.LibraryAnalyzer, once a model is loaded
         self.error: str | None = None
         self.lock = asyncio.Lock()  # TF inference and index writes, one at a time
 
@@ -75,6 +81,22 @@ class Engine:
         except Exception as exc:  # no model yet, or a broken artifact: stay up and say so
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("audio model not loaded: %s", self.error)
+            return
+        if self.analyzer is None:
+            from audio_service.core.library import LibraryAnalyzer
+
+            self.analyzer = LibraryAnalyzer(
+                self.search,
+                self.settings.music_dir,
+                limits=DecodeLimits(max_bytes=1 << 30, max_duration_s=self.settings.library_max_duration_s),
+            )
+            self.analyzer.start()
+        else:
+            self.analyzer.attach(self.search)
+
+    def close(self) -> None:
+        if self.analyzer is not None:
+            self.analyzer.stop()
 
     def require(self) -> Any:
         if self.search is None:
@@ -102,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(engine.load)
         yield
+        await run_in_threadpool(engine.close)
 
     app = FastAPIOffline(  # docs pages without a CDN: the product runs offline
         title="Music recommendations: audio_service",
@@ -230,13 +253,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(engine.load)
         return await health()
 
+    @app.post("/library/analyze", status_code=202, response_model=LibraryAnalyzeResponse, tags=["library"])
+    async def library_analyze(
+        body: LibraryAnalyzeRequest, authorization: Annotated[str | None, Header()] = None
+    ) -> LibraryAnalyzeResponse:
+        """Queue files of the music folder for sound analysis (whole songs, in the background).
+
+        Ids already indexed or queued are skipped, so the same library can be sent again at any time.
+        Files outside `MUSIC_DIR` are refused. Needs the admin bearer token (AUDIO_ADMIN_TOKEN) when one is set.
+        """
+        from audio_service.core.library import LibraryItem
+
+        require_bearer(authorization, settings.admin_token)
+        engine.require()
+        items = [LibraryItem(i.audio_id, i.path, i.title, i.artist) for i in body.items]
+        queued, already, rejected = await run_in_threadpool(engine.analyzer.submit, items)
+        return LibraryAnalyzeResponse(
+            queued=queued, already=already, rejected=[RejectedFile(audio_id=a, reason=r) for a, r in rejected]
+        )
+
+    @app.get("/library/status", response_model=LibraryStatusResponse, tags=["library"])
+    async def library_status() -> LibraryStatusResponse:
+        """The background analysis: queued, running, done, failed, songs per minute, time left."""
+        engine.require()
+        st = engine.analyzer.status()
+        return LibraryStatusResponse(
+            enabled=settings.music_dir is not None,
+            queued=st.queued,
+            running=st.running,
+            done=st.done,
+            failed=st.failed,
+            indexed=st.indexed,
+            songs_per_minute=st.songs_per_minute,
+            eta_s=st.eta_s,
+            errors=[AnalysisError(audio_id=a, reason=r) for a, r in st.errors],
+        )
+
     @app.get("/map", response_model=MapResponse, tags=["search"])
     async def catalog_map() -> MapResponse:
-        """2-D projection of every catalog song's embedding (written by `python -m audio_service evaluate`)."""
+        """2-D projection of every indexed song's embedding.
+
+        The catalog's points are written by `python -m audio_service evaluate` (PCA); songs indexed since
+        (library files, uploads) are placed with the same linear projection, fitted to those points.
+        """
+        from audio_service.core.projection import extend_map
+
         path = settings.map_file
         if not path.exists():
             raise ApiError(404, "no map yet: run `python -m audio_service evaluate`", code="no_map")
         points = await run_in_threadpool(lambda: json.loads(path.read_text()))
+        if engine.search is not None:
+            points = await run_in_threadpool(extend_map, points, engine.search)
         return MapResponse(
             points=[MapPoint(song_id=p["id"], x=p["x"], y=p["y"], collection=p.get("collection")) for p in points]
         )

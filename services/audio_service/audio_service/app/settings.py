@@ -18,6 +18,18 @@ class Settings(BaseServiceSettings):
     audio_dir: Path | None = Field(
         default=None, alias="AUDIO_DIR", description="Catalog, models, index and map; default `VAR_DIR/audio`"
     )
+    music_dir: Path | None = Field(
+        default=None,
+        alias="MUSIC_DIR",
+        description="Your music folder (the gateway's `MUSIC_DIR`, mounted at the same path): its files are analysed "
+        "and indexed when the gateway's scan sends them; files elsewhere are never read",
+    )
+    library_max_duration_s: float = Field(
+        default=3600.0,
+        gt=0,
+        alias="AUDIO_LIBRARY_MAX_DURATION_S",
+        description="Longest library file analysed, in seconds (longer ones are reported as failed)",
+    )
     admin_token: str | None = Field(
         default=None,
         alias="AUDIO_ADMIN_TOKEN",

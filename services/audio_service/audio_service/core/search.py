@@ -90,6 +90,7 @@ class AudioSearch:
         self.patch_song = np.zeros(0, np.int32)
         self.patch_start = np.zeros(0, np.float32)
         self._lock = _RWLock()
+        self._save_lock = threading.Lock()  # the HTTP layer and the library worker both save
 
     # ---------------------------------------------------------------- persistence
     @classmethod
@@ -128,7 +129,7 @@ class AudioSearch:
 
     def save(self, keep: int = KEEP_VERSIONS) -> Path:
         """Write a new index version, switch ``INDEX_DIR/current`` to it atomically, keep the newest ``keep``."""
-        with self._lock.read():
+        with self._save_lock, self._lock.read():
             folder = new_version_dir(self.index_dir, prefix="i")
             vindex.save_index(self.tracks, folder / "tracks.faiss")
             vindex.save_index(self.patches, folder / "patches.faiss")
@@ -136,8 +137,8 @@ class AudioSearch:
             np.savez(folder / "patches.npz", song=self.patch_song, start=self.patch_start)
             (folder / "metadata.json").write_text(json.dumps(self.metadata))
             (folder / "info.json").write_text(json.dumps(self.info()))
-        set_current(self.index_dir, folder.name)
-        prune(self.index_dir, "i", keep)
+            set_current(self.index_dir, folder.name)
+            prune(self.index_dir, "i", keep)
         return folder
 
     def info(self) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from musicrec_common.schemas import (
     AudioSimilarResponse,
     ClipQueryResponse,
     FoldInRequest,
+    LibraryAnalyzeRequest,
+    LibraryAnalyzeResponse,
+    LibraryStatusResponse,
     MapResponse,
     RecommendationsResponse,
     SimilarResponse,
@@ -73,9 +76,29 @@ class CfClient(ServiceClient):
 
 
 class AudioClient(ServiceClient):
-    """audio_service: sound-alike songs, search by clip, the catalog map."""
+    """audio_service: sound-alike songs, search by clip, the catalog map, the library's sound analysis."""
 
     service = "audio"
+
+    def __init__(
+        self, http: httpx.AsyncClient, metrics: Metrics, base_url: str, timeout_s: float, admin_token: str | None = None
+    ) -> None:
+        super().__init__(http, metrics, base_url, timeout_s)
+        self.admin_token = admin_token
+
+    async def library_analyze(self, request: LibraryAnalyzeRequest) -> LibraryAnalyzeResponse:
+        headers = {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+        return await self._call(
+            LibraryAnalyzeResponse,
+            "POST",
+            "/library/analyze",
+            timeout=max(self.timeout_s, 30.0),  # a few thousand paths are checked on disk
+            json=request.model_dump(mode="json"),
+            headers=headers,
+        )
+
+    async def library_status(self) -> LibraryStatusResponse:
+        return await self._call(LibraryStatusResponse, "GET", "/library/status")
 
     async def similar(self, audio_id: str, n: int) -> AudioSimilarResponse:
         return await self._call(AudioSimilarResponse, "GET", f"/similar/{audio_id}", params={"n": n})

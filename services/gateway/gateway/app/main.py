@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from gateway import __version__
-from gateway.app import health
+from gateway.app import health, library_sync
 from gateway.app.cache import Cache
 from gateway.app.fastpath import CachedRecommendationsFastPath
 from gateway.app.guards import ids_in_range
@@ -80,9 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # full collections that serving triggers do not walk it again (they showed as p99 stalls).
             gc.collect()
             gc.freeze()
+            sync = asyncio.create_task(
+                library_sync.sync_forever(engine, app.state.app.audio, settings.library_sync_s), name="library-sync"
+            )
             try:
                 yield
             finally:
+                sync.cancel()
                 await cache.aclose()
                 engine.dispose()
 

@@ -56,6 +56,17 @@ class Settings(BaseServiceSettings):
         description="Your music folder: `make run` scans it (`scan-library`) and its files are played from there "
         "(read only, never copied)",
     )
+    audio_admin_token: str | None = Field(
+        default=None,
+        alias="AUDIO_ADMIN_TOKEN",
+        description="audio_service's admin token: the gateway sends it when it asks for the library's sound analysis",
+    )
+    library_sync_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the gateway sends the music folder's files to audio_service for sound analysis "
+        "(files already analysed are skipped there)",
+    )
     recs_default_mode: str = Field(
         default="hybrid",
         description="Recommendation mode when a request names none; a row of the mode table "

@@ -37,5 +37,5 @@ class AppState:
     def __post_init__(self) -> None:
         s = self.settings
         self.cf = CfClient(self.http, self.metrics, s.cf_service_url, s.service_timeout_s)
-        self.audio = AudioClient(self.http, self.metrics, s.audio_service_url, s.service_timeout_s)
+        self.audio = AudioClient(self.http, self.metrics, s.audio_service_url, s.service_timeout_s, s.audio_admin_token)
         self.matcher = MatcherService(self.engine)

@@ -48,6 +48,22 @@ class FileRecord:
     reason: str | None = None
 
 
+def library_audio_id(song_id: int, digest: str) -> str:
+    """The id a library file's sound gets in audio_service's index: stable while the song and the bytes are
+    (a moved file keeps it; a file whose content changed is analysed again under a new one)."""
+    return f"lib-{song_id}-{digest[:12]}"
+
+
+def _give_audio_id(session: Session, song: Song | None, digest: str) -> None:
+    if song is None:
+        return
+    audio_id = library_audio_id(song.id, digest)
+    if song.audio_id == audio_id:
+        return
+    if song.audio_id is None or song.audio_id.startswith("lib-"):  # never replace a catalog or upload id
+        song.audio_id = audio_id
+
+
 def path_key(path: Path) -> str:
     return hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -134,7 +150,9 @@ def scan(engine: Engine, folder: Path, *, progress: Callable[[int], None] | None
                     song = session.get(Song, existing.song_id)
                     if song is not None:
                         song.audio_path = str(stat.path)
-                out.append(_record(existing, session.get(Song, existing.song_id), "unchanged"))
+                song = session.get(Song, existing.song_id)
+                _give_audio_id(session, song, existing.content_hash)  # scans before sound analysis gave none
+                out.append(_record(existing, song, "unchanged"))
             else:
                 out.append(_scan_file(session, index, stat, key, existing, by_hash, seen))
             pending += 1
@@ -186,6 +204,7 @@ def _scan_file(
             if song.source == SongSource.library:
                 song.title, song.artist, song.release = tags.title, tags.artist, tags.album
                 song.duration_s, song.updated_at = tags.duration_s, now
+        _give_audio_id(session, song, digest)
         return _record(existing, song, "updated")
     moved = next(
         (f for f in by_hash.get(digest, []) if f.id not in seen and not Path(f.path).exists()),
@@ -198,6 +217,7 @@ def _scan_file(
         song = session.get(Song, moved.song_id)
         if song is not None:
             song.audio_path = str(stat.path)
+        _give_audio_id(session, song, digest)
         return _record(moved, song, "moved")
     song, confidence = _song_for(session, index, stat, tags)
     file = LibraryFile(
@@ -212,11 +232,34 @@ def _scan_file(
         scanned_at=now,
     )
     session.add(file)
+    _give_audio_id(session, song, digest)
     session.flush()
     seen.add(file.id)
     by_hash.setdefault(digest, []).append(file)
     reason = "untagged: title from the file name" if tags.from_file_name else None
     return _record(file, song, "added", reason)
+
+
+@dataclass(frozen=True)
+class AnalysisItem:
+    """A present library file whose sound audio_service should know."""
+
+    audio_id: str
+    path: str
+    title: str | None
+    artist: str | None
+
+
+def analysis_items(engine: Engine) -> list[AnalysisItem]:
+    """Every present library file with the audio id of its song (what audio_service is asked to index)."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Song.audio_id, LibraryFile.path, Song.title, Song.artist)
+            .join(Song, Song.id == LibraryFile.song_id)
+            .where(LibraryFile.status == "present", Song.audio_id.like("lib-%"), Song.audio_path == LibraryFile.path)
+            .order_by(LibraryFile.id)
+        ).all()
+    return [AnalysisItem(str(a), str(p), t, ar) for a, p, t, ar in rows]
 
 
 def as_json_lines(records: list[FileRecord]) -> str:

@@ -46,7 +46,7 @@ ModeParam = Annotated[str | None, Query(max_length=64, description=f"Default REC
 
 def mode_for(state: AppState, name: str | None, *, song: bool = False) -> Mode:
     """The row of the mode table a request names (the configured default when it names none); 422 if none."""
-    mode = MODES.get(name or state.settings.recs_default_mode)
+    mode = MODES.get(state.settings.recs_default_mode if name is None else name)
     if mode is None or (song and not mode.song):
         usable = sorted(m.name for m in MODES.values() if m.song or not song)
         raise ApiError(
