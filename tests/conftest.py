@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -118,6 +119,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def music_folder(stack: Any) -> Iterator[Path]:
+    """The stack's MUSIC_DIR for one test; emptied and scanned again afterwards, so that the stack has no playable
+    library for the tests after it (a library changes the default scope of every list)."""
+    import shutil
+    import subprocess
+
+    from musicrec_tools.procs import python_module
+
+    folder = Path(stack.env["MUSIC_DIR"])
+    yield folder
+    for child in folder.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    argv = python_module("gateway", "scan-library", str(folder), "--analyse", "no")
+    subprocess.run(argv, env=stack.env, capture_output=True, check=True, timeout=300)
+    time.sleep(6)  # the gateway re-reads the library's songs every 5 s (gateway.app.library_scope)
 
 
 @pytest.fixture(scope="session")

@@ -111,3 +111,20 @@ def test_without_a_model_the_service_stays_up_and_says_so(tmp_path: Path) -> Non
         resp = client.get("/recommendations/anyone")
     assert health["status"] == "degraded" and "train" in health["info"]["error"]
     assert resp.status_code == 503 and resp.json()["error"]["code"] == "model_unavailable"
+
+
+def test_lists_within_a_set_of_playable_songs(client: TestClient) -> None:
+    _, history = known_user_and_history()
+    with client:
+        body = {"history": [{"song_id": s, "play_count": int(c)} for s, c in history], "n": 50}
+        free = [i["song_id"] for i in client.post("/recommendations/fold-in", json=body).json()["items"]]
+        playable = [*free[10:30:2], "SONOTINTHEMODEL"]
+        inside = client.post("/recommendations/fold-in", json=body | {"n": 5, "within": playable}).json()
+        similar = client.post(f"/similar/{history[0][0]}", json={"n": 5, "within": playable}).json()
+        too_many = client.post(f"/similar/{history[0][0]}", json={"n": 5, "within": ["S"] * 200_001})
+    got = [i["song_id"] for i in inside["items"]]
+    # Only playable songs; the vote's best playable song of the free list is among them. (Each member ranks
+    # within the playable songs, so the fused order among them may differ from the free list's.)
+    assert len(got) == 5 and set(got) <= set(playable) and free[10] in got, (got, free)
+    assert similar["items"] and {i["song_id"] for i in similar["items"]} <= set(playable)
+    assert too_many.status_code == 422

@@ -63,3 +63,25 @@ def test_the_tuning_searches_what_each_member_declares() -> None:
     for name, space in SEARCH.items():
         params = REGISTRY[name]().get_params()
         assert space and all(p in params for p, _, _ in space), name
+
+
+def _within_models(toy: pd.DataFrame) -> list[Recommender]:
+    members: list[Recommender] = [REGISTRY[name](**SMALL[name]).fit(toy) for name in sorted(REGISTRY)]
+    return [*members, build_vote({"members": {k: v for k, v in SMALL.items() if k != "popularity"}}).fit(toy)]
+
+
+def test_lists_can_be_restricted_to_a_set_of_songs(toy: pd.DataFrame) -> None:
+    """A listener's playable songs (their music library): every list stays inside them, best first."""
+    playable = ["R2", "R5", "J1", "UNKNOWN"]
+    for model in _within_models(toy):
+        free = model.recommend_for_history([("R0", 3), ("R1", 1)], n=8).song_ids
+        inside = model.recommend_for_history([("R0", 3), ("R1", 1)], n=8, within=playable).song_ids
+        assert inside and set(inside) <= set(playable) - {"UNKNOWN"}, (model.name, inside)
+        # The best allowed song of the free list stays in the restricted one.
+        first = next((s for s in free if s in playable), None)
+        assert first is None or first in inside, (model.name, free, inside)
+        assert set(model.recommend_for_history([], n=5, within=playable).song_ids) <= set(playable)
+        similar = [s.song_id for s in model.similar_items("R0", n=5, within=playable).items]
+        assert set(similar) <= set(playable), (model.name, similar)
+        assert set(model.popular(5, within=playable).song_ids) <= set(playable)
+        assert model.recommend_for_history([("R0", 3)], n=5, within=[]).song_ids == []

@@ -20,15 +20,15 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from gateway.app.main import create_app
 from gateway.db.importer import import_data
-from gateway.db.library import analysis_items, scan
+from gateway.db.library import analysis_items, msd_index, scan
 from gateway.db.listening import record_play
 from gateway.db.models import LibraryFile, Play, Song, User
 from gateway.db.session import make_engine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..conftest import load_bench_module
-from .conftest import make_settings
+from .conftest import bearer, make_settings, register
 
 REPO = Path(__file__).resolve().parents[2]
 SONGS = REPO / "data" / "msd" / "songs.tsv"
@@ -183,3 +183,117 @@ def test_names_from_untagged_files(name: str) -> None:
     artist, title = names_from_file(Path(name))
     assert title and "." not in title and not title[0].isdigit()
     assert (artist is None) == (name == "Title only.ogg")
+
+
+def _cover(path: Path) -> None:
+    from mutagen.flac import FLAC, Picture
+
+    pic = Picture()
+    pic.type, pic.mime, pic.data = 3, "image/png", b"\x89PNG\r\n\x1a\n" + b"cover" * 20
+    audio = FLAC(path)
+    audio.add_picture(pic)
+    audio.save()
+
+
+def test_library_view_albums_covers_and_the_admin_review_of_matches(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, music_dir=tmp_path / "music")
+    engine = make_engine(str(settings.database_url))
+    import_data(engine, songs_path=SONGS, listens_paths=[])
+    evaluation = load_bench_module("match_eval")
+    with Session(engine) as session:
+        index = msd_index(session)
+    row = next(  # an MSD song its plain artist and title find for sure: (msd id, artist, title, duration)
+        r
+        for r in evaluation.read_songs(SONGS)
+        if r[3] is None and (m := index.match(r[1], r[2], None)).status == "accepted" and m.song_id == r[0]
+    )
+    music = tmp_path / "music"
+    (music / "Band" / "First").mkdir(parents=True)
+    for n, title in enumerate(["Opening", "Middle", "Closing"], start=1):
+        path = music / "Band" / "First" / f"{n:02d}.flac"
+        _tone(path, n, "FLAC")
+        _tag(
+            path,
+            {
+                "title": title,
+                "artist": "The Garage Band",
+                "album": "First Light",
+                "tracknumber": f"{n}/3",
+                "date": "1999",
+            },
+        )
+    _cover(music / "Band" / "First" / "02.flac")
+    _tone(music / "a-known.flac", 50, "FLAC")
+    _tag(music / "a-known.flac", {"title": row[2], "artist": row[1]})
+    _tone(music / "b-known.flac", 51, "FLAC")  # the same MSD song again: the matcher will not guess twice
+    _tag(music / "b-known.flac", {"title": row[2], "artist": row[1]})
+    first = {Path(r.path).name: r for r in scan(engine, music)}
+    assert first["a-known.flac"].msd_song_id == row[0]
+    assert first["b-known.flac"].msd_song_id is None
+
+    with TestClient(create_app(settings)) as client:
+        summary = client.get("/api/library").json()
+        assert summary == {
+            "configured": True,
+            "files": 5,
+            "present": 5,
+            "missing": 0,
+            "songs": 5,
+            "matched": 1,
+            "ambiguous": 1,
+        }
+        albums = client.get("/api/library/albums").json()
+        assert albums["total"] == 3
+        band = next(a for a in albums["items"] if a["title"] == "First Light")
+        assert band["artist"] == "The Garage Band" and band["year"] == 1999
+        assert [s["title"] for s in band["songs"]] == ["Opening", "Middle", "Closing"]  # track order
+        assert all(s["has_audio"] for a in albums["items"] for s in a["songs"])
+        cover = client.get(band["cover_url"])
+        assert cover.status_code == 200 and cover.headers["content-type"] == "image/png"
+        assert cover.content.startswith(b"\x89PNG")
+        assert client.get(f"/api/songs/{band['songs'][0]['id']}/cover").status_code == 404
+        assert client.get("/api/library/albums", params={"q": "closing"}).json()["total"] == 1
+
+        # The admin review: only admins; the copy's candidates name the MSD song.
+        token = register(client, "keeper")
+        assert client.get("/api/admin/library/matches", headers=bearer(token)).status_code == 403
+        with Session(engine) as session:
+            session.execute(update(User).where(User.username == "keeper").values(is_admin=True))
+            copy_song = session.get(Song, first["b-known.flac"].song_id)
+            assert copy_song is not None
+            record_play(
+                session, session.execute(select(User.id).where(User.username == "keeper")).scalar_one(), copy_song.id, 4
+            )
+            session.commit()
+        review = client.get("/api/admin/library/matches", headers=bearer(token)).json()["items"]
+        assert len(review) == 1 and review[0]["path"] == "b-known.flac"
+        assert [c["song"]["msd_song_id"] for c in review[0]["candidates"]][:1] == [row[0]]
+        file_id = review[0]["file_id"]
+        decide = f"/api/admin/library/matches/{file_id}"
+        # The MSD song plays the other file: confirming would give it two, so it is refused, nothing changed.
+        busy = client.post(decide, json={"action": "confirm", "msd_song_id": row[0]}, headers=bearer(token))
+        assert busy.status_code == 409, busy.text
+        assert (
+            client.post(
+                decide, json={"action": "confirm", "msd_song_id": "SONOTACANDIDATE"}, headers=bearer(token)
+            ).status_code
+            == 409
+        )
+        assert client.post(decide, json={"action": "confirm"}, headers=bearer(token)).status_code == 422
+        assert client.post(decide, json={"action": "maybe"}, headers=bearer(token)).status_code == 422
+        # The first file goes away; now the copy may take the MSD song, with the plays its own song had.
+        (music / "a-known.flac").unlink()
+        scan(engine, music)
+        done = client.post(decide, json={"action": "confirm", "msd_song_id": row[0]}, headers=bearer(token))
+        assert done.status_code == 200, done.text
+        assert done.json()["song"]["msd_song_id"] == row[0] and done.json()["song"]["has_audio"]
+        assert client.get("/api/admin/library/matches", headers=bearer(token)).json()["items"] == []
+        assert client.post(decide, json={"action": "reject"}, headers=bearer(token)).status_code == 404
+    with Session(engine) as session:
+        target = session.execute(select(Song).where(Song.msd_song_id == row[0])).scalar_one()
+        plays = session.execute(select(Play.song_id, Play.count)).all()
+        assert plays == [(target.id, 4)]  # moved to the MSD song, none lost
+        assert target.audio_id and target.audio_id.startswith("lib-")
+        again = {Path(r.path).name: r for r in scan(engine, music)}
+        assert again["b-known.flac"].status == "unchanged" and again["b-known.flac"].song_id == target.id
+    engine.dispose()

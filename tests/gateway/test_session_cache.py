@@ -343,7 +343,8 @@ def test_cached_recommendations_fast_path_serves_only_what_the_route_would(
     stamp = rclient.get(f"gw:stamp:{user_id}")
     assert stamp is not None
     stored = b'{"mode":"cf","items":[],"degraded":[],"fallback":null,"marker":"from-redis"}'
-    rclient.hset(f"gw:recs:{user_id}", f"{stamp.decode()}:cf:5", stored)
+    # No music folder here: the default scope is `all` (keys.user_recs_field's layout).
+    rclient.hset(f"gw:recs:{user_id}", f"{stamp.decode()}:cf:all:5", stored)
     fast = _metric(app_client, "gateway_fastpath_hits_total", "user_recs")
 
     hit = app_client.get("/api/me/recommendations", params={"mode": "cf", "n": "5"}, headers=bearer(token))
@@ -370,7 +371,8 @@ def test_cached_recommendations_fast_path_serves_only_what_the_route_would(
     # An expired session entry is not honoured, whatever Redis still holds.
     stamp = rclient.get(f"gw:stamp:{user_id}")
     assert stamp is not None
-    rclient.hset(f"gw:recs:{user_id}", f"{stamp.decode()}:cf:5", stored)
+    # No music folder here: the default scope is `all` (keys.user_recs_field's layout).
+    rclient.hset(f"gw:recs:{user_id}", f"{stamp.decode()}:cf:all:5", stored)
     assert app_client.get("/api/me/recommendations?mode=cf&n=5", headers=bearer(token)).content == stored
     key = f"gw:sess:{security.token_hash(token)}"
     entry = json.loads(rclient.get(key) or b"{}")

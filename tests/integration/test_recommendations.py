@@ -91,7 +91,7 @@ def test_cached_lists_are_one_redis_hash_per_user_that_a_play_deletes(stack: Any
     first = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 7})
     assert first.status_code == 200 and first.json()["degraded"] == []
     fields = [f.decode() for f in r.hkeys(key)]
-    assert [f for f in fields if f.endswith(":cf:7")], fields
+    assert [f for f in fields if f.endswith(":cf:all:7")], fields
     assert 0 < r.ttl(key) <= 300
     hits = metric(alice, "gateway_fastpath_hits_total", kind="user_recs")
     again = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 7})

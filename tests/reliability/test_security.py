@@ -85,6 +85,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/songs/{song_id}/radio"): "public",
     ("POST", "/api/audio/query"): "public",
     ("GET", "/api/catalog/map"): "public",
+    ("GET", "/api/library"): "public",
+    ("GET", "/api/library/albums"): "public",
+    ("GET", "/api/songs/{song_id}/cover"): "public",
+    ("GET", "/api/admin/library/matches"): "admin",
+    # There is no music folder here: an admin's decision names no file (404), anyone else is refused first.
+    ("POST", "/api/admin/library/matches/{file_id}"): "admin-404",
     # The API documentation pages (API routes outside the schema when served by fastapi-offline).
     ("GET", "/docs"): "public",
     ("GET", "/docs/oauth2-redirect"): "public",
@@ -170,7 +176,7 @@ def make_admin(client: TestClient, username: str) -> None:
 
 def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
     """A valid request for the route: only who asks changes between identities."""
-    url = path.replace("{song_id}", "1").replace("{token_id}", "1")
+    url = path.replace("{song_id}", "1").replace("{token_id}", "1").replace("{file_id}", "1")
     kwargs: dict[str, Any] = {}
     if path == "/api/auth/register":
         kwargs["json"] = {"username": f"m_{uuid.uuid4().hex[:10]}", "password": PASSWORD}
@@ -197,6 +203,8 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["files"] = {"file": ("history.csv", b"artist,album,title,date\n", "text/csv")}  # valid, no rows
     elif path == "/api/audio/query":
         kwargs["files"] = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
+    elif path == "/api/admin/library/matches/{file_id}":
+        kwargs["json"] = {"action": "reject"}
     elif path == "/api/admin/songs/{song_id}":
         kwargs["json"] = {"title": "Creep"}  # the song's own title: valid, and changes nothing visible
     elif path == "/api/songs/search":
@@ -251,8 +259,9 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
                     assert status == (401 if not logged_in else status) and (status < 400) == logged_in, label
                 elif access == "scrobble-token":
                     assert status in (400, 401), label  # a session is not a scrobble token
-                else:  # admin
-                    expected = 200 if who == "admin" else 403 if logged_in else 401
+                else:  # admin, admin-404
+                    allowed = 404 if access == "admin-404" else 200
+                    expected = allowed if who == "admin" else 403 if logged_in else 401
                     assert status == expected, label
     client.cookies.clear()
     assert seen == len(routes) * len(identities) * 2

@@ -48,17 +48,17 @@ def user_recs(user_id: int) -> str:
     return f"{USER_RECS_PREFIX}{user_id}"
 
 
-def user_recs_field(stamp_value: str, mode: str, n: int) -> str:
-    """The field of one cached list in :func:`user_recs`: the state stamp, the mode and the length."""
-    return f"{stamp_value}:{mode}:{n}"
+def user_recs_field(stamp_value: str, mode: str, n: int, scope: str = "all") -> str:
+    """The field of one cached list in :func:`user_recs`: the state stamp, the mode, the scope and the length."""
+    return f"{stamp_value}:{mode}:{scope}:{n}"
 
 
 def audio_similar(audio_id: str, n: int) -> str:
     return f"gw:asim:{audio_id}:{n}"
 
 
-def song_similar(song_id: int, mode: str, n: int) -> str:
-    return f"gw:similar:{song_id}:{mode}:{n}"
+def song_similar(song_id: int, mode: str, n: int, scope: str = "all") -> str:
+    return f"gw:similar:{song_id}:{mode}:{scope}:{n}"
 
 
 def limit(name: str, key: str) -> str:

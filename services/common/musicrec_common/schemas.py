@@ -43,6 +43,9 @@ class ErrorResponse(BaseModel):
 # --- collaborative filtering -------------------------------------------------
 
 
+WITHIN_MAX = 200_000  # songs a restricted list may be drawn from (a large music library's matched songs)
+
+
 class HistoryItem(BaseModel):
     song_id: str = Field(min_length=1, max_length=64, description="MSD song id")
     play_count: int = Field(ge=1, le=1_000_000)
@@ -54,6 +57,18 @@ class FoldInRequest(BaseModel):
     history: list[HistoryItem] = Field(max_length=5000)
     n: int = Field(default=10, ge=1, le=500)
     exclude: list[str] = Field(default_factory=list, max_length=5000, description="Song ids never to return")
+    within: list[str] | None = Field(
+        default=None,
+        max_length=WITHIN_MAX,
+        description="Only these song ids may be returned (e.g. the songs a listener can play); null: any",
+    )
+
+
+class SimilarRequest(BaseModel):
+    """``POST /similar/{song_id}``: songs co-listened with one song, only among ``within``."""
+
+    n: int = Field(default=10, ge=1, le=500)
+    within: list[str] = Field(max_length=WITHIN_MAX, description="Only these song ids may be returned")
 
 
 class Reason(BaseModel):

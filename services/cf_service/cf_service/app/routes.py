@@ -11,6 +11,7 @@ from musicrec_common.schemas import (
     HealthResponse,
     PopularResponse,
     RecommendationsResponse,
+    SimilarRequest,
     SimilarResponse,
     SimilarSong,
 )
@@ -62,7 +63,9 @@ async def fold_in(body: FoldInRequest, s: Annotated[Served, Depends(served)]) ->
     history = [(h.song_id, float(h.play_count)) for h in body.history]
     exclude = set(body.exclude)
     # Ask for enough extra to drop the excluded songs and still return n.
-    result = await run_in_threadpool(s.model.recommend_for_history, history, body.n + len(exclude))
+    result = await run_in_threadpool(
+        lambda: s.model.recommend_for_history(history, body.n + len(exclude), within=body.within)
+    )
     if exclude:
         result.items = [it for it in result.items if it.song_id not in exclude][: body.n]
         for rank, item in enumerate(result.items, start=1):
@@ -74,6 +77,16 @@ async def fold_in(body: FoldInRequest, s: Annotated[Served, Depends(served)]) ->
 async def similar(song_id: SongId, s: Annotated[Served, Depends(served)], n: N = 10) -> SimilarResponse:
     """Songs most co-listened with this one; unknown songs get popular songs flagged `fallback: popular`."""
     result = await run_in_threadpool(s.model.similar_items, song_id, n)
+    data = result.to_dict()
+    return SimilarResponse(song_id=song_id, model_version=s.version, fallback=data.get("fallback"), items=data["items"])
+
+
+@router.post("/similar/{song_id}", response_model=SimilarResponse, tags=["similar"])
+async def similar_within(
+    song_id: SongId, body: SimilarRequest, s: Annotated[Served, Depends(served)]
+) -> SimilarResponse:
+    """Songs most co-listened with this one among `within` (e.g. the songs a listener can play)."""
+    result = await run_in_threadpool(lambda: s.model.similar_items(song_id, body.n, within=body.within))
     data = result.to_dict()
     return SimilarResponse(song_id=song_id, model_version=s.version, fallback=data.get("fallback"), items=data["items"])
 

@@ -95,8 +95,13 @@ class Recommender(ABC):
         """
 
     @abstractmethod
-    def top_n_history(self, counts: Any, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n of unseen listeners from (b, n_songs) CSR play counts; same shapes as :meth:`top_n_users`."""
+    def top_n_history(
+        self, counts: Any, n: int, exclude_seen: bool = True, within: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n of unseen listeners from (b, n_songs) CSR play counts; same shapes as :meth:`top_n_users`.
+
+        ``within``: an optional (n_songs,) bool mask; songs outside it are never listed.
+        """
 
     # --- raw-id interface -------------------------------------------------------
     @overload
@@ -121,23 +126,41 @@ class Recommender(ABC):
         """Batch form of :meth:`recommend` (one vectorised pass over the known users)."""
 
     @abstractmethod
-    def recommend_for_history(self, history: History, n: int = 10, exclude_seen: bool = True) -> Recommendations:
+    def recommend_for_history(
+        self, history: History, n: int = 10, exclude_seen: bool = True, within: Sequence[str] | None = None
+    ) -> Recommendations:
         """Top-n for a listener the model has not seen (fold-in), from raw ``(song_id, play_count)`` pairs.
 
         Songs outside the catalogue are ignored (counted in ``unknown_songs``); an
-        empty or fully unknown history gets ``fallback="popular"``.
+        empty or fully unknown history gets ``fallback="popular"``. ``within`` (raw song ids) restricts the
+        list to those songs (e.g. the ones a listener can play); ids the model does not know are ignored.
         """
 
     @abstractmethod
-    def similar_items(self, song_id: str, n: int = 10) -> SimilarSongs:
-        """Songs most similar to a raw song id; an unknown song gets popular songs with ``fallback="popular"``."""
+    def similar_items(self, song_id: str, n: int = 10, within: Sequence[str] | None = None) -> SimilarSongs:
+        """Songs most similar to a raw song id (only ``within`` ones when given); an unknown song gets popular
+        songs with ``fallback="popular"``."""
 
-    def popular(self, n: int = 10, exclude: Sequence[str] = ()) -> Recommendations:
-        """The ``n`` most-listened songs (optionally excluding raw song ids), ``fallback="popular"``."""
+    def within_mask(self, within: Sequence[str] | None) -> np.ndarray | None:
+        """(n_songs,) bool mask of the raw song ids in ``within`` (None: no restriction)."""
+        if within is None:
+            return None
+        inter = self.interactions
+        mask = np.zeros(inter.n_songs, bool)
+        rows = [j for j in (inter.song_index.get(str(s)) for s in within) if j is not None]
+        mask[rows] = True
+        return mask
+
+    def popular(self, n: int = 10, exclude: Sequence[str] = (), within: Sequence[str] | None = None) -> Recommendations:
+        """The ``n`` most-listened songs (optionally excluding raw song ids, only ``within`` ones),
+        ``fallback="popular"``."""
         inter = self.interactions
         if self.popularity is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted")
         scores = self.popularity[None, :].astype(np.float32).copy()
+        mask = self.within_mask(within)
+        if mask is not None:
+            scores[0, ~mask] = -np.inf
         for s in exclude:
             j = inter.song_index.get(str(s))
             if j is not None:
@@ -145,9 +168,9 @@ class Recommender(ABC):
         idx, vals = top_n(scores, n)
         return self.ranked_list(None, idx[0], vals[0], "popular")
 
-    def popular_similar(self, song_id: str, n: int) -> SimilarSongs:
+    def popular_similar(self, song_id: str, n: int, within: Sequence[str] | None = None) -> SimilarSongs:
         """The answer to :meth:`similar_items` for a song the model does not know."""
-        pop = self.popular(n)
+        pop = self.popular(n, within=within)
         items = [SimilarSong(it.song_id, it.score, it.rank) for it in pop.items]
         return SimilarSongs(str(song_id), items, self.name, "popular")
 

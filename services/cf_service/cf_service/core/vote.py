@@ -160,9 +160,14 @@ class RankFusionVote(SurpriseAlgo, Recommender):
 
     # --- ranking -------------------------------------------------------------------
     def member_lists(
-        self, users: np.ndarray | None = None, counts: sp.csr_matrix | None = None, depth: int | None = None
+        self,
+        users: np.ndarray | None = None,
+        counts: sp.csr_matrix | None = None,
+        depth: int | None = None,
+        within: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Each member's top-``depth`` (b, depth) ids (-1 pads) for known users or fold-in counts."""
+        """Each member's top-``depth`` (b, depth) ids (-1 pads) for known users or fold-in counts (``within``:
+        an optional (n_songs,) bool mask, fold-in only)."""
         depth = self.depth if depth is None else depth
         out = {}
         for name, member in self.members.items():
@@ -170,12 +175,12 @@ class RankFusionVote(SurpriseAlgo, Recommender):
                 idx, vals = member.top_n_users(users, depth, exclude_seen=True)
             else:
                 assert counts is not None
-                idx, vals = member.top_n_history(counts, depth, exclude_seen=True)
+                idx, vals = member.top_n_history(counts, depth, exclude_seen=True, within=within)
             out[name] = np.where(np.isfinite(vals), idx, -1)
         return out
 
     def fused(
-        self, users: np.ndarray | None, counts: sp.csr_matrix | None, n: int
+        self, users: np.ndarray | None, counts: sp.csr_matrix | None, n: int, within: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Fused top-n of known users (``users``: (b,) inner ids) or of fold-in ``counts`` ((b, n_songs) CSR).
 
@@ -190,7 +195,7 @@ class RankFusionVote(SurpriseAlgo, Recommender):
         for lo in range(0, b, BATCH):
             u = users[lo : lo + BATCH] if users is not None else None
             c = counts[lo : lo + BATCH] if counts is not None else None
-            lists = self.member_lists(u, c, depth)
+            lists = self.member_lists(u, c, depth, within)
             parts.append(fuse_lists(lists, self.weights, self.rrf_k, inter.n_songs, n))
         if not parts:
             return (
@@ -212,8 +217,10 @@ class RankFusionVote(SurpriseAlgo, Recommender):
         idx, scores, _ = self.fused(np.asarray(users, np.int64), None, n)
         return np.maximum(idx, 0), np.where(idx >= 0, scores, -np.inf)
 
-    def top_n_history(self, counts: sp.csr_matrix, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        idx, scores, _ = self.fused(None, counts, n)
+    def top_n_history(
+        self, counts: sp.csr_matrix, n: int, exclude_seen: bool = True, within: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        idx, scores, _ = self.fused(None, counts, n, within)
         return np.maximum(idx, 0), np.where(idx >= 0, scores, -np.inf)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
@@ -307,29 +314,31 @@ class RankFusionVote(SurpriseAlgo, Recommender):
             row += 1
         return results
 
-    def recommend_for_history(self, history: History, n: int = 10, exclude_seen: bool = True) -> Recommendations:
-        """Fold-in: fused top-n for ``(song_id, play_count)`` pairs of an unseen user."""
+    def recommend_for_history(
+        self, history: History, n: int = 10, exclude_seen: bool = True, within: Sequence[str] | None = None
+    ) -> Recommendations:
+        """Fold-in: fused top-n for ``(song_id, play_count)`` pairs of an unseen user (only ``within`` songs)."""
         inter = self.interactions
         counts, unknown = inter.history_matrix([history])
         if counts.nnz == 0:
-            res = self.popular(n, exclude=[s for s, _ in history])
+            res = self.popular(n, exclude=[s for s, _ in history], within=within)
             res.unknown_songs = unknown
             return res
-        idx, scores, ranks = self.fused(None, counts, n)
+        idx, scores, ranks = self.fused(None, counts, n, self.within_mask(within))
         res = self._detailed(None, idx[0], scores[0], {m: r[0] for m, r in ranks.items()}, counts)
         res.unknown_songs = unknown
         return res
 
-    def similar_items(self, song_id: str, n: int = 10) -> SimilarSongs:
-        """RRF of the members' similar-song lists; unknown song -> popular with a flag."""
+    def similar_items(self, song_id: str, n: int = 10, within: Sequence[str] | None = None) -> SimilarSongs:
+        """RRF of the members' similar-song lists (only ``within`` songs); unknown song -> popular with a flag."""
         inter = self.interactions
         j = inter.song_index.get(str(song_id))
         if j is None:
-            return self.popular_similar(song_id, n)
+            return self.popular_similar(song_id, n, within)
         depth = max(n, 100)
         lists = {}
         for name, member in self.members.items():
-            sims = member.similar_items(song_id, depth)
+            sims = member.similar_items(song_id, depth, within)
             ids = [inter.song_index[s] for s in sims.song_ids]
             row = np.full((1, depth), -1, np.int64)
             row[0, : len(ids)] = ids

@@ -19,6 +19,7 @@ from musicrec_common.schemas import (
     LibraryStatusResponse,
     MapResponse,
     RecommendationsResponse,
+    SimilarRequest,
     SimilarResponse,
 )
 from pydantic import BaseModel, ValidationError
@@ -73,6 +74,10 @@ class CfClient(ServiceClient):
 
     async def similar(self, song_key: str, n: int) -> SimilarResponse:
         return await self._call(SimilarResponse, "GET", f"/similar/{song_key}", params={"n": n})
+
+    async def similar_within(self, song_key: str, n: int, within: list[str]) -> SimilarResponse:
+        body = SimilarRequest(n=n, within=within).model_dump(mode="json")
+        return await self._call(SimilarResponse, "POST", f"/similar/{song_key}", json=body)
 
 
 class AudioClient(ServiceClient):

@@ -98,8 +98,10 @@ class CachedRecommendationsFastPath:
         key = keys.session(security.token_hash(token))
         # The script reads field "{stamp}:" + ARGV[1] of keys.user_recs: keys.user_recs_field's layout.
         try:
+            # Without a `scope` parameter the route uses the default scope (library once there is one).
+            field = keys.user_recs_field("", params[0], params[1], state.library.known_default)[1:]
             session, stamp, body = await asyncio.wait_for(
-                self._script(keys=[key], args=[f"{params[0]}:{params[1]}", REVOKED]), cache.timeout_s
+                self._script(keys=[key], args=[field, REVOKED]), cache.timeout_s
             )
         except Exception:
             return None  # the route will try again and report it

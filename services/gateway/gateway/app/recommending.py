@@ -28,6 +28,7 @@ from musicrec_common.schemas import FoldInRequest, HistoryItem, RecommendedSong,
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.app.downstream import ServiceDown, ServiceRejected
+from gateway.app.schemas import Basis
 from gateway.app.state import AppState
 from gateway.core.fusion import Candidate, Fused, fuse, named_first_on_ties
 from gateway.core.modes import MODES, Mode
@@ -38,6 +39,7 @@ from gateway.db.recs import Profile, songs_by_cf_keys, songs_by_keys
 
 CF_DEPTH = 100  # candidates asked of cf_service; matches the precomputed top-100
 AUDIO_DEPTH = 30  # neighbours per audio seed
+LIBRARY_AUDIO_DEPTH = 300  # per seed in the library scope: the index also holds the catalog, filtered out after
 FOLD_IN_MAX = 5000  # history entries sent to cf_service (its request limit)
 PLAY_COUNT_MAX = 1_000_000  # the contract's bound on one play count
 
@@ -56,6 +58,8 @@ class Context:
         depth: how many candidates a seed source asks for.
         songs: database songs of every candidate (and of the songs reasons name), by id.
         fallback: ``popular`` when the listener's list is not personalised.
+        within: the ``library`` scope's songs (gateway ids); None for every song.
+        within_cf: the same songs' ids in the cf model (sent to cf_service so that it ranks only them).
     """
 
     state: AppState
@@ -65,6 +69,15 @@ class Context:
     depth: int = CF_DEPTH
     songs: dict[int, Song] = field(default_factory=dict)
     fallback: str | None = None
+    within: frozenset[int] | None = None
+    within_cf: tuple[str, ...] | None = None
+
+    @property
+    def audio_depth(self) -> int:
+        return AUDIO_DEPTH if self.within is None else LIBRARY_AUDIO_DEPTH
+
+    def allowed(self, song_id: int) -> bool:
+        return self.within is None or song_id in self.within
 
 
 Fetch = Callable[[Context], Awaitable[list[Candidate]]]
@@ -118,9 +131,16 @@ async def cached_list(
 # --- user sources ----------------------------------------------------------------------------
 
 
-async def cf_items(state: AppState, profile: Profile, degraded: set[str]) -> tuple[list[RecommendedSong], bool]:
-    """The listener's cf list (MSD ids, with ``because``) and whether it is a popularity fallback."""
-    if profile.msd_user_id and not profile.app_activity:
+async def cf_items(
+    state: AppState, profile: Profile, degraded: set[str], within: tuple[str, ...] | None = None
+) -> tuple[list[RecommendedSong], bool]:
+    """The listener's cf list (MSD ids, with ``because``) and whether it is a popularity fallback.
+
+    ``within`` (cf keys): only those songs; the precomputed lists rank every song, so fold-in is used.
+    """
+    if within is not None and not within:
+        return [], False  # the library has no song the cf model could know
+    if profile.msd_user_id and not profile.app_activity and within is None:
         # The listener is in the training data and did nothing since: the precomputed list holds.
         version = await state.cache.get_str(keys.CF_VERSION, degraded)
         if version:
@@ -139,6 +159,7 @@ async def cf_items(state: AppState, profile: Profile, degraded: set[str]) -> tup
             for s, w in profile.history[:FOLD_IN_MAX]
         ],
         n=CF_DEPTH,
+        within=list(within) if within is not None else None,
     )
     try:
         body = await state.cf.fold_in(request)
@@ -168,7 +189,7 @@ def cf_candidates(items: list[RecommendedSong], by_msd: dict[str, Song], fallbac
 
 async def cf_user(ctx: Context) -> list[Candidate]:
     assert ctx.profile is not None
-    items, fallback = await cf_items(ctx.state, ctx.profile, ctx.degraded)
+    items, fallback = await cf_items(ctx.state, ctx.profile, ctx.degraded, ctx.within_cf)
     wanted = [i.song_id for i in items] + [b.song_id for i in items for b in i.because]
     by_msd = await run_in_threadpool(_lookup_cf, ctx.state, wanted)
     ctx.songs.update({s.id: s for s in by_msd.values()})
@@ -212,7 +233,8 @@ def audio_candidates(lists: list[tuple[str, list[SimilarSong]]], by_audio: dict[
 async def audio_user(ctx: Context) -> list[Candidate]:
     assert ctx.profile is not None
     seeds = ctx.profile.audio_seeds
-    lists = await asyncio.gather(*(audio_similar(ctx.state, a, AUDIO_DEPTH, ctx.degraded) for _, a, _ in seeds))
+    depth = ctx.audio_depth
+    lists = await asyncio.gather(*(audio_similar(ctx.state, a, depth, ctx.degraded) for _, a, _ in seeds))
     by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for lst in lists for i in lst])
     ctx.songs.update({s.id: s for s in by_audio.values()})
     return audio_candidates([(t, lst) for (_, _, t), lst in zip(seeds, lists, strict=True)], by_audio)
@@ -227,7 +249,7 @@ async def popular(ctx: Context) -> list[Candidate]:
 
     def work() -> list[tuple[Song, int]]:
         with ctx.state.sessions() as session:
-            return chart(session, since=None, n=n + len(exclude))
+            return chart(session, since=None, n=n + len(exclude), library_only=ctx.within is not None)
 
     rows = [(song, plays) for song, plays in await run_in_threadpool(work) if song.id not in exclude][:n]
     ctx.songs.update({song.id: song for song, _ in rows})
@@ -237,7 +259,18 @@ async def popular(ctx: Context) -> list[Candidate]:
 # --- seed-song sources -----------------------------------------------------------------------
 
 
-async def cf_similar_items(state: AppState, msd_song_id: str, n: int, degraded: set[str]) -> list[SimilarSong]:
+async def cf_similar_items(
+    state: AppState, msd_song_id: str, n: int, degraded: set[str], within: tuple[str, ...] | None = None
+) -> list[SimilarSong]:
+    if within is not None:  # only the library's songs: cf_service ranks them (the published lists rank all)
+        if not within:
+            return []
+        try:
+            body = await state.cf.similar_within(msd_song_id, n, list(within))
+        except (ServiceDown, ServiceRejected):
+            degraded.add("cf")
+            return []
+        return [] if body.fallback else body.items
     version = await state.cache.get_str(keys.CF_VERSION, degraded)
     if version:
         items = await cached_list(state, keys.cf_similar(version, msd_song_id), "cf_similar", _SIMILAR, degraded)
@@ -256,7 +289,8 @@ async def cf_similar_items(state: AppState, msd_song_id: str, n: int, degraded: 
 async def cf_similar(ctx: Context) -> list[Candidate]:
     seed = ctx.seed
     assert seed is not None
-    items = await cf_similar_items(ctx.state, cf_song_key(seed.id, seed.msd_song_id), ctx.depth, ctx.degraded)
+    key = cf_song_key(seed.id, seed.msd_song_id)
+    items = await cf_similar_items(ctx.state, key, ctx.depth, ctx.degraded, ctx.within_cf)
     if not items:
         return []
     by_msd = await run_in_threadpool(_lookup_cf, ctx.state, [i.song_id for i in items])
@@ -272,7 +306,7 @@ async def audio_similar_to_seed(ctx: Context) -> list[Candidate]:
     assert seed is not None
     if not seed.audio_id:
         return []
-    items = await audio_similar(ctx.state, seed.audio_id, ctx.depth, ctx.degraded)
+    items = await audio_similar(ctx.state, seed.audio_id, max(ctx.depth, ctx.audio_depth), ctx.degraded)
     if not items:
         return []
     by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for i in items])
@@ -349,6 +383,8 @@ def _fuse(
     artist_window: int = 10,
 ) -> list[Fused]:
     songs = ctx.songs
+    if ctx.within is not None:  # the library scope: nothing the music folder cannot play
+        lists = {label: [c for c in found if ctx.allowed(c.song_id)] for label, found in lists.items()}
     return fuse(
         lists,
         weights_for(ctx.state, mode),
@@ -359,6 +395,18 @@ def _fuse(
         artist_window=artist_window,
         named={sid for sid, song in songs.items() if is_named(song)},
     )
+
+
+def basis(sources: dict[str, int]) -> Basis:
+    """What put a fused song in the list, for people: listeners, sound, both, or the charts."""
+    cf, audio = "cf" in sources, "audio" in sources
+    if cf and audio:
+        return "both"
+    if cf:
+        return "listeners"
+    if audio:
+        return "sound"
+    return "popular"
 
 
 def mode_named(name: str) -> Mode | None:

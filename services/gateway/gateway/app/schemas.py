@@ -304,15 +304,25 @@ class ImportOut(BaseModel):
 # --- recommendations, similar songs, radio, search by sound, the map --------------------------------
 
 
+Basis = Literal["listeners", "sound", "both", "popular"]
+
+
 class RecItem(BaseModel):
     song: SongOut
     score: float
     reasons: list[str]
     sources: dict[str, int] = Field(description="Rank of the song in each source's list")
+    basis: Basis = Field(
+        description="What put the song here: `listeners` (co-listening), `sound` (it sounds alike), `both`, "
+        "or `popular` (the charts)"
+    )
 
 
 class RecsOut(BaseModel):
     mode: str
+    scope: Literal["all", "library"] = Field(
+        description="`library`: only songs your music folder can play (the default once it has one); `all`: any song"
+    )
     items: list[RecItem]
     degraded: list[str] = Field(description="Components left out of this answer: cf, audio, cache")
     fallback: str | None = Field(default=None, description="`popular` when the list is not personalised")
@@ -320,6 +330,7 @@ class RecsOut(BaseModel):
 
 class RadioOut(BaseModel):
     seed: SongOut
+    scope: Literal["all", "library"]
     items: list[RecItem]
     degraded: list[str]
 
@@ -397,3 +408,60 @@ class AdminUsersOut(BaseModel):
     per_page: int
     total: int
     items: list[AdminUserOut]
+
+
+# --- the music library ------------------------------------------------------------------------
+
+
+class LibraryOut(BaseModel):
+    """The music folder at a glance (`MUSIC_DIR`, scanned by `scan-library`)."""
+
+    configured: bool = Field(description="Whether the server has a music folder (MUSIC_DIR)")
+    files: int
+    present: int
+    missing: int = Field(description="Files scanned before and not found since (their songs keep their plays)")
+    songs: int
+    matched: int = Field(description="Files joined to an MSD song (they carry its listening data)")
+    ambiguous: int = Field(description="Files whose MSD match waits for an admin (GET /api/admin/library/matches)")
+
+
+class AlbumOut(BaseModel):
+    artist: str | None
+    title: str | None
+    year: int | None
+    cover_url: str | None = Field(description="The embedded cover of one of its files, if any")
+    songs: list[SongOut]
+
+
+class AlbumsOut(BaseModel):
+    total: int
+    offset: int
+    items: list[AlbumOut]
+
+
+class MatchCandidateOut(BaseModel):
+    song: SongOut
+    confidence: float
+
+
+class MatchReviewOut(BaseModel):
+    file_id: int
+    path: str = Field(description="The file, relative to the music folder")
+    tag_artist: str | None
+    tag_title: str | None
+    song: SongOut = Field(description="The song the file plays now (a song of its own)")
+    candidates: list[MatchCandidateOut]
+
+
+class MatchReviewsOut(BaseModel):
+    items: list[MatchReviewOut]
+
+
+class MatchDecisionIn(BaseModel):
+    action: Literal["confirm", "reject"]
+    msd_song_id: str | None = Field(default=None, max_length=32, description="The candidate chosen (confirm)")
+
+
+class MatchDecisionOut(BaseModel):
+    file_id: int
+    song: SongOut = Field(description="The song the file plays from now on")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.app.cache import Cache
 from gateway.app.clients import AudioClient, CfClient
+from gateway.app.library_scope import LibraryScope
 from gateway.app.limits import SharedLimiter
 from gateway.app.matcher_service import MatcherService
 from gateway.app.metrics import Metrics
@@ -33,9 +34,11 @@ class AppState:
     cf: CfClient = field(init=False)  # typed clients on the shared `http`
     audio: AudioClient = field(init=False)
     matcher: MatcherService = field(init=False)  # names -> songs, for imports and scrobbles
+    library: LibraryScope = field(init=False)  # the music folder's playable songs (the `library` scope)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.cf = CfClient(self.http, self.metrics, s.cf_service_url, s.service_timeout_s)
         self.audio = AudioClient(self.http, self.metrics, s.audio_service_url, s.service_timeout_s, s.audio_admin_token)
         self.matcher = MatcherService(self.engine)
+        self.library = LibraryScope(self.engine)

@@ -153,3 +153,48 @@ def _has_cover(path: Path) -> bool:
         return False
     keys = [str(k) for k in (tags.keys() if hasattr(tags, "keys") else [])]
     return any(k.startswith("APIC") or k == "covr" or k.lower() == "metadata_block_picture" for k in keys)
+
+
+MAX_COVER_BYTES = 8 << 20
+
+
+def read_cover(path: Path) -> tuple[bytes, str] | None:
+    """The file's embedded front cover ``(bytes, MIME type)``, or None (ID3 APIC, FLAC/Vorbis pictures, MP4 covr)."""
+    import base64
+
+    import mutagen
+
+    try:
+        raw = mutagen.File(path)
+    except Exception:
+        return None
+    if raw is None:
+        return None
+    pictures = list(getattr(raw, "pictures", None) or [])
+    tags = getattr(raw, "tags", None)
+    if tags is not None and hasattr(tags, "keys"):
+        for key in list(tags.keys()):
+            name = str(key)
+            if name.startswith("APIC"):
+                frame = tags[key]
+                pictures.append(frame)
+            elif name == "covr":
+                for cover in tags[key]:
+                    fmt = getattr(cover, "imageformat", 13)
+                    mime = "image/png" if fmt == 14 else "image/jpeg"
+                    return (bytes(cover), mime) if len(cover) <= MAX_COVER_BYTES else None
+            elif name.lower() == "metadata_block_picture":
+                from mutagen.flac import Picture
+
+                for value in tags[key]:
+                    try:
+                        pictures.append(Picture(base64.b64decode(value)))
+                    except Exception:
+                        continue
+    # The front cover (picture type 3) first, else the first picture.
+    pictures.sort(key=lambda p: 0 if getattr(p, "type", 3) == 3 else 1)
+    for pic in pictures:
+        data = bytes(getattr(pic, "data", b""))
+        if data and len(data) <= MAX_COVER_BYTES:
+            return data, str(getattr(pic, "mime", "") or "image/jpeg")
+    return None

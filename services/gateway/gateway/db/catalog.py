@@ -10,7 +10,7 @@ from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.core.search import SongDoc
-from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, utcnow
+from gateway.db.models import Feedback, FeedbackKind, LibraryFile, Play, PlayEvent, Rating, Song, utcnow
 from gateway.db.retry import run_transaction
 
 
@@ -86,11 +86,12 @@ def untitled_last() -> Any:
     return case((and_(Song.title.is_not(None), Song.artist.is_not(None)), 0), else_=1)
 
 
-def chart(session: Session, *, since: dt.datetime | None, n: int) -> list[tuple[Song, int]]:
+def chart(session: Session, *, since: dt.datetime | None, n: int, library_only: bool = False) -> list[tuple[Song, int]]:
     """Most played songs: all time from the aggregated plays, or since a time from the play events.
 
     Equal totals list songs with a title and an artist first, so a visitor's first look is not a row of
-    untitled MSD songs; otherwise the order is the play count's.
+    untitled MSD songs; otherwise the order is the play count's. ``library_only``: only songs a present file
+    of the music folder plays.
     """
     if since is None:
         totals = select(Play.song_id, func.sum(Play.count).label("total")).group_by(Play.song_id)
@@ -101,12 +102,11 @@ def chart(session: Session, *, since: dt.datetime | None, n: int) -> list[tuple[
             .group_by(PlayEvent.song_id)
         )
     top = totals.subquery()
-    ranked = session.execute(
-        select(Song, top.c.total)
-        .join(top, top.c.song_id == Song.id)
-        .order_by(top.c.total.desc(), untitled_last(), Song.id)
-        .limit(n)
-    ).all()
+    query = select(Song, top.c.total).join(top, top.c.song_id == Song.id)
+    if library_only:
+        present = select(LibraryFile.song_id).where(LibraryFile.status == "present")
+        query = query.where(Song.id.in_(present), Song.audio_path.is_not(None))
+    ranked = session.execute(query.order_by(top.c.total.desc(), untitled_last(), Song.id).limit(n)).all()
     return [(song, int(count)) for song, count in ranked]
 
 

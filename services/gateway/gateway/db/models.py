@@ -127,8 +127,23 @@ class LibraryFile(Base):
     status: Mapped[str] = mapped_column(String(16), default="present")  # present | missing
     match_confidence: Mapped[float | None] = mapped_column(Float)  # the MSD match, None when none
     scanned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The file's own tags (the library view groups by them; an MSD match keeps the MSD's names on the song).
+    title: Mapped[str | None] = mapped_column(String(512))
+    artist: Mapped[str | None] = mapped_column(String(512))
+    album: Mapped[str | None] = mapped_column(String(512))
+    album_artist: Mapped[str | None] = mapped_column(String(512))
+    track_no: Mapped[int | None] = mapped_column(SmallInteger)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    has_cover: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # accepted | ambiguous | none | confirmed | rejected; candidates: JSON [[msd_song_id, confidence], ...]
+    match_status: Mapped[str | None] = mapped_column(String(16))
+    match_candidates: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_library_files_hash", "content_hash"), Index("ix_library_files_song", "song_id"))
+    __table_args__ = (
+        Index("ix_library_files_hash", "content_hash"),
+        Index("ix_library_files_song", "song_id"),
+        Index("ix_library_files_match_status", "match_status"),
+    )
 
 
 class Play(Base):

@@ -108,11 +108,15 @@ class Member(SurpriseAlgo, Recommender):
         """(b, n_songs) float32 scores of unseen users from (b, n_songs) CSR play counts."""
         return self._score_prefs(self.transform.apply(counts), None)
 
-    def _finish(self, scores: np.ndarray, seen: sp.csr_matrix | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mask seen songs, fall back to popularity on signal-less rows, take top-n."""
+    def _finish(
+        self, scores: np.ndarray, seen: sp.csr_matrix | None, n: int, within: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mask seen songs (and songs outside ``within``), fall back to popularity on signal-less rows, take top-n."""
         assert self.popularity is not None
         if seen is not None:
             mask_rows(scores, seen)
+        if within is not None:
+            scores[:, ~within] = -np.inf
         finite = np.isfinite(scores)
         hi = np.where(finite, scores, -np.inf).max(axis=1)
         lo = np.where(finite, scores, np.inf).min(axis=1)
@@ -121,6 +125,8 @@ class Member(SurpriseAlgo, Recommender):
             pop = np.broadcast_to(self.popularity, (int(flat.sum()), scores.shape[1])).astype(np.float32)
             if seen is not None:
                 mask_rows(pop, seen[np.flatnonzero(flat)])
+            if within is not None:
+                pop[:, ~within] = -np.inf
             scores[flat] = pop
         return top_n(scores, n)
 
@@ -145,12 +151,14 @@ class Member(SurpriseAlgo, Recommender):
             return np.zeros((0, n), np.int64), np.zeros((0, n), np.float32)
         return np.vstack(out_i), np.vstack(out_s)
 
-    def top_n_history(self, counts: sp.csr_matrix, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n of (b, n_songs) CSR history play counts (fold-in), batched."""
+    def top_n_history(
+        self, counts: sp.csr_matrix, n: int, exclude_seen: bool = True, within: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n of (b, n_songs) CSR history play counts (fold-in), batched; ``within``: (n_songs,) bool mask."""
         out_i, out_s = [], []
         for lo in range(0, counts.shape[0], BATCH):
             part = counts[lo : lo + BATCH]
-            idx, vals = self._finish(self.score_history(part), part if exclude_seen else None, n)
+            idx, vals = self._finish(self.score_history(part), part if exclude_seen else None, n, within)
             out_i.append(idx)
             out_s.append(vals)
         if not out_i:
@@ -175,14 +183,16 @@ class Member(SurpriseAlgo, Recommender):
                 row += 1
         return results
 
-    def recommend_for_history(self, history: History, n: int = 10, exclude_seen: bool = True) -> Recommendations:
+    def recommend_for_history(
+        self, history: History, n: int = 10, exclude_seen: bool = True, within: Sequence[str] | None = None
+    ) -> Recommendations:
         inter = self.interactions
         counts, unknown = inter.history_matrix([history])
         if counts.nnz == 0:
-            res = self.popular(n, exclude=[s for s, _ in history])
+            res = self.popular(n, exclude=[s for s, _ in history], within=within)
             res.unknown_songs = unknown
             return res
-        idx, vals = self.top_n_history(counts, n, exclude_seen)
+        idx, vals = self.top_n_history(counts, n, exclude_seen, self.within_mask(within))
         res = self.ranked_list(None, idx[0], vals[0], None)
         res.unknown_songs = unknown
         return res
@@ -191,12 +201,15 @@ class Member(SurpriseAlgo, Recommender):
         """(n_songs,) float32 similarity of every song to inner song ``item``."""
         raise NotImplementedError
 
-    def similar_items(self, song_id: str, n: int = 10) -> SimilarSongs:
+    def similar_items(self, song_id: str, n: int = 10, within: Sequence[str] | None = None) -> SimilarSongs:
         inter = self.interactions
         j = inter.song_index.get(str(song_id))
         if j is None:
-            return self.popular_similar(song_id, n)
+            return self.popular_similar(song_id, n, within)
         scores = self._similar_scores(j).astype(np.float32, copy=True)[None, :]
+        mask = self.within_mask(within)
+        if mask is not None:
+            scores[0, ~mask] = -np.inf
         scores[0, j] = -np.inf
         scores[0, scores[0] == 0] = -np.inf  # no evidence: not "similar"
         idx, vals = top_n(scores, n)

@@ -8,7 +8,7 @@ downstream service does turns into a 5xx here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -42,6 +42,26 @@ router = APIRouter(tags=["recommendations"])
 _POINTS = TypeAdapter(list[AudioMapPoint])
 # The values come from the mode table (gateway.core.modes); the OpenAPI enum is filled in from it too.
 ModeParam = Annotated[str | None, Query(max_length=64, description=f"Default RECS_DEFAULT_MODE. {describe()}")]
+ScopeParam = Annotated[
+    Literal["all", "library"] | None,
+    Query(
+        description="`library`: only songs your music folder can play; `all`: any song. "
+        "Default: `library` once the music folder has a playable song, else `all`."
+    ),
+]
+
+
+async def scoped(state: AppState, ctx: recommending.Context, scope: str | None) -> Literal["all", "library"]:
+    """Apply the request's scope (or the default one) to ``ctx``; returns the scope used."""
+    playable = await run_in_threadpool(state.library.refresh_if_stale)
+    chosen: Literal["all", "library"]
+    if scope is None:
+        chosen = "library" if playable.song_ids else "all"
+    else:
+        chosen = "library" if scope == "library" else "all"
+    if chosen == "library":
+        ctx.within, ctx.within_cf = playable.song_ids, playable.cf_keys
+    return chosen
 
 
 def mode_for(state: AppState, name: str | None, *, song: bool = False) -> Mode:
@@ -65,6 +85,7 @@ def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
             score=round(f.score, 6),
             reasons=f.reasons or ["popular with listeners"],
             sources=f.sources,
+            basis=recommending.basis(f.sources),
         )
         for f in fused
         if f.song_id in songs
@@ -73,22 +94,34 @@ def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
 
 @router.get("/api/me/recommendations", response_model=RecsOut)
 async def my_recommendations(
-    state: State, user: User, mode: ModeParam = None, n: Annotated[int, Query(ge=1, le=100)] = 20
+    state: State,
+    user: User,
+    mode: ModeParam = None,
+    n: Annotated[int, Query(ge=1, le=100)] = 20,
+    scope: ScopeParam = None,
 ) -> RecsOut | Response:
-    """Songs for you, in the mode you choose (see the `mode` parameter); each song says why it is there."""
+    """Songs for you, in the mode you choose (see the `mode` parameter); each song says why it is there
+    (`reasons`) and what put it there (`basis`: listeners, sound, both)."""
     degraded: set[str] = set()
     chosen = mode_for(state, mode)
+    ctx = recommending.Context(state, degraded)
+    used = await scoped(state, ctx, scope)
     # The stamp changes with every play, rating or like: a new stamp is a new field, so writes invalidate
     # (and delete the user's hash: see gateway.app.cache).
     stamp = await state_stamp(state, user.id, degraded)
-    key, field = keys.user_recs(user.id), keys.user_recs_field(stamp, chosen.name, n)
+    key, field = keys.user_recs(user.id), keys.user_recs_field(stamp, chosen.name, n, used)
     cached = await state.cache.get_raw(key, "user_recs", degraded, field)
     if cached is not None:
         return Response(content=cached, media_type="application/json")  # stored already validated
-    profile = await run_in_threadpool(_profile, state, user.id)
-    ctx = recommending.Context(state, degraded, profile=profile)
+    ctx.profile = await run_in_threadpool(_profile, state, user.id)
     fused = await recommending.for_user(ctx, chosen, n)
-    out = RecsOut(mode=chosen.name, items=_items(fused, ctx.songs), degraded=sorted(degraded), fallback=ctx.fallback)
+    out = RecsOut(
+        mode=chosen.name,
+        scope=used,
+        items=_items(fused, ctx.songs),
+        degraded=sorted(degraded),
+        fallback=ctx.fallback,
+    )
     for component in degraded:
         state.metrics.inc("gateway_degraded_responses_total", component=component)
     if not degraded - {"cache"}:
@@ -117,31 +150,38 @@ async def _seed(state: AppState, song_id: int) -> Song:
 
 @router.get("/api/songs/{song_id}/similar", response_model=RecsOut)
 async def similar_songs(
-    state: State, song_id: int, mode: ModeParam = None, n: Annotated[int, Query(ge=1, le=100)] = 12
+    state: State,
+    song_id: int,
+    mode: ModeParam = None,
+    n: Annotated[int, Query(ge=1, le=100)] = 12,
+    scope: ScopeParam = None,
 ) -> RecsOut:
     """Songs like this one, in the mode you choose: played by the same listeners, sounding alike, or both."""
     degraded: set[str] = set()
     chosen = mode_for(state, mode, song=True)
-    key = keys.song_similar(song_id, chosen.name, n)
+    ctx = recommending.Context(state, degraded, depth=max(n, 50))
+    used = await scoped(state, ctx, scope)
+    key = keys.song_similar(song_id, chosen.name, n, used)
     cached = await state.cache.get_json(key, "song_similar", degraded)
     if cached is not None:
         return RecsOut.model_validate(cached)
-    ctx = recommending.Context(state, degraded, seed=await _seed(state, song_id), depth=max(n, 50))
+    ctx.seed = await _seed(state, song_id)
     fused = await recommending.for_song(ctx, chosen, n)
-    out = RecsOut(mode=chosen.name, items=_items(fused, ctx.songs), degraded=sorted(degraded))
+    out = RecsOut(mode=chosen.name, scope=used, items=_items(fused, ctx.songs), degraded=sorted(degraded))
     if not degraded:
         await state.cache.set_json(key, out.model_dump(mode="json"), state.settings.recs_cache_ttl_s, degraded)
     return out
 
 
 @router.get("/api/songs/{song_id}/radio", response_model=RadioOut)
-async def radio(state: State, song_id: int) -> RadioOut:
+async def radio(state: State, song_id: int, scope: ScopeParam = None) -> RadioOut:
     """A 25-song mix from one song: sound and co-listening together, no repeats, at most 2 songs per artist."""
     degraded: set[str] = set()
     seed = await _seed(state, song_id)
     ctx = recommending.Context(state, degraded, seed=seed, depth=100)
+    used = await scoped(state, ctx, scope)
     fused = await recommending.for_song(ctx, MODES["hybrid"], 25, max_per_artist=2, artist_window=25)
-    return RadioOut(seed=SongOut.of(seed), items=_items(fused, ctx.songs), degraded=sorted(degraded))
+    return RadioOut(seed=SongOut.of(seed), scope=used, items=_items(fused, ctx.songs), degraded=sorted(degraded))
 
 
 @router.post(
