@@ -103,13 +103,13 @@ export const auth = {
 export const songs = {
   search: (q, opts = {}, signal) => api("/api/songs/search", { query: { q, ...opts }, signal }),
   get: (id, signal) => api(`/api/songs/${encodeURIComponent(id)}`, { signal }),
-  similar: (id, mode, n = 12, signal) =>
-    api(`/api/songs/${encodeURIComponent(id)}/similar`, { query: { mode, n }, signal }),
-  radio: (id) => api(`/api/songs/${encodeURIComponent(id)}/radio`),
+  similar: (id, mode, n = 12, signal, scope) =>
+    api(`/api/songs/${encodeURIComponent(id)}/similar`, { query: { mode, n, scope }, signal }),
+  radio: (id, scope) => api(`/api/songs/${encodeURIComponent(id)}/radio`, { query: { scope } }),
 };
 
 export const me = {
-  recommendations: (mode, n = 20, signal) => api("/api/me/recommendations", { query: { mode, n }, signal }),
+  recommendations: (mode, n = 20, signal, scope) => api("/api/me/recommendations", { query: { mode, n, scope }, signal }),
   play: (songId, count = 1) => api("/api/me/plays", { method: "POST", json: { song_id: songId, count } }),
   rate: (songId, rating) => api(`/api/me/ratings/${songId}`, { method: "PUT", json: { rating } }),
   unrate: (songId) => api(`/api/me/ratings/${songId}`, { method: "DELETE" }),
@@ -125,6 +125,14 @@ export const me = {
   scrobbleTokens: () => api("/api/me/scrobble-tokens"),
   createScrobbleToken: (name) => api("/api/me/scrobble-tokens", { method: "POST", json: { name } }),
   revokeScrobbleToken: (id) => api(`/api/me/scrobble-tokens/${encodeURIComponent(id)}`, { method: "DELETE" }),
+};
+
+export const library = {
+  summary: (signal) => api("/api/library", { signal }),
+  albums: (q, offset = 0, limit = 24, signal) => api("/api/library/albums", { query: { q, offset, limit }, signal }),
+  matches: (signal) => api("/api/admin/library/matches", { signal }),
+  decide: (fileId, action, msdSongId) =>
+    api(`/api/admin/library/matches/${encodeURIComponent(fileId)}`, { method: "POST", json: { action, msd_song_id: msdSongId } }),
 };
 
 export const charts = (window = "all", n = 20, signal) => api("/api/charts", { query: { window, n }, signal });

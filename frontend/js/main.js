@@ -10,6 +10,7 @@ import * as account from "./views/account.js";
 import * as charts from "./views/charts.js";
 import * as history from "./views/history.js";
 import * as home from "./views/home.js";
+import * as libraryView from "./views/library.js";
 import * as login from "./views/login.js";
 import * as mapView from "./views/map.js";
 import * as notFound from "./views/notfound.js";
@@ -25,6 +26,7 @@ const ROUTES = [
   { name: "history", pattern: /^history$/, view: history, auth: true },
   { name: "account", pattern: /^account$/, view: account, auth: true },
   { name: "charts", pattern: /^charts$/, view: charts },
+  { name: "library", pattern: /^library$/, view: libraryView },
   { name: "map", pattern: /^map$/, view: mapView },
   { name: "login", pattern: /^(login|register)$/, view: login },
 ];

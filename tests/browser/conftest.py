@@ -78,7 +78,10 @@ class Stack:
             "CF_SERVICE_URL": f"http://127.0.0.1:{self.ports['cf_service']}",
             "AUDIO_SERVICE_URL": f"http://127.0.0.1:{self.ports['audio_service']}",
             "LOG_LEVEL": "warning",
+            # Empty until a test fills it (tests/browser/test_library.py), and emptied again after it.
+            "MUSIC_DIR": str(self.tmp / "music"),
         }
+        (self.tmp / "music").mkdir(parents=True, exist_ok=True)
 
     @property
     def base_url(self) -> str:

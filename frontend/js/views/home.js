@@ -1,9 +1,11 @@
 // Home: hybrid recommendations with their reasons, then one row per recommender.
-import { charts, me } from "../api.js";
+import { charts, library, me } from "../api.js";
 import { debounce, h, icon, mount, plural } from "../dom.js";
 import { on } from "../events.js";
 import * as player from "../player.js";
+import * as scope from "../scope.js";
 import * as session from "../session.js";
+import { scopeToggle } from "../components/scopeToggle.js";
 import { cardRow } from "../components/songCard.js";
 import { empty, errorState, skeletonRow } from "../components/states.js";
 
@@ -126,7 +128,7 @@ export async function render(root, ctx) {
       id: "recs-hybrid",
       title: "Recommended for you",
       subtitle: "A blend of what listeners like you play and what sounds like your favourites",
-      load: () => me.recommendations("hybrid", 20, ctx.signal),
+      load: () => me.recommendations("hybrid", 20, ctx.signal, scope.get()),
       emptyTitle: "No recommendations yet",
       emptyText: "Play, rate or like a few songs and your picks will appear here.",
       context: "Recommended for you",
@@ -136,7 +138,7 @@ export async function render(root, ctx) {
       id: "recs-cf",
       title: "From listeners like you",
       subtitle: "Played by people whose listening resembles yours",
-      load: () => me.recommendations("cf", 12, ctx.signal),
+      load: () => me.recommendations("cf", 12, ctx.signal, scope.get()),
       emptyTitle: "No listener-based picks yet",
       emptyText: "They appear once you have played a few songs.",
       context: "From listeners like you",
@@ -146,7 +148,7 @@ export async function render(root, ctx) {
       id: "recs-audio",
       title: "Sounds like what you played",
       subtitle: "Songs whose sound is close to the recordings you listened to",
-      load: () => me.recommendations("audio", 12, ctx.signal),
+      load: () => me.recommendations("audio", 12, ctx.signal, scope.get()),
       emptyTitle: "Nothing to compare yet",
       emptyText: "Play songs that have a recording (they show a play button) to find songs that sound alike.",
       context: "Sounds like what you played",
@@ -154,6 +156,21 @@ export async function render(root, ctx) {
     }),
   ];
   const stats = user.stats || { songs_played: 0, ratings: 0, likes: 0 };
+  // With a music folder, the lists can be limited to songs it plays (the server's default) or not.
+  const scopeSlot = h("div", { class: "scope-slot" });
+  library
+    .summary(ctx.signal)
+    .then((lib) => {
+      if (!lib.present) return;
+      mount(
+        scopeSlot,
+        scopeToggle(scope.get() || "library", (value) => {
+          scope.set(value);
+          refreshAll();
+        }),
+      );
+    })
+    .catch(() => {});
   mount(
     root,
     h(
@@ -166,6 +183,7 @@ export async function render(root, ctx) {
         `${plural(stats.songs_played, "song")} played · ${formatCountText(stats.ratings)} rated · ${formatCountText(stats.likes)} liked`,
       ),
     ),
+    scopeSlot,
     sections.map((s) => s.el),
   );
   const refreshAll = () => sections.forEach((s) => s.refresh());

@@ -3,6 +3,7 @@ import { ApiError, me, songs as songsApi } from "../api.js";
 import { emit } from "../events.js";
 import { formatCount, formatDate, formatTime, h, icon, mount, plural, songArtist, songTitle } from "../dom.js";
 import * as player from "../player.js";
+import * as scope from "../scope.js";
 import * as session from "../session.js";
 import { cover } from "../components/cover.js";
 import { cardRow } from "../components/songCard.js";
@@ -124,7 +125,7 @@ function similarSection(song, mode, title, subtitle, ctx) {
   async function load() {
     mount(body, skeletonRow(5));
     try {
-      const data = await songsApi.similar(song.id, mode, 12, ctx.signal);
+      const data = await songsApi.similar(song.id, mode, 12, ctx.signal, scope.get());
       const items = (data && data.items) || [];
       const degraded = (data && data.degraded) || [];
       note.hidden = !degraded.length;
@@ -154,7 +155,7 @@ function radioButton(song) {
     const label = btn.lastChild;
     label.textContent = "Tuning in…";
     try {
-      const data = await songsApi.radio(song.id);
+      const data = await songsApi.radio(song.id, scope.get());
       const list = [data.seed || song, ...(data.items || []).map((it) => it.song)];
       const seen = new Set();
       const unique = list.filter((s) => s && !seen.has(s.id) && seen.add(s.id));
