@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gateway.core.fusion import named_first_on_ties
 from gateway.db import catalog
-from gateway.db.importer import import_data
+from gateway.db.importer import ImportReport, import_data
 from gateway.db.listening import record_play
 from gateway.db.models import Play, PlayEvent, Song, User
 from gateway.db.session import make_engine
@@ -197,3 +197,54 @@ def test_chart_ties_list_named_songs_first(migrated_url: str) -> None:
 def test_named_first_on_ties_keeps_the_ranking(items: list[tuple[str, float, bool]], expected: list[str]) -> None:
     out = named_first_on_ties(items, lambda i: i[1], lambda i: i[2])
     assert [i[0] for i in out] == expected
+
+
+def test_unique_tracks_adds_names_in_chunks_and_only_fills_gaps(migrated_url: str, tmp_path: Path) -> None:
+    from gateway.db.importer import import_tracks
+    from gateway.db.library import msd_index
+    from musicrec_common.tasteprofile import TasteProfileError
+
+    songs = tmp_path / "songs.tsv"
+    songs.write_text("song_id\ttitle\tartist\nSOKNOWN0000000001\tThe Right Name\tThe Right Band\n")
+    listens = tmp_path / "listens.tsv"
+    listens.write_text("u1\tSOUNTITLED00000001\t3\n")
+    engine = make_engine(migrated_url)
+    import_data(engine, songs_path=songs, listens_paths=[listens])
+    tracks = tmp_path / "unique_tracks.txt"
+    lines = [
+        "TRA0000000000001<SEP>SOKNOWN0000000001<SEP>Another Band<SEP>Another Name",  # known: names kept
+        "TRA0000000000002<SEP>SOUNTITLED00000001<SEP>Sigur Rós<SEP>Hoppípolla",  # untitled: filled in
+        *(f"TRB00000000000{i:02d}<SEP>SONEW00000000000{i:02d}<SEP>Band {i}<SEP>Song {i}" for i in range(10)),
+        "TRB0000000000099<SEP>SONEW0000000000003<SEP>Band 3<SEP>Song 3 (another track of it)",
+    ]
+    tracks.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    bad = tmp_path / "bad_tracks.txt"
+    bad.write_text(lines[2] + "\nnot a track line\n")
+
+    with engine.begin() as conn:  # chunks of 3 lines: the duplicate song id falls in another chunk
+        report = ImportReport()
+        import_tracks(conn, tracks, report, chunk_lines=3)
+    assert (report.tracks_read, report.songs_created_from_tracks, report.songs_filled_from_tracks) == (13, 10, 2)
+    with pytest.raises(TasteProfileError, match="line 2"):
+        import_data(engine, songs_path=None, listens_paths=[], tracks_path=bad)
+    again = import_data(engine, songs_path=None, listens_paths=[], tracks_path=tracks)
+    assert (again.songs_created_from_tracks, again.songs_filled_from_tracks) == (0, 0)
+    skipped = import_data(engine, songs_path=None, listens_paths=[], tracks_path=bad, on_error="skip")
+    assert skipped.bad_lines == [{"line": 2, "reason": skipped.bad_lines[0]["reason"]}]
+    with Session(engine) as session:
+        known = session.execute(select(Song).where(Song.msd_song_id == "SOKNOWN0000000001")).scalar_one()
+        assert (known.title, known.artist, known.msd_track_id) == (
+            "The Right Name",
+            "The Right Band",
+            "TRA0000000000001",
+        )
+        filled = session.execute(select(Song).where(Song.msd_song_id == "SOUNTITLED00000001")).scalar_one()
+        assert (filled.title, filled.artist) == ("Hoppípolla", "Sigur Rós")
+        three = session.execute(select(Song).where(Song.msd_song_id == "SONEW0000000000003")).scalar_one()
+        assert three.title == "Song 3" and three.msd_track_id == "TRB0000000000003"
+        assert session.execute(select(func.count()).select_from(Song)).scalar_one() == 12
+        assert session.execute(select(func.sum(Play.count))).scalar_one() == 3  # listens untouched
+        index = msd_index(session)
+    match = index.match("sigur ros", "Hoppipolla", None)
+    assert match.status == "accepted" and match.song_id == "SOUNTITLED00000001"
+    engine.dispose()

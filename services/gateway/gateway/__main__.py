@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         "(default: songs_doubtful.tsv beside the songs file, when present)",
     )
     imp.add_argument(
+        "--tracks",
+        type=Path,
+        default=None,
+        help="the MSD's unique_tracks.txt (track_id<SEP>song_id<SEP>artist<SEP>title): every MSD song becomes a "
+        "name your music and your history can match (read in chunks; existing names are only filled in)",
+    )
+    imp.add_argument(
         "--listens",
         type=Path,
         action="append",
@@ -97,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(url)
         try:
             report = import_data(
-                engine, songs_path=songs, listens_paths=listens, doubtful_path=doubtful, on_error=args.on_error
+                engine,
+                songs_path=songs,
+                listens_paths=listens,
+                doubtful_path=doubtful,
+                on_error=args.on_error,
+                tracks_path=args.tracks,
             )
         except TasteProfileError as exc:
             print(f"import rejected, nothing written: {exc}", file=sys.stderr)

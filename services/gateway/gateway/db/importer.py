@@ -54,6 +54,9 @@ class ImportReport:
     fields_updated: int = 0
     songs_doubtful_in_file: int = 0
     songs_flag_changed: int = 0  # "metadata uncertain" set or cleared
+    tracks_read: int = 0  # lines of unique_tracks.txt
+    songs_created_from_tracks: int = 0
+    songs_filled_from_tracks: int = 0  # existing songs that got a missing title, artist or track id
     bad_lines: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -325,6 +328,112 @@ def import_listens(
     report.bad_lines.extend({"file": str(path), "line": b.line, "reason": b.reason} for b in bad)
 
 
+SEP = "<SEP>"
+TRACK_CHUNK = 50_000  # lines of unique_tracks.txt held at a time
+
+
+def _track_lines(
+    path: Path, chunk_lines: int, on_error: OnError, report: ImportReport
+) -> Iterator[list[tuple[str, str, str | None, str | None]]]:
+    """``(track_id, song_id, artist, title)`` rows of the MSD's ``unique_tracks.txt``, ``chunk_lines`` at a time."""
+    chunk: list[tuple[str, str, str | None, str | None]] = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = raw.decode("latin-1")  # a few MSD names are Latin-1; never a replacement character
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            parts = line.split(SEP)
+            reason = None
+            if len(parts) != 4:
+                reason = f"expected track_id<SEP>song_id<SEP>artist<SEP>title, got {len(parts)} fields"
+            elif not parts[0].startswith("TR") or not parts[1].startswith("SO") or len(parts[1]) > 32:
+                reason = "the track id must start with TR and the song id with SO"
+            if reason is not None:
+                if on_error == "reject":
+                    raise TasteProfileError(str(path), number, reason)
+                report.bad_lines.append({"line": number, "reason": reason})
+                continue
+            track, song, artist, title = (p.strip() for p in parts)
+            chunk.append((track, song, artist[:512] or None, title[:512] or None))
+            if len(chunk) >= chunk_lines:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def import_tracks(
+    conn: Connection, path: Path, report: ImportReport, *, on_error: OnError = "reject", chunk_lines: int = TRACK_CHUNK
+) -> None:
+    """The MSD's full track list (1,000,000 lines, ``track_id<SEP>song_id<SEP>artist<SEP>title``) as songs to match.
+
+    Read in chunks of ``chunk_lines`` (memory stays bounded whatever the file's size): songs not in the database
+    are added with their artist and title; songs already there only get what they lack (a title, an artist, a
+    track id), never a change to a name the richer ``songs.tsv`` or an admin gave them.
+    """
+    now = utcnow()
+    progress = tqdm(desc="tracks", unit="line", unit_scale=True, leave=False, disable=None)
+    for chunk in _track_lines(path, chunk_lines, on_error, report):
+        report.tracks_read += len(chunk)
+        progress.update(len(chunk))
+        first: dict[str, tuple[str, str | None, str | None]] = {}
+        for track, song, artist, title in chunk:
+            first.setdefault(song, (track, artist, title))  # several tracks per song: the first names it
+        existing: dict[str, tuple[int, str | None, str | None, str | None, str | None]] = {}
+        ids = list(first)
+        for id_part in _batches(ids):
+            for row in conn.execute(
+                select(Song.msd_song_id, Song.id, Song.msd_track_id, Song.artist, Song.title, Song.edited_fields).where(
+                    Song.msd_song_id.in_(list(id_part))
+                )
+            ):
+                existing[str(row[0])] = (row[1], row[2], row[3], row[4], row[5])
+        new_rows = [
+            {
+                "source": SongSource.msd,
+                "msd_song_id": sid,
+                "msd_track_id": t,
+                "artist": a,
+                "title": ti,
+                "updated_at": now,
+            }
+            for sid, (t, a, ti) in first.items()
+            if sid not in existing
+        ]
+        for part in _batches(new_rows):
+            conn.execute(insert(Song), list(part))
+        report.songs_created_from_tracks += len(new_rows)
+        fills: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for sid, (ident, old_track, old_artist, old_title, edited) in existing.items():
+            track, artist, title = first[sid]
+            locked = {f.strip() for f in (edited or "").split(",")}
+            change = {
+                attr: value
+                for attr, old, value in (
+                    ("msd_track_id", old_track, track),
+                    ("artist", old_artist, artist),
+                    ("title", old_title, title),
+                )
+                if old is None and value is not None and attr not in locked
+            }
+            if change:
+                fills.setdefault(tuple(sorted(change)), []).append({"_id": ident} | change)
+        for fields, rows in fills.items():
+            statement = (
+                update(Song)
+                .where(Song.id == bindparam("_id"))
+                .values({f: bindparam(f) for f in fields} | {"updated_at": now})
+            )
+            for part in _batches(rows):
+                conn.execute(statement, list(part))
+            report.songs_filled_from_tracks += len(rows)
+    progress.close()
+
+
 def import_data(
     engine: Engine,
     *,
@@ -332,8 +441,10 @@ def import_data(
     listens_paths: Sequence[Path],
     doubtful_path: Path | None = None,
     on_error: OnError = "reject",
+    tracks_path: Path | None = None,
 ) -> ImportReport:
-    """Import metadata, then listens, then the doubtful flags, in a single transaction.
+    """Import metadata (``songs.tsv``, then the MSD's ``unique_tracks.txt`` if given), then listens, then the
+    doubtful flags, in a single transaction.
 
     Raises TasteProfileError on bad input (and then writes nothing).
     """
@@ -341,6 +452,8 @@ def import_data(
     with engine.begin() as conn:
         if songs_path is not None:
             import_songs(conn, songs_path, report)
+        if tracks_path is not None:
+            import_tracks(conn, tracks_path, report, on_error=on_error)
         for path in listens_paths:
             import_listens(conn, path, report, on_error=on_error)
         if doubtful_path is not None:  # last: listened songs without a metadata row exist by now
