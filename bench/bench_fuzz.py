@@ -34,6 +34,34 @@ from results import publish
 from traffic import REPO, login_demo_users, rss_bytes, running_stack
 
 RSS_GROWTH_LIMIT = 400 * 2**20
+WRITE_OPERATIONS = (
+    "POST /api/me/imports",
+    "POST /1/submit-listens",
+    "/api/admin/library/",
+    "POST /api/me/scrobble-tokens",
+)
+
+
+def db_snapshot(url: str) -> dict[str, int]:
+    """Row counts (and total plays) of every table a history or library write touches."""
+    from gateway.db.models import LibraryFile, Play, PlayEvent, ScrobbleToken, Song
+    from gateway.db.session import make_engine
+    from sqlalchemy import func, select
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out = {
+            model.__tablename__: int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+            for model in (Play, PlayEvent, LibraryFile, ScrobbleToken, Song)
+        }
+        out["play_count_sum"] = int(conn.execute(select(func.coalesce(func.sum(Play.count), 0))).scalar_one())
+        out["library_songs"] = int(
+            conn.execute(
+                select(func.count()).select_from(LibraryFile).where(LibraryFile.match_status == "confirmed")
+            ).scalar_one()
+        )
+    engine.dispose()
+    return out
 
 
 def main() -> int:
@@ -50,6 +78,22 @@ def main() -> int:
         app = create_app(stack.gateway_settings())
         report = fuzz(app, session_factory(env["DATABASE_URL"], "bob"), max_examples=args.max_examples, seed=args.seed)
         print(f"schemathesis: {report.total} cases, {len(report.failures)} failures", flush=True)
+
+        # Writes of the history and the library (imports, scrobbles, tokens, the admin's match review) with
+        # invalid input only, as an administrator: every case must be refused and leave the database as it was.
+        before = db_snapshot(env["DATABASE_URL"])
+        writes = fuzz(
+            app,
+            session_factory(env["DATABASE_URL"], "admin"),
+            max_examples=args.max_examples,
+            modes=("negative",),
+            seed=args.seed,
+            skip=lambda label: not any(w in label for w in WRITE_OPERATIONS),
+        )
+        after = db_snapshot(env["DATABASE_URL"])
+        print(
+            f"rejected writes: {writes.total} cases, {len(writes.failures)} failures, {before} -> {after}", flush=True
+        )
 
         token = login_demo_users(stack, ["carol"])["carol"]
         items = [
@@ -104,7 +148,16 @@ def main() -> int:
             problems.append(f"a valid clip afterwards: {valid.status_code} {valid.text[:200]}")
 
     growth = peak - start_rss
-    ok = not report.failures and not problems and alive and growth < RSS_GROWTH_LIMIT and report.total > 0
+    unchanged = before == after
+    ok = (
+        not report.failures
+        and not writes.failures
+        and unchanged
+        and not problems
+        and alive
+        and growth < RSS_GROWTH_LIMIT
+        and report.total > 0
+    )
     failures = "\n".join(f"- `{k}`: {v.splitlines()[0][:200]}" for k, v in report.failures.items()) or "none"
     body = f"""
 Real stack on loopback (SQLite, redis-server, cf_service, audio_service with the tiny test model, gateway).
@@ -113,6 +166,11 @@ Real stack on loopback (SQLite, redis-server, cf_service, audio_service with the
 (up to {args.max_examples} per operation x valid/invalid input x anonymous/bearer/cookie), checks: no 5xx, documented
 status codes, content types and headers, response bodies matching the schema, invalid input rejected.
 Statuses: {", ".join(f"{k}: {v:,}" for k, v in sorted(report.statuses.items()))}. Failures: {failures}
+
+**Rejected writes change nothing**: {writes.total:,} invalid generated requests, as an administrator, to the
+{len(writes.operations)} operations that write history or library data ({", ".join(f"`{o}`" for o in writes.operations)}):
+statuses {", ".join(f"{k}: {v:,}" for k, v in sorted(writes.statuses.items()))}; failures {len(writes.failures)};
+database before {before}, after {after}: {"unchanged" if unchanged else "**CHANGED**"}.
 
 **Malformed audio** {len(items):,} uploads to `POST /api/audio/query` in {audio_seconds:.0f} s: {len(items) - args.mutations - 1}
 hand-made malformed files, a decompression bomb ({len(items[len(items) - args.mutations - 1].data) / 1e6:.2f} MB of FLAC,
