@@ -35,7 +35,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from musicrec_tools.devstack import Step, audio_steps, preparation_steps, run_steps
+from musicrec_tools.devstack import Step, audio_steps, preparation_steps, progress_dir, run_steps
 from musicrec_tools.procs import python_module
 
 PHASES = ("core", "audio", "retrain", "all")
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         music = Path(env["MUSIC_DIR"]) if env.get("MUSIC_DIR") else None
         music = music if music is not None and music.is_dir() and any(music.iterdir()) else None
         steps = plan(phase, data_dir, var_dir, tiny_audio=args.audio_size == "tiny", music_dir=music)
-        run_steps(steps, env, var_dir)
+        run_steps(steps, env, var_dir, progress_dir(var_dir) if phase == "audio" else None)
         if phase in ("core", "retrain"):
             if env.get("CF_RELOAD_URL"):
                 reload_all(env["CF_RELOAD_URL"], env.get("CF_ADMIN_TOKEN"))

@@ -1,10 +1,14 @@
-// The status banner: polls /api/health (every 10 s, and soon after a failed request) and shows
-// what is degraded, together with `degraded` lists that API responses carried.
+// The status banner: polls /api/health (every 10 s, every 2 s while the server prepares something, and soon
+// after a failed request) and shows what is degraded, together with `degraded` lists that API responses
+// carried; while the server prepares (first start: the sound model; a music folder: its analysis) it shows
+// a progress bar with the step and the time left, then a short "ready" notice.
 import { health } from "../api.js";
 import { h, icon, mount } from "../dom.js";
 import { on } from "../events.js";
 
 const POLL_MS = 10000;
+const PREPARING_POLL_MS = 2000;
+const READY_NOTE_MS = 12000;
 const RESPONSE_NOTE_MS = 60000;
 const COMPONENT_NAMES = {
   database: "Database",
@@ -26,6 +30,10 @@ let healthProblems = []; // [{key, text, severity}]
 let unreachable = false;
 const responseNotes = new Map(); // degraded token -> expiry time
 let dismissedKey = "";
+let preparation = null; // the health answer's `preparation` while active
+let sawPreparing = false;
+let readyUntil = 0;
+let readyText = "";
 
 export function start() {
   banner = document.getElementById("banner");
@@ -67,14 +75,63 @@ export async function check() {
         text: `${COMPONENT_NAMES[key] || key} (${key}) is ${c.status === "down" ? "down" : c.status}`,
       }));
     if (body.status === "down" && !healthProblems.length) healthProblems = [{ key: "gateway", severity: "down", text: "The service is down" }];
+    const prep = body.preparation || null;
+    if (prep && prep.active) {
+      preparation = prep;
+      sawPreparing = true;
+      // What is being prepared explains why sound matching is not there yet.
+      healthProblems = healthProblems.filter((p) => p.key !== "audio_service");
+    } else {
+      if (sawPreparing && preparation) {
+        readyText = prep && prep.failed ? "" : preparation.step && preparation.step.name === "library-analysis" ? "Your music is analysed: it now appears in sound-alike lists and the map." : "Sound matching is ready: search by sound, sound-alike songs and the map work now.";
+        readyUntil = readyText ? Date.now() + READY_NOTE_MS : 0;
+      }
+      if (prep && prep.failed) healthProblems.push({ key: "preparation", severity: "degraded", text: `Preparing sound matching stopped at “${(prep.step && prep.step.label) || "a step"}” (see the server's logs)` });
+      preparation = null;
+      sawPreparing = false;
+    }
   } catch (err) {
     unreachable = err && err.status === 0;
     healthProblems = unreachable ? [] : [{ key: "gateway", severity: "down", text: "The service health check failed" }];
   } finally {
     checking = false;
     render();
-    schedule();
+    schedule(preparation ? PREPARING_POLL_MS : POLL_MS);
+    if (readyUntil) setTimeout(render, READY_NOTE_MS + 50);
   }
+}
+
+function minutes(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  if (seconds < 60) return "less than a minute left";
+  const m = Math.round(seconds / 60);
+  return m === 1 ? "about a minute left" : `about ${m} minutes left`;
+}
+
+/** The progress part of the banner: the step, a bar, how far and how long. */
+function preparationView(prep) {
+  const step = prep.step || {};
+  const counted = step.total ? `${step.done || 0} of ${step.total}${step.unit ? ` ${step.unit}s` : ""}` : "";
+  const bar = h("div", {
+    class: "banner-progress",
+    role: "progressbar",
+    "aria-label": step.label || "Preparing",
+    "aria-valuemin": "0",
+    "aria-valuemax": String(step.total || 100),
+    "aria-valuenow": String(step.total ? step.done || 0 : 0),
+  });
+  const fill = h("span", { class: "banner-progress-fill" });
+  fill.style.width = step.total ? `${Math.min(100, Math.round((100 * (step.done || 0)) / step.total))}%` : "8%";
+  bar.append(fill);
+  const parts = [counted, minutes(step.eta_s), prep.steps > 1 ? `step ${prep.position} of ${prep.steps}` : ""].filter(Boolean);
+  return h(
+    "div",
+    { class: "banner-text banner-preparing" },
+    h("strong", { text: step.name === "library-analysis" ? "Analysing your music: " : "Preparing sound matching: " }),
+    h("span", { class: "banner-step", text: `${step.label || "working"}${step.detail ? ` (${step.detail})` : ""}` }),
+    parts.length ? h("span", { class: "banner-step-meta", text: ` · ${parts.join(" · ")}` }) : null,
+    bar,
+  );
 }
 
 function render() {
@@ -99,6 +156,25 @@ function render() {
     if (p.severity === "down" && (p.key === "database" || p.key === "gateway")) severity = "down";
   }
   if (notes.length) lines.push(`Results are limited: ${notes.map((t) => DEGRADED_NAMES[t] || t).join(", ")} unavailable`);
+  if (preparation && !lines.length) {
+    banner.className = "banner banner-info";
+    mount(banner, h("span", { class: "banner-icon", "aria-hidden": "true" }, icon("music", 20)), preparationView(preparation));
+    banner.hidden = false;
+    document.body.classList.add("has-banner");
+    return;
+  }
+  if (!lines.length && readyUntil > now) {
+    const close = h("button", { type: "button", class: "icon-button banner-close", "aria-label": "Dismiss" }, icon("close", 18));
+    close.addEventListener("click", () => {
+      readyUntil = 0;
+      render();
+    });
+    banner.className = "banner banner-ready";
+    mount(banner, h("div", { class: "banner-text banner-ready-text" }, h("strong", { text: readyText })), close);
+    banner.hidden = false;
+    document.body.classList.add("has-banner");
+    return;
+  }
   const key = lines.join("|");
   if (!lines.length || key === dismissedKey) {
     banner.hidden = true;

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from musicrec_common.progress import Preparation
+
 Status = Literal["ok", "degraded", "down"]
 
 
@@ -26,6 +28,11 @@ class HealthResponse(BaseModel):
     status: Status
     components: dict[str, ComponentHealth] = Field(default_factory=dict)
     info: dict[str, object] = Field(default_factory=dict)
+    preparation: Preparation | None = Field(
+        default=None,
+        description="The gateway's view of background preparation: the first start's sound model, a music "
+        "folder's analysis (step, done/total, time left); null when there never was any",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -66,27 +66,48 @@ class Step:
         return digest.hexdigest()
 
 
-def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path) -> None:
+def run_steps(steps: list[Step], env: dict[str, str], var_dir: Path, progress_dir: Path | None = None) -> None:
+    """Run the steps whose inputs changed, in order; with ``progress_dir``, record their progress there
+    (:mod:`musicrec_common.progress`: the gateway's health answer shows it on the page)."""
+    from musicrec_common.progress import ENV_DIR, ENV_STEP, StepsFile
+
     stamps = var_dir / "stamps"
     stamps.mkdir(parents=True, exist_ok=True)
+    record = StepsFile(progress_dir, [s.name for s in steps]) if progress_dir is not None else None
     for step in steps:
         stamp = stamps / f"{step.name}.sha256"
         key = step.key(env)
         if not step.always and stamp.exists() and stamp.read_text().strip() == key:
             print(f"[prepare] {step.name}: up to date")
+            if record is not None:
+                record.set(step.name, "done")
             continue
         print(f"[prepare] {step.name}: {' '.join(step.argv[1:])}", flush=True)
         started = time.monotonic()
-        proc = subprocess.Popen(step.argv, env=env, cwd=REPO_ROOT)
+        step_env = env
+        if record is not None:
+            record.set(step.name, "running")
+            step_env = env | {ENV_DIR: str(progress_dir), ENV_STEP: step.name}
+        proc = subprocess.Popen(step.argv, env=step_env, cwd=REPO_ROOT)
         RUNNING_STEPS.add(proc)
         try:
             returncode = proc.wait()
         finally:
             RUNNING_STEPS.discard(proc)
         if returncode != 0:
+            if record is not None:
+                record.set(step.name, "failed")
             raise SystemExit(f"[prepare] {step.name} failed (exit {returncode})")
         stamp.write_text(key)
+        if record is not None:
+            record.set(step.name, "done")
         print(f"[prepare] {step.name}: done in {time.monotonic() - started:.1f}s", flush=True)
+
+
+def progress_dir(var_dir: Path) -> Path:
+    """Where the audio pipeline records its progress (inside the audio folder: compose shares it read only
+    with the gateway)."""
+    return var_dir / "audio" / "progress"
 
 
 def preparation_steps(data_dir: Path, var_dir: Path, music_dir: Path | None = None) -> list[Step]:
@@ -176,7 +197,7 @@ def run_audio_pipeline(steps: list[Step], env: dict[str, str], var_dir: Path, au
     import urllib.request
 
     try:
-        run_steps(steps, env, var_dir)
+        run_steps(steps, env, var_dir, progress_dir(var_dir))
     except SystemExit as exc:
         print(f"[audio] pipeline stopped: {exc} (see var/logs); audio search stays unavailable", flush=True)
         return

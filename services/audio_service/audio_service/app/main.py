@@ -147,17 +147,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 info={"model_version": None, "index_size": 0, "error": engine.error},
             )
         info = engine.search.info()
-        return HealthResponse(
-            service="audio_service",
-            version=__version__,
-            status="ok",
-            info={
-                "model_version": info.get("model_version"),
-                "index_size": info.get("n_songs"),
-                "patches": info.get("n_patches"),
-                "index": info.get("track_index"),
-            },
-        )
+        details: dict[str, object] = {
+            "model_version": info.get("model_version"),
+            "index_size": info.get("n_songs"),
+            "patches": info.get("n_patches"),
+            "index": info.get("track_index"),
+        }
+        if engine.analyzer is not None:  # the music folder's analysis, for the gateway's progress banner
+            st = engine.analyzer.status()
+            details["library"] = {
+                "queued": st.queued,
+                "running": st.running is not None,
+                "done": st.done,
+                "failed": st.failed,
+                "eta_s": st.eta_s,
+            }
+        return HealthResponse(service="audio_service", version=__version__, status="ok", info=details)
 
     @app.get("/similar/{song_id}", response_model=AudioSimilarResponse, tags=["search"])
     async def similar(song_id: Annotated[str, Path(min_length=1, max_length=128)], n: N = 10) -> AudioSimilarResponse:

@@ -405,7 +405,7 @@ def build_catalog(
     collections: list[str] | None = None,
 ) -> dict[str, Any]:
     """Render (or reuse) every work; write ``catalog.json``. Returns a summary with counts and timing."""
-    from tqdm import tqdm
+    from musicrec_common.progress import tqdm
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

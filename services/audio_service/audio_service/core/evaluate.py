@@ -53,7 +53,7 @@ def evaluate(
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Run the evaluation; writes ``json_out``, ``map.json`` and (optionally) the Markdown report + PNG."""
-    from tqdm import tqdm
+    from musicrec_common.progress import tqdm
 
     from audio_service.core.catalog import load_catalog
     from audio_service.core.decode import load_audio

@@ -287,7 +287,7 @@ def build_index_from_catalog(
     hnsw_threshold: int | None = None,
 ) -> dict[str, Any]:
     """Embed every catalog song (log-mels cached by training) and write a fresh index version."""
-    from tqdm import tqdm
+    from musicrec_common.progress import tqdm
 
     from audio_service.core.catalog import load_catalog
     from audio_service.core.train import catalog_mels

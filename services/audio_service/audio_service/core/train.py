@@ -75,7 +75,7 @@ def catalog_features(
 
     Cached in ``DIR/.cache`` (one ``.npz``, keyed by the feature parameters and each song's render hash).
     """
-    from tqdm import tqdm
+    from musicrec_common.progress import tqdm
 
     root = Path(catalog_dir)
     cache_dir = root / ".cache"
@@ -215,7 +215,7 @@ def train(
     """Train, save ``OUT/<version>/model.keras`` + ``meta.json``, switch ``OUT/current``; returns a summary."""
     import keras
     import tensorflow as tf
-    from tqdm import tqdm
+    from musicrec_common.progress import tqdm
 
     from audio_service.core.features import normalize_patches
     from audio_service.core.model import build_embedding_model, build_training_model

@@ -6,6 +6,8 @@ import asyncio
 import time
 
 from fastapi.concurrency import run_in_threadpool
+from musicrec_common import progress
+from musicrec_common.progress import LABELS, Preparation, StepProgress
 from musicrec_common.schemas import ComponentHealth, HealthResponse, Status
 from sqlalchemy import func, select, text
 
@@ -75,4 +77,28 @@ async def aggregate(state: AppState) -> HealthResponse:
         status=overall,
         components=components,
         info={"mode": state.settings.app_mode},
+        preparation=await run_in_threadpool(preparation, state, audio),
     )
+
+
+def preparation(state: AppState, audio: ComponentHealth) -> Preparation | None:
+    """The first start's audio pipeline (its progress files), else the music folder's sound analysis."""
+    pipeline = progress.read(state.settings.var_dir / "audio" / "progress")
+    if pipeline is not None and pipeline.active:
+        return pipeline
+    library = audio.info.get("library") if audio.status == "ok" else None
+    if isinstance(library, dict) and (library.get("queued") or library.get("running")):
+        done = int(library.get("done") or 0) + int(library.get("failed") or 0)
+        total = done + int(library.get("queued") or 0) + (1 if library.get("running") else 0)
+        eta = library.get("eta_s")
+        step = StepProgress(
+            name="library-analysis",
+            label=LABELS["library-analysis"],
+            state="running",
+            done=done,
+            total=total,
+            unit="song",
+            eta_s=float(eta) if isinstance(eta, int | float) else None,
+        )
+        return Preparation(active=True, step=step, position=1, steps=1, items=[step])
+    return pipeline

@@ -1,0 +1,29 @@
+"""The first start's progress reaches scripts and the page through the gateway's health answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from gateway.app.main import create_app
+from musicrec_common.progress import StepsFile
+
+from .conftest import make_settings
+
+
+def test_health_carries_the_preparation_while_it_runs(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/health").json()["preparation"] is None  # nothing was ever prepared here
+        steps = StepsFile(settings.var_dir / "audio" / "progress", ["audio-catalog", "audio-train"])
+        steps.set("audio-catalog", "running")
+        body = client.get("/api/health").json()
+        prep = body["preparation"]
+        assert prep["active"] and prep["position"] == 1 and prep["steps"] == 2
+        assert prep["step"]["label"] == "Rendering the demo catalog" and prep["step"]["state"] == "running"
+        steps.set("audio-catalog", "done")
+        steps.set("audio-train", "done")
+        done = client.get("/health").json()["preparation"]
+        assert not done["active"] and done["finished_at"] and not done["failed"]
+        schema = client.get("/openapi.json").json()
+        assert "Preparation" in schema["components"]["schemas"]  # documented for scripts
