@@ -58,13 +58,13 @@ def music(stack: Any) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, stack.fixture_audio)
         _tag(path, artist, album, title, n + 1, with_cover=n == 0)
-    scan = python_module("gateway", "scan-library", str(folder), "--analyse", "no")
+    scan = python_module("gateway", "scan-library", str(folder), "--analyse", "wait")
     subprocess.run(scan, env=stack.env, capture_output=True, check=True, timeout=300)
     time.sleep(6)  # the gateway re-reads the library's songs every 5 s
     yield folder
     for child in folder.iterdir():
         subprocess.run(["rm", "-rf", str(child)], check=True)
-    subprocess.run(scan, env=stack.env, capture_output=True, check=True, timeout=300)
+    subprocess.run([*scan[:-1], "no"], env=stack.env, capture_output=True, check=True, timeout=300)
     time.sleep(6)
 
 
@@ -112,9 +112,26 @@ def test_import_then_the_library_view_plays_a_library_song(
     page.get_by_role("region", name=f"{SONGS[1][1]} · {SONGS[1][0]}").wait_for()
     page.wait_for_function("() => document.querySelectorAll('section.album').length === 1")
 
-    # 4. Home offers the scope: your music or everything.
+    # 4. Home offers the scope: your music (both songs are played already) or everything.
     page.goto("/#/home")
     page.get_by_role("button", name="Your music").wait_for()
     assert page.get_by_role("button", name="Your music").get_attribute("aria-pressed") == "true"
+    page.get_by_role("button", name="Everything").click()
+    # The fused row now carries both kinds of reasons: co-listening (the imported history) and sound (the
+    # analysed files); "Why this song" names the song behind each, linked.
+    row = page.locator("#recs-hybrid")
+    row.locator(".card .badge-audio").first.wait_for(timeout=30_000)
+    row.locator(".card .badge-cf").first.wait_for(timeout=30_000)
+    for kind, named in (("cf", SONGS), ("audio", SONGS)):
+        card = row.locator(".card", has=page.locator(f".badges .badge-{kind}")).first
+        summary = card.locator("summary", has_text="Why this song")
+        summary.focus()
+        summary.press("Enter")  # from the keyboard
+        link = card.locator(f".why-list li:has(.badge-{kind}) a").first
+        link.wait_for()
+        assert link.inner_text() in {t for _, _, t in named}, link.inner_text()
+        assert link.get_attribute("href", timeout=5_000).startswith("#/song/")  # type: ignore[union-attr]
+    page.screenshot(path=str(screenshots / "24-home-both-reasons.png"), full_page=True)
+    page.get_by_role("button", name="Your music").click()  # back to the default for the tests after this one
     assert console.unexpected() == []
     context.close()

@@ -40,3 +40,18 @@ def test_at_most_two_songs_per_artist_in_the_top_ten() -> None:
 def test_reasons_are_kept_from_every_source() -> None:
     out = fuse({"cf": cands([5], "because you played"), "audio": cands([5], "sounds like")}, {}, n=1)
     assert out[0].reasons == ["because you played 5", "sounds like 5"]
+
+
+def test_each_reason_keeps_its_source_and_the_song_it_names() -> None:
+    from gateway.core.fusion import Candidate, Why, fuse
+
+    lists = {
+        "cf": [
+            Candidate(7, 1, 0.9, "because you played A", about=1),
+            Candidate(8, 2, 0.5, "popular with listeners like you"),
+        ],
+        "audio": [Candidate(7, 3, 0.8, "sounds like B", about=2)],
+    }
+    fused = {f.song_id: f for f in fuse(lists, {"cf": 1.0, "audio": 1.0}, n=5)}
+    assert fused[7].why == [Why("cf", "because you played A", 1), Why("audio", "sounds like B", 2)]
+    assert fused[8].why == [Why("cf", "popular with listeners like you", None)]

@@ -143,6 +143,12 @@ def test_a_new_listener_with_a_music_folder_gets_playable_songs_from_listeners_a
     assert any("played" in r or "listeners" in r for i in recs["items"] if i["basis"] != "sound" for r in i["reasons"])
     assert any(r.startswith("sounds like") for i in recs["items"] if i["basis"] != "listeners" for r in i["reasons"])
     print({b: len(v) for b, v in by_basis.items()})
+    # "Why this song": each reason in full, the songs it names linkable (the listener's own played songs).
+    for item in recs["items"]:
+        kinds = {w["kind"] for w in item["why"]}
+        assert kinds >= ({"listeners", "sound"} if item["basis"] == "both" else set()), item["why"]
+        named = [w for w in item["why"] if w["kind"] == "sound"]
+        assert all(w["song"] and w["song"]["id"] for w in named), item["why"]
     # Every one plays: its audio streams from the music folder.
     audio = client.get(recs["items"][0]["song"]["audio_url"], headers={"Range": "bytes=0-99"})
     assert audio.status_code == 206 and len(audio.content) == 100

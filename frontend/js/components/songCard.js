@@ -44,13 +44,50 @@ function sourceBadges(sources) {
   );
 }
 
+const WHY_KIND = { listeners: "Listeners", sound: "Sound", popular: "Popular" };
+
+/** "Why this song": every reason in full, the songs they name linked; a native <details>, so keyboards work. */
+export function whyDetails(why) {
+  if (!Array.isArray(why) || !why.length) return null;
+  return h(
+    "details",
+    { class: "why" },
+    h("summary", { text: "Why this song" }),
+    h(
+      "ul",
+      { class: "why-list" },
+      why.map((w) => {
+        const text = String(w.text || "");
+        const parts = [h("span", { class: ["badge", `badge-${w.kind === "listeners" ? "cf" : w.kind === "sound" ? "audio" : "popular"}`], text: WHY_KIND[w.kind] || w.kind })];
+        if (w.song && w.song.id) {
+          // The sentence names the song: link that name to its page.
+          const name = `${songTitle(w.song)}`;
+          const at = text.indexOf(name);
+          if (at >= 0) {
+            parts.push(
+              document.createTextNode(` ${text.slice(0, at)}`),
+              h("a", { href: `#/song/${w.song.id}`, text: name }),
+              document.createTextNode(text.slice(at + name.length)),
+            );
+          } else {
+            parts.push(document.createTextNode(` ${text} (`), h("a", { href: `#/song/${w.song.id}`, text: name }), document.createTextNode(")"));
+          }
+        } else {
+          parts.push(document.createTextNode(` ${text}`));
+        }
+        return h("li", {}, ...parts);
+      }),
+    ),
+  );
+}
+
 function reasonList(reasons) {
   if (!Array.isArray(reasons) || !reasons.length) return null;
   return h("ul", { class: "reasons", "aria-label": "Why" }, reasons.slice(0, 2).map((r) => h("li", { text: String(r) })));
 }
 
 /** A card for horizontal rows; `item` may carry reasons and sources (recommendation items). */
-export function songCard(song, { reasons, sources, queue, context, note, onPlay } = {}) {
+export function songCard(song, { reasons, sources, why, queue, context, note, onPlay } = {}) {
   return h(
     "article",
     { class: "card", dataset: { songId: String(song.id) } },
@@ -63,6 +100,7 @@ export function songCard(song, { reasons, sources, queue, context, note, onPlay 
       note ? h("p", { class: "card-note", text: note }) : null,
       reasonList(reasons),
       sourceBadges(sources),
+      whyDetails(why),
     ),
   );
 }
@@ -100,7 +138,7 @@ export function cardRow(songsOrItems, { context, queueAll = true, onPlay } = {})
     { class: "card-row" },
     songsOrItems.map((it) => {
       const song = it.song || it;
-      return songCard(song, { reasons: it.reasons, sources: it.sources, queue: queueAll ? songs : undefined, context, note: it.note, onPlay });
+      return songCard(song, { reasons: it.reasons, sources: it.sources, why: it.why, queue: queueAll ? songs : undefined, context, note: it.note, onPlay });
     }),
   );
 }

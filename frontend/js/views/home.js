@@ -33,56 +33,73 @@ function playAllButton(getSongs, context) {
 
 /**
  * A section that loads `load()` → API body and renders its items as a card row.
- * Keeps its previous content while refreshing.
+ * Keeps its previous content while refreshing. `emptyActions()` gives the links that would fill an empty row.
+ * `fetch()` only loads (null on error, shown in the row), `draw(data)` only renders; `refresh()` does both.
  */
-function recSection({ id, title, subtitle, load, emptyTitle, emptyText, context, what }) {
+function recSection({ id, title, subtitle, load, emptyTitle, emptyText, emptyActions, context, what }) {
   const body = h("div", { class: "section-body", "aria-live": "polite", "aria-busy": "true" }, skeletonRow());
   const note = h("p", { class: "section-note", hidden: true });
   let songs = [];
   const playAll = playAllButton(() => songs, context);
   const headingId = `${id}-title`;
-  const el = h(
-    "section",
-    { class: "shelf", id, "aria-labelledby": headingId },
-    h(
-      "div",
-      { class: "shelf-head" },
-      h("div", {}, h("h2", { id: headingId, text: title }), subtitle ? h("p", { class: "muted", text: subtitle }) : null),
-      playAll,
-    ),
-    note,
-    body,
-  );
+  const heading = h("h2", { id: headingId, text: title });
+  const sub = h("p", { class: "muted", text: subtitle || "", hidden: !subtitle });
+  const el = h("section", { class: "shelf", id, "aria-labelledby": headingId }, h("div", { class: "shelf-head" }, h("div", {}, heading, sub), playAll), note, body);
   let loadedOnce = false;
 
-  async function refresh() {
+  function setHeading(newTitle, newSubtitle) {
+    heading.textContent = newTitle;
+    sub.textContent = newSubtitle || "";
+    sub.hidden = !newSubtitle;
+  }
+
+  async function fetch() {
     body.setAttribute("aria-busy", "true");
     if (!loadedOnce) mount(body, skeletonRow());
     try {
       const data = await load();
       loadedOnce = true;
-      const items = (data && data.items) || [];
-      songs = items.map((it) => it.song);
-      const notes = [];
-      if (data && data.fallback === "popular") notes.push("We don’t know your taste yet, so these are popular songs. Play, rate or like songs to make them yours.");
-      const limited = ((data && data.degraded) || []).map((d) => DEGRADED_TEXT[d]).filter(Boolean);
-      if (limited.length) notes.push(`Limited results: ${limited.join("; ")}.`);
-      note.textContent = notes.join(" ");
-      note.hidden = !notes.length;
-      playAll.hidden = !songs.some((s) => s.has_audio);
-      if (!items.length) mount(body, empty(emptyTitle, emptyText, h("a", { class: "button button-ghost", href: "#/charts", text: "Browse the charts" })));
-      else mount(body, cardRow(items, { context }));
+      return data;
     } catch (err) {
-      if (err && err.name === "AbortError") return;
+      if (err && err.name === "AbortError") return undefined;
       loadedOnce = false;
       playAll.hidden = true;
       note.hidden = true;
       mount(body, errorState(err, { what, retry: refresh }));
-    } finally {
       body.setAttribute("aria-busy", "false");
+      return null;
     }
   }
-  return { el, refresh };
+
+  function draw(data) {
+    const items = (data && data.items) || [];
+    songs = items.map((it) => it.song);
+    const notes = [];
+    if (data && data.fallback === "popular") notes.push("We don’t know your taste yet, so these are popular songs. Play, rate or like songs to make them yours.");
+    const limited = ((data && data.degraded) || []).map((d) => DEGRADED_TEXT[d]).filter(Boolean);
+    if (limited.length) notes.push(`Limited results: ${limited.join("; ")}.`);
+    note.textContent = notes.join(" ");
+    note.hidden = !notes.length;
+    playAll.hidden = !songs.some((s) => s.has_audio);
+    const actions = emptyActions ? emptyActions() : [h("a", { class: "button button-ghost", href: "#/charts", text: "Browse the charts" })];
+    if (!items.length) mount(body, empty(emptyTitle, emptyText, h("div", { class: "row-actions" }, actions)));
+    else mount(body, cardRow(items, { context }));
+    body.setAttribute("aria-busy", "false");
+  }
+
+  async function refresh() {
+    const data = await fetch();
+    if (data) draw(data);
+  }
+  return { el, refresh, fetch, draw, setHeading };
+}
+
+/** Same songs in the same order (over the shorter list). */
+function sameOrder(a, b) {
+  const n = Math.min(a.length, b.length);
+  if (!n) return false;
+  for (let i = 0; i < n; i += 1) if (a[i].song.id !== b[i].song.id) return false;
+  return true;
 }
 
 function renderAnonymous(root, ctx) {
@@ -123,38 +140,43 @@ export async function render(root, ctx) {
     renderAnonymous(root, ctx);
     return;
   }
-  const sections = [
-    recSection({
-      id: "recs-hybrid",
-      title: "Recommended for you",
-      subtitle: "A blend of what listeners like you play and what sounds like your favourites",
-      load: () => me.recommendations("hybrid", 20, ctx.signal, scope.get()),
-      emptyTitle: "No recommendations yet",
-      emptyText: "Play, rate or like a few songs and your picks will appear here.",
-      context: "Recommended for you",
-      what: "your recommendations",
-    }),
-    recSection({
-      id: "recs-cf",
-      title: "From listeners like you",
-      subtitle: "Played by people whose listening resembles yours",
-      load: () => me.recommendations("cf", 12, ctx.signal, scope.get()),
-      emptyTitle: "No listener-based picks yet",
-      emptyText: "They appear once you have played a few songs.",
-      context: "From listeners like you",
-      what: "listener-based recommendations",
-    }),
-    recSection({
-      id: "recs-audio",
-      title: "Sounds like what you played",
-      subtitle: "Songs whose sound is close to the recordings you listened to",
-      load: () => me.recommendations("audio", 12, ctx.signal, scope.get()),
-      emptyTitle: "Nothing to compare yet",
-      emptyText: "Play songs that have a recording (they show a play button) to find songs that sound alike.",
-      context: "Sounds like what you played",
-      what: "sound-based recommendations",
-    }),
+  const soundActions = () => [
+    h("a", { class: "button button-ghost", href: "#/map", text: "Play a song that has a recording" }),
+    h("a", { class: "button button-ghost", href: "#/sound" }, icon("mic", 16), "Search by a clip"),
+    h("a", { class: "button button-ghost", href: "#/library", text: "Add your music folder" }),
   ];
+  const hybrid = recSection({
+    id: "recs-hybrid",
+    title: "Recommended for you",
+    subtitle: "What listeners like you play and what sounds like your favourites, together",
+    load: () => me.recommendations("hybrid", 20, ctx.signal, scope.get()),
+    emptyTitle: "No recommendations yet",
+    emptyText: "Play, rate or like a few songs and your picks will appear here.",
+    context: "Recommended for you",
+    what: "your recommendations",
+  });
+  const cf = recSection({
+    id: "recs-cf",
+    title: "From listeners like you",
+    subtitle: "Only co-listening: played by people whose listening resembles yours",
+    load: () => me.recommendations("cf", 12, ctx.signal, scope.get()),
+    emptyTitle: "No listener-based picks yet",
+    emptyText: "They appear once you have played a few songs.",
+    context: "From listeners like you",
+    what: "listener-based recommendations",
+  });
+  const audio = recSection({
+    id: "recs-audio",
+    title: "Sounds like what you played",
+    subtitle: "Only sound: songs whose recordings are close to the ones you listened to",
+    load: () => me.recommendations("audio", 12, ctx.signal, scope.get()),
+    emptyTitle: "Nothing to compare yet",
+    emptyText: "Sound-alike picks start from a song with a recording in your history. Play one (every point of the map plays), search by a clip, or add your own music.",
+    emptyActions: soundActions,
+    context: "Sounds like what you played",
+    what: "sound-based recommendations",
+  });
+  const sections = [hybrid, cf, audio];
   const stats = user.stats || { songs_played: 0, ratings: 0, likes: 0 };
   // With a music folder, the lists can be limited to songs it plays (the server's default) or not.
   const scopeSlot = h("div", { class: "scope-slot" });
@@ -186,7 +208,27 @@ export async function render(root, ctx) {
     scopeSlot,
     sections.map((s) => s.el),
   );
-  const refreshAll = () => sections.forEach((s) => s.refresh());
+  // One load of the three lists, then one decision: rows that would repeat each other become one.
+  async function refreshAll() {
+    const [hy, cfData, au] = await Promise.all(sections.map((sec) => sec.fetch()));
+    if (hy === undefined || !ctx.isActive()) return; // navigated away
+    const soundless = hy && !hy.items.some((it) => it.sources && it.sources.audio !== undefined);
+    if (hy && cfData && sameOrder(hy.items, cfData.items)) {
+      // The fused list starts as the listeners' list (no or little sound knowledge yet): one row, said once.
+      cf.el.hidden = true;
+      if (hy.fallback === "popular") hybrid.setHeading("Popular with listeners", "Until we know your taste: play, rate or like songs and this becomes yours");
+      else if (soundless) hybrid.setHeading("Recommended for you: from listeners like you", "Played by people whose listening resembles yours. Sound-alike picks join in once you play songs with a recording.");
+      else hybrid.setHeading("Recommended for you: mostly from listeners like you", "Played by people whose listening resembles yours; sound-alike picks follow further along.");
+    } else {
+      cf.el.hidden = false;
+      const both = hy ? hy.items.filter((it) => it.basis === "both").length : 0;
+      hybrid.setHeading("Recommended for you", both ? `Listeners and sound together: ${both} of these come from both` : "What listeners like you play and what sounds like your favourites, together");
+      cf.setHeading("From listeners like you", "Only co-listening: played by people whose listening resembles yours");
+    }
+    if (hy) hybrid.draw(hy);
+    if (cfData) cf.draw(cfData);
+    if (au) audio.draw(au);
+  }
   refreshAll();
   // New plays and ratings change the recommendations: refresh (batched) while the page is open.
   const later = debounce(refreshAll, 1500);

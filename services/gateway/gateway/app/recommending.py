@@ -177,13 +177,15 @@ def cf_candidates(items: list[RecommendedSong], by_msd: dict[str, Song], fallbac
         song = by_msd.get(item.song_id)
         if song is None:
             continue
+        about = None
         if fallback:
             reason = "popular with listeners"
         elif item.because and by_msd.get(item.because[0].song_id):
-            reason = f"because you played {title_of(by_msd[item.because[0].song_id])}"
+            named = by_msd[item.because[0].song_id]
+            reason, about = f"because you played {title_of(named)}", named.id
         else:
             reason = "popular with listeners like you"
-        out.append(Candidate(song.id, rank, item.score, reason))
+        out.append(Candidate(song.id, rank, item.score, reason, about))
     return out
 
 
@@ -217,16 +219,19 @@ async def audio_similar(state: AppState, audio_id: str, n: int, degraded: set[st
     return body.items
 
 
-def audio_candidates(lists: list[tuple[str, list[SimilarSong]]], by_audio: dict[str, Song]) -> list[Candidate]:
-    """Several seeds' neighbour lists, merged by best rank; the reason names the seed."""
+def audio_candidates(
+    lists: list[tuple[str, list[SimilarSong]]], by_audio: dict[str, Song], seeds: list[int | None] | None = None
+) -> list[Candidate]:
+    """Several seeds' neighbour lists, merged by best rank; the reason names the seed (``seeds``: their song ids)."""
     best: dict[int, Candidate] = {}
-    for seed_title, items in lists:
+    for n, (seed_title, items) in enumerate(lists):
+        about = seeds[n] if seeds is not None else None
         for rank, item in enumerate(items, start=1):
             song = by_audio.get(item.song_id)
             if song is None:
                 continue
             if song.id not in best or rank < best[song.id].rank:
-                best[song.id] = Candidate(song.id, rank, item.score, f"sounds like {seed_title}")
+                best[song.id] = Candidate(song.id, rank, item.score, f"sounds like {seed_title}", about)
     return sorted(best.values(), key=lambda c: (c.rank, -c.score))
 
 
@@ -237,7 +242,8 @@ async def audio_user(ctx: Context) -> list[Candidate]:
     lists = await asyncio.gather(*(audio_similar(ctx.state, a, depth, ctx.degraded) for _, a, _ in seeds))
     by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for lst in lists for i in lst])
     ctx.songs.update({s.id: s for s in by_audio.values()})
-    return audio_candidates([(t, lst) for (_, _, t), lst in zip(seeds, lists, strict=True)], by_audio)
+    pairs = [(t, lst) for (_, _, t), lst in zip(seeds, lists, strict=True)]
+    return audio_candidates(pairs, by_audio, [song_id for song_id, _, _ in seeds])
 
 
 async def popular(ctx: Context) -> list[Candidate]:
@@ -297,7 +303,9 @@ async def cf_similar(ctx: Context) -> list[Candidate]:
     ctx.songs.update({s.id: s for s in by_msd.values()})
     why = f"often played with {title_of(seed)}"
     return [
-        Candidate(by_msd[i.song_id].id, r, i.score, why) for r, i in enumerate(items, start=1) if i.song_id in by_msd
+        Candidate(by_msd[i.song_id].id, r, i.score, why, seed.id)
+        for r, i in enumerate(items, start=1)
+        if i.song_id in by_msd
     ]
 
 
@@ -313,7 +321,7 @@ async def audio_similar_to_seed(ctx: Context) -> list[Candidate]:
     ctx.songs.update({s.id: s for s in by_audio.values()})
     why = f"sounds like {title_of(seed)}"
     return [
-        Candidate(by_audio[i.song_id].id, r, i.score, why)
+        Candidate(by_audio[i.song_id].id, r, i.score, why, seed.id)
         for r, i in enumerate(items, start=1)
         if i.song_id in by_audio
     ]

@@ -307,6 +307,16 @@ class ImportOut(BaseModel):
 Basis = Literal["listeners", "sound", "both", "popular"]
 
 
+class WhyOut(BaseModel):
+    """One reason in full: what gave it, the sentence, and the song it names (linkable), if any."""
+
+    kind: Literal["listeners", "sound", "popular"]
+    text: str
+    song: SongOut | None = Field(
+        default=None, description="The song the reason names (you played it; it sounds like it)"
+    )
+
+
 class RecItem(BaseModel):
     song: SongOut
     score: float
@@ -316,6 +326,7 @@ class RecItem(BaseModel):
         description="What put the song here: `listeners` (co-listening), `sound` (it sounds alike), `both`, "
         "or `popular` (the charts)"
     )
+    why: list[WhyOut] = Field(default_factory=list, description="Every reason, with the song it names")
 
 
 class RecsOut(BaseModel):

@@ -27,12 +27,23 @@ class Candidate:
         rank: 1-based rank in that source's list.
         score: the source's own score (kept for display, not used to fuse).
         reason: a human sentence, e.g. "because you played X".
+        about: the song the reason names (X), if any.
     """
 
     song_id: int
     rank: int
     score: float = 0.0
     reason: str | None = None
+    about: int | None = None
+
+
+@dataclass(frozen=True)
+class Why:
+    """One reason of a fused song: the source that gave it, its sentence, the song it names (or None)."""
+
+    source: str
+    text: str
+    about: int | None = None
 
 
 @dataclass
@@ -41,6 +52,7 @@ class Fused:
     score: float
     sources: dict[str, int] = field(default_factory=dict)  # source -> rank in it
     reasons: list[str] = field(default_factory=list)
+    why: list[Why] = field(default_factory=list)
 
 
 def fuse(
@@ -90,6 +102,7 @@ def fuse(
             entry.sources[source] = cand.rank
             if cand.reason and cand.reason not in entry.reasons:
                 entry.reasons.append(cand.reason)
+                entry.why.append(Why(source, cand.reason, cand.about))
     titled = named if named is not None else ()
     # Rounded: equal rank sums reached in a different order differ in the last bits.
     ordered = sorted(fused.values(), key=lambda f: (-round(f.score, 12), f.song_id not in titled, f.song_id))

@@ -31,6 +31,7 @@ from gateway.app.schemas import (
     SongOut,
     SoundMatch,
     SoundQueryOut,
+    WhyOut,
 )
 from gateway.app.state import AppState
 from gateway.core.fusion import Fused
@@ -78,6 +79,21 @@ def mode_for(state: AppState, name: str | None, *, song: bool = False) -> Mode:
     return mode
 
 
+WHY_KIND: dict[str, Literal["listeners", "sound", "popular"]] = {"cf": "listeners", "audio": "sound"}
+
+
+def _why(f: Fused, songs: dict[int, Song]) -> list[WhyOut]:
+    out = [
+        WhyOut(
+            kind=WHY_KIND.get(w.source, "popular"),
+            text=w.text,
+            song=SongOut.of(songs[w.about]) if w.about is not None and w.about in songs else None,
+        )
+        for w in f.why
+    ]
+    return out or [WhyOut(kind="popular", text="popular with listeners")]
+
+
 def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
     return [
         RecItem(
@@ -86,10 +102,20 @@ def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
             reasons=f.reasons or ["popular with listeners"],
             sources=f.sources,
             basis=recommending.basis(f.sources),
+            why=_why(f, songs),
         )
         for f in fused
         if f.song_id in songs
     ]
+
+
+async def _named(state: AppState, fused: Sequence[Fused], songs: dict[int, Song]) -> dict[int, Song]:
+    """``songs`` plus the songs the reasons name that no source looked up (the listener's own recent plays)."""
+    missing = {w.about for f in fused for w in f.why if w.about is not None and w.about not in songs}
+    if not missing:
+        return songs
+    _, _, by_id = await run_in_threadpool(_lookup, state, (), (), sorted(missing))
+    return songs | by_id
 
 
 @router.get("/api/me/recommendations", response_model=RecsOut)
@@ -118,7 +144,7 @@ async def my_recommendations(
     out = RecsOut(
         mode=chosen.name,
         scope=used,
-        items=_items(fused, ctx.songs),
+        items=_items(fused, await _named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
         fallback=ctx.fallback,
     )
@@ -167,7 +193,12 @@ async def similar_songs(
         return RecsOut.model_validate(cached)
     ctx.seed = await _seed(state, song_id)
     fused = await recommending.for_song(ctx, chosen, n)
-    out = RecsOut(mode=chosen.name, scope=used, items=_items(fused, ctx.songs), degraded=sorted(degraded))
+    out = RecsOut(
+        mode=chosen.name,
+        scope=used,
+        items=_items(fused, await _named(state, fused, ctx.songs)),
+        degraded=sorted(degraded),
+    )
     if not degraded:
         await state.cache.set_json(key, out.model_dump(mode="json"), state.settings.recs_cache_ttl_s, degraded)
     return out
@@ -181,7 +212,12 @@ async def radio(state: State, song_id: int, scope: ScopeParam = None) -> RadioOu
     ctx = recommending.Context(state, degraded, seed=seed, depth=100)
     used = await scoped(state, ctx, scope)
     fused = await recommending.for_song(ctx, MODES["hybrid"], 25, max_per_artist=2, artist_window=25)
-    return RadioOut(seed=SongOut.of(seed), scope=used, items=_items(fused, ctx.songs), degraded=sorted(degraded))
+    return RadioOut(
+        seed=SongOut.of(seed),
+        scope=used,
+        items=_items(fused, await _named(state, fused, ctx.songs)),
+        degraded=sorted(degraded),
+    )
 
 
 @router.post(
