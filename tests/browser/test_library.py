@@ -132,6 +132,8 @@ def test_import_then_the_library_view_plays_a_library_song(
         assert link.inner_text() in {t for _, _, t in named}, link.inner_text()
         assert link.get_attribute("href", timeout=5_000).startswith("#/song/")  # type: ignore[union-attr]
     page.screenshot(path=str(screenshots / "24-home-both-reasons.png"), full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(screenshots / "25-home.png"))  # the README's picture of the home page
     page.get_by_role("button", name="Your music").click()  # back to the default for the tests after this one
     assert console.unexpected() == []
     context.close()

@@ -119,7 +119,10 @@ function renderAnonymous(root, ctx) {
       "section",
       { class: "hero" },
       h("h1", { text: "Music that fits you" }),
-      h("p", { class: "hero-text", text: "Recommendations from people who listen like you, and from how songs actually sound." }),
+      h("p", { class: "hero-text", text: "Recommendations from two kinds of knowledge: what a million listeners played (the Million Song Dataset) and how songs actually sound (a neural network that listens to the recordings)." }),
+      h("p", { class: "hero-text", text: "Bring your own music folder and your history from Last.fm, ListenBrainz or Spotify: your files become playable songs, matched to what listeners know." }),
+      h("p", { class: "hero-text", text: "Every pick says why: the song you played that listeners pair with it, or the song it sounds like." }),
+      h("p", { class: "hero-hint", text: "To look around first, log in as a demo listener (alice, bob, carol or dave) with the password `make run` printed." }),
       h(
         "div",
         { class: "hero-actions" },
