@@ -101,7 +101,12 @@ def list_scrobble_tokens(user: User, db: Db) -> ScrobbleTokensOut:
     return ScrobbleTokensOut(items=items, submit_url="/1/submit-listens")
 
 
-@router.post("/scrobble-tokens", response_model=ScrobbleTokenOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/scrobble-tokens",
+    response_model=ScrobbleTokenOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorResponse, "description": "The account has its maximum of tokens"}},
+)
 def create_scrobble_token(body: ScrobbleTokenIn, user: User, db: Db) -> ScrobbleTokenOut:
     """A token for a player's ListenBrainz plug-in (`Authorization: Token …`); shown once, here."""
     from gateway.db import scrobble
