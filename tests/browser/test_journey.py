@@ -91,6 +91,14 @@ def test_listener_journey(stack: Any, browser: Any, screenshots: Path, console: 
     page.set_default_timeout(15_000)
     username = f"tester_{uuid.uuid4().hex[:6]}"
 
+    # --- the landing page: what the product does, and the ways in --------------------------------------
+    page.goto("/#/home")
+    page.get_by_role("heading", name="Music that fits you").wait_for()
+    hero = page.locator(".hero").inner_text()
+    assert "listeners" in hero and "sound" in hero and "demo listener" in hero
+    assert page.get_by_role("link", name="Create a free account").is_visible()
+    shot(page, screenshots, "00-landing")
+
     # --- register: field messages come from the API's 422 details ----------------------------------
     page.goto("/#/register")
     page.get_by_label("Username").fill("x")
