@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import soundfile as sf
-from musicrec_tools.procs import python_module
+from musicrec_tools.procs import python_module, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,8 +59,17 @@ def music(stack: Any) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, stack.fixture_audio)
         _tag(path, artist, album, title, n + 1, with_cover=n == 0)
+    # audio_service may be restarting (an earlier test stops it): its sound analysis must be there to answer.
+    wait_http(stack.url("audio_service", "/health"), timeout=120, proc=stack.procs["audio_service"])
+    deadline = time.monotonic() + 120
+    while httpx.get(stack.url("audio_service", "/health"), timeout=10).json()["status"] != "ok":
+        assert time.monotonic() < deadline, "audio_service has no model"
+        time.sleep(1)
     scan = python_module("gateway", "scan-library", str(folder), "--analyse", "wait")
-    subprocess.run(scan, env=stack.env, capture_output=True, check=True, timeout=300)
+    done = subprocess.run(scan, env=stack.env, capture_output=True, text=True, check=True, timeout=300)
+    assert "files queued" in done.stdout, done.stdout + done.stderr
+    status = httpx.get(stack.url("audio_service", "/library/status"), timeout=10).json()
+    assert status["queued"] == 0 and not status["running"], status
     time.sleep(6)  # the gateway re-reads the library's songs every 5 s
     yield folder
     for child in folder.iterdir():

@@ -91,6 +91,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/library/matches"): "admin",
     # There is no music folder here: an admin's decision names no file (404), anyone else is refused first.
     ("POST", "/api/admin/library/matches/{file_id}"): "admin-404",
+    # The Subsonic API authenticates each request itself (u + p, ...): protocol errors, always HTTP 200.
+    ("GET", "/rest/{name}"): "subsonic",
+    ("POST", "/rest/{name}"): "subsonic",
     # The API documentation pages (API routes outside the schema when served by fastapi-offline).
     ("GET", "/docs"): "public",
     ("GET", "/docs/oauth2-redirect"): "public",
@@ -176,7 +179,7 @@ def make_admin(client: TestClient, username: str) -> None:
 
 def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
     """A valid request for the route: only who asks changes between identities."""
-    url = path.replace("{song_id}", "1").replace("{token_id}", "1").replace("{file_id}", "1")
+    url = path.replace("{song_id}", "1").replace("{token_id}", "1").replace("{file_id}", "1").replace("{name}", "ping")
     kwargs: dict[str, Any] = {}
     if path == "/api/auth/register":
         kwargs["json"] = {"username": f"m_{uuid.uuid4().hex[:10]}", "password": PASSWORD}
@@ -257,6 +260,8 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
                     assert status not in (401, 403), label
                 elif access == "user":
                     assert status == (401 if not logged_in else status) and (status < 400) == logged_in, label
+                elif access == "subsonic":
+                    assert status == 200, label  # a session is not Subsonic authentication: an error answer
                 elif access == "scrobble-token":
                     assert status in (400, 401), label  # a session is not a scrobble token
                 else:  # admin, admin-404
