@@ -112,3 +112,51 @@ def test_token_check_and_xml_rendering() -> None:
     assert not ss.token_matches("sesame", "c19b2d", "0" * 32)
     content, media = ss.render({"genres": {"genre": [{"songCount": 2, "value": "Rock & Roll"}]}}, "xml", "1.0")
     assert media == "text/xml" and b'<genre songCount="2">Rock &amp; Roll</genre>' in content
+
+
+def test_browsing_streaming_and_covers_of_the_music_folder(tmp_path: Path) -> None:
+    from gateway.db.library import scan
+    from gateway.db.session import make_engine
+
+    from .test_library import _cover, _tag, _tone
+
+    music = tmp_path / "music"
+    (music / "Band" / "First").mkdir(parents=True)
+    for n, title in enumerate(["Opening", "Middle", "Closing"], start=1):
+        path = music / "Band" / "First" / f"{n:02d}.flac"
+        _tone(path, n, "FLAC")
+        _tag(path, {"title": title, "artist": "The Garage Band", "album": "First Light", "tracknumber": str(n)})
+    _cover(music / "Band" / "First" / "01.flac")
+    settings = make_settings(tmp_path, music_dir=music)
+    engine = make_engine(str(settings.database_url))
+    scan(engine, music)
+    engine.dispose()
+    with TestClient(create_app(settings)) as client:
+        register(client, "listener")
+        artists = client.get("/rest/getArtists", params=base(f="json")).json()["subsonic-response"]["artists"]
+        index = {i["name"]: i["artist"] for i in artists["index"]}
+        assert [a["name"] for a in index["G"]] == ["The Garage Band"]  # "The" is an ignored article
+        artist_id = index["G"][0]["id"]
+        artist = client.get("/rest/getArtist", params=base(id=artist_id, f="json")).json()["subsonic-response"]
+        album_id = artist["artist"]["album"][0]["id"]
+        album = client.get("/rest/getAlbum.view", params=base(id=album_id)).content
+        root = ET.fromstring(album)
+        songs = root.findall(f"{NS}album/{NS}song")
+        assert [s.attrib["title"] for s in songs] == ["Opening", "Middle", "Closing"]
+        assert {s.attrib["isDir"] for s in songs} == {"false"} and all(int(s.attrib["duration"]) >= 1 for s in songs)
+        first = songs[0].attrib["id"]
+        song = client.get("/rest/getSong", params=base(id=first, f="json")).json()["subsonic-response"]["song"]
+        assert song["albumId"] == album_id and song["suffix"] == "flac"
+        stream = client.get("/rest/stream", params=base(id=first), headers={"Range": "bytes=0-99"})
+        assert stream.status_code == 206 and len(stream.content) == 100 and stream.content.startswith(b"fLaC")
+        cover = client.get("/rest/getCoverArt", params=base(id=album_id))
+        assert cover.status_code == 200 and cover.content.startswith(b"\x89PNG")
+        for method_, params in (
+            ("getAlbum", {"id": "al-nope"}),
+            ("getSong", {"id": "abc"}),
+            ("stream", {"id": "999999"}),
+        ):
+            body = client.get(f"/rest/{method_}", params=base(f="json", **params)).json()["subsonic-response"]
+            assert body["error"]["code"] == ss.NOT_FOUND, (method_, body)
+        missing = client.get("/rest/getAlbum", params=base(f="json")).json()["subsonic-response"]
+        assert missing["error"]["code"] == ss.MISSING_PARAMETER
