@@ -206,20 +206,28 @@ async def _analyse_library(settings: Settings, engine: Any, *, wait: bool) -> No
             )
             return
         print(
-            f"sound analysis: {report.queued} files queued, {report.already} already analysed, {report.rejected} refused"
+            f"sound analysis: {report.queued} files queued, {report.already} already analysed or queued, "
+            f"{report.rejected} refused"
         )
-        if not wait or not report.queued:
+        if not wait:
             return
-        with tqdm(total=report.queued, desc="sound analysis", unit="song", disable=None) as bar:
+        # Wait for the whole queue, not only for the files this run queued: the running gateway may have sent
+        # the same files a moment earlier (then they count as "already" here, but are not analysed yet).
+        pending: int | None = None
+        with tqdm(total=None, desc="sound analysis", unit="song", disable=None) as bar:
             while True:
                 try:
                     st = await audio.library_status()
                 except (ServiceDown, ServiceRejected) as exc:
                     print(f"audio_service stopped answering ({exc}); it resumes when it is back", file=sys.stderr)
                     return
-                bar.n = max(0, report.queued - st.queued - (1 if st.running else 0))
+                left = st.queued + (1 if st.running else 0)
+                if pending is None:
+                    pending = left
+                    bar.reset(total=pending)
+                bar.n = max(0, pending - left)
                 bar.refresh()
-                if not st.queued and not st.running:
+                if not left:
                     break
                 await asyncio.sleep(1.0)
         if st.failed:
