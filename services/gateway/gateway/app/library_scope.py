@@ -49,6 +49,13 @@ class LibraryScope:
                 self._loaded_at = now
             return self._playable
 
+    def fresh(self) -> Playable | None:
+        """The library's songs if read less than ``ttl_s`` ago, else None (no database access, no blocking)."""
+        loaded = self._loaded_at
+        if loaded is None or time.monotonic() - loaded >= self.ttl_s:
+            return None
+        return self._playable
+
     def invalidate(self) -> None:
         with self._lock:
             self._loaded_at = None

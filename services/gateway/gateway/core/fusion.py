@@ -51,8 +51,12 @@ class Fused:
     song_id: int
     score: float
     sources: dict[str, int] = field(default_factory=dict)  # source -> rank in it
-    reasons: list[str] = field(default_factory=list)
     why: list[Why] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons' sentences, in the order the sources gave them."""
+        return [w.text for w in self.why]
 
 
 def fuse(
@@ -101,7 +105,6 @@ def fuse(
             entry.score += weight / (k + cand.rank)
             entry.sources[source] = cand.rank
             if cand.reason and cand.reason not in entry.reasons:
-                entry.reasons.append(cand.reason)
                 entry.why.append(Why(source, cand.reason, cand.about))
     titled = named if named is not None else ()
     # Rounded: equal rank sums reached in a different order differ in the last bits.

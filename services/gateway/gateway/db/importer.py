@@ -10,6 +10,7 @@ never over a field an admin edited.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -199,6 +200,11 @@ def import_songs(conn: Connection, path: Path, report: ImportReport) -> None:
     for part in tqdm(list(_batches(new_rows)), desc="songs", unit="batch", leave=False, disable=None):
         conn.execute(insert(Song), list(part))
     report.songs_created_from_metadata = len(new_rows)
+    report.songs_updated += _update_songs(conn, updates, now)
+
+
+def _update_songs(conn: Connection, updates: dict[tuple[str, ...], list[dict[str, Any]]], now: dt.datetime) -> int:
+    """Write ``{fields: [{"_id": song id, field: value, ...}]}``, one executemany per set of fields; returns rows."""
     for fields, rows in updates.items():
         statement = (
             update(Song)
@@ -207,7 +213,7 @@ def import_songs(conn: Connection, path: Path, report: ImportReport) -> None:
         )
         for part in _batches(rows):
             conn.execute(statement, list(part))
-        report.songs_updated += len(rows)
+    return sum(len(rows) for rows in updates.values())
 
 
 def _read_doubtful(path: Path) -> dict[str, str | None]:
@@ -422,15 +428,7 @@ def import_tracks(
             }
             if change:
                 fills.setdefault(tuple(sorted(change)), []).append({"_id": ident} | change)
-        for fields, rows in fills.items():
-            statement = (
-                update(Song)
-                .where(Song.id == bindparam("_id"))
-                .values({f: bindparam(f) for f in fields} | {"updated_at": now})
-            )
-            for part in _batches(rows):
-                conn.execute(statement, list(part))
-            report.songs_filled_from_tracks += len(rows)
+        report.songs_filled_from_tracks += _update_songs(conn, fills, now)
     progress.close()
 
 

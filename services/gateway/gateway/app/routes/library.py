@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
+from sqlalchemy.orm import Session
 
 from gateway.app.deps import Admin, Db, State
 from gateway.app.schemas import (
@@ -22,6 +23,7 @@ from gateway.app.schemas import (
     MatchReviewsOut,
     SongOut,
 )
+from gateway.app.settings import Settings
 from gateway.core.audiofiles import resolve_audio_path
 from gateway.core.library import read_cover
 from gateway.db import library as lib
@@ -85,14 +87,21 @@ def albums(
 )
 def cover(song_id: int, db: Db, state: State) -> Response:
     """The cover art embedded in the song's file of the music folder."""
-    path = lib.cover_path(db, song_id)
-    music = state.settings.music_dir
-    safe = resolve_audio_path(str(path), state.settings.var_dir, state.settings.data_dir, music) if path else None
-    found = read_cover(safe) if safe is not None and music is not None else None
+    found = cover_of(db, state.settings, song_id)
     if found is None:
         raise ApiError(404, f"song {song_id} has no cover", code="no_cover")
     data, mime = found
     return Response(content=data, media_type=mime, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def cover_of(db: Session, settings: Settings, song_id: int) -> tuple[bytes, str] | None:
+    """``(bytes, MIME type)`` of the cover embedded in ``song_id``'s file, read only from the music folder."""
+    path = lib.cover_path(db, song_id)
+    music = settings.music_dir
+    if path is None or music is None:
+        return None
+    safe = resolve_audio_path(str(path), settings.var_dir, settings.data_dir, music)
+    return read_cover(safe) if safe is not None else None
 
 
 def _relative(path: str, music: Path | None) -> str:

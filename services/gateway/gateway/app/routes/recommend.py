@@ -54,7 +54,10 @@ ScopeParam = Annotated[
 
 async def scoped(state: AppState, ctx: recommending.Context, scope: str | None) -> Literal["all", "library"]:
     """Apply the request's scope (or the default one) to ``ctx``; returns the scope used."""
-    playable = await run_in_threadpool(state.library.refresh_if_stale)
+    # Read again in a worker thread only when stale: most requests find it fresh (no thread hop on this path).
+    playable = state.library.fresh()
+    if playable is None:
+        playable = await run_in_threadpool(state.library.refresh_if_stale)
     chosen: Literal["all", "library"]
     if scope is None:
         chosen = "library" if playable.song_ids else "all"

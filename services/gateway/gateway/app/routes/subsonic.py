@@ -321,8 +321,7 @@ async def _stream(call: Call, request: Request) -> Response:
 
 
 async def _cover(call: Call) -> Response:
-    from gateway.core.library import read_cover
-    from gateway.db.library import cover_path
+    from gateway.app.routes.library import cover_of
 
     raw = call.required("id")
     song_id: int | None = int(raw) if raw.isdigit() and len(raw) <= 12 else None
@@ -336,11 +335,7 @@ async def _cover(call: Call) -> Response:
         if song_id is None:
             return None
         with call.state.sessions() as db:
-            path = cover_path(db, song_id)
-        music = call.state.settings.music_dir
-        if path is None or music is None or not path.resolve().is_relative_to(music.resolve()):
-            return None
-        return read_cover(path)
+            return cover_of(db, call.state.settings, song_id)
 
     found = await run_in_threadpool(load)
     if found is None:
