@@ -125,6 +125,9 @@ export const me = {
   scrobbleTokens: () => api("/api/me/scrobble-tokens"),
   createScrobbleToken: (name) => api("/api/me/scrobble-tokens", { method: "POST", json: { name } }),
   revokeScrobbleToken: (id) => api(`/api/me/scrobble-tokens/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  appCredentials: () => api("/api/me/app-credentials"),
+  createAppCredential: (name, kind) => api("/api/me/app-credentials", { method: "POST", json: { name, kind } }),
+  revokeAppCredential: (id) => api(`/api/me/app-credentials/${encodeURIComponent(id)}`, { method: "DELETE" }),
 };
 
 export const library = {

@@ -39,6 +39,7 @@ def test_production_refuses_missing_or_default_secrets(monkeypatch: pytest.Monke
 def test_production_accepts_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_MODE", "production")
     monkeypatch.setenv("ADMIN_PASSWORD", "correct horse battery staple")
+    monkeypatch.setenv("CREDENTIALS_SECRET", "a-real-credentials-secret")
     monkeypatch.setenv("CF_ADMIN_TOKEN", "t" * 32)
     assert GatewaySettings().app_mode == "production"
     assert CfSettings().admin_token == "t" * 32

@@ -32,6 +32,7 @@ SECRETS = {
     "DEMO_PASSWORD": "demo-test-password-12",
     "CF_ADMIN_TOKEN": "cf-test-token-123",
     "AUDIO_ADMIN_TOKEN": "audio-test-token-123",
+    "CREDENTIALS_SECRET": "credentials-test-secret",
 }
 
 # Compose service -> (Dockerfile, Python package it serves); the one-shots share the init image.

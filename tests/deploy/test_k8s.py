@@ -333,7 +333,7 @@ def test_production_secrets_are_provided(resolved: list[Doc]) -> None:
         "musicrec-init": gateway_needs | needs["cf-service"] | needs["audio-service"],
         "musicrec-retrain": gateway_needs | needs["cf-service"],
     }
-    assert needs["gateway"] == {"ADMIN_PASSWORD"} and needs["cf-service"] == {"CF_ADMIN_TOKEN"}  # not vacuous
+    assert needs["gateway"] == {"ADMIN_PASSWORD", "CREDENTIALS_SECRET"} and needs["cf-service"] == {"CF_ADMIN_TOKEN"}
     assert needs["audio-service"] == {"AUDIO_ADMIN_TOKEN"}
     for name, required in needs.items():
         (container,) = pod_spec(find(resolved, WORKLOAD_KINDS, name))["containers"]

@@ -50,7 +50,9 @@ def test_cookie_flags_and_logout_clears_cookie(client: TestClient) -> None:
 
 
 def test_production_cookie_is_secure(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, app_mode="production", admin_password="a-real-admin-password")
+    settings = make_settings(
+        tmp_path, app_mode="production", admin_password="a-real-admin-password", credentials_secret="a-real-secret"
+    )
     with TestClient(create_app(settings)) as client:
         resp = client.post("/api/auth/register", json={"username": "carol", "password": PASSWORD})
         assert "Secure" in resp.headers["set-cookie"]

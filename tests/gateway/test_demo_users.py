@@ -100,6 +100,7 @@ def test_passwords_from_environment(
 def test_production_refuses_default_demo_password(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_MODE", "production")
     monkeypatch.setenv("ADMIN_PASSWORD", "a-real-admin-password")
+    monkeypatch.setenv("CREDENTIALS_SECRET", "a-real-credentials-secret")
     for weak in ("demo", "password", "short-pw"):
         monkeypatch.setenv("DEMO_PASSWORD", weak)
         get_settings.cache_clear()
@@ -113,6 +114,7 @@ def test_production_without_demo_password_creates_only_admin(
 ) -> None:
     monkeypatch.setenv("APP_MODE", "production")
     monkeypatch.setenv("ADMIN_PASSWORD", "a-real-admin-password")
+    monkeypatch.setenv("CREDENTIALS_SECRET", "a-real-credentials-secret")
     assert main(["create-demo-users"]) == 0
     captured = capsys.readouterr()
     assert "demo accounts are not created" in captured.err

@@ -70,6 +70,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/me/scrobble-tokens"): "user",
     ("POST", "/api/me/scrobble-tokens"): "user",
     ("DELETE", "/api/me/scrobble-tokens/{token_id}"): "user",
+    ("GET", "/api/me/app-credentials"): "user",
+    ("POST", "/api/me/app-credentials"): "user",
+    ("DELETE", "/api/me/app-credentials/{credential_id}"): "user",
     # The ListenBrainz API takes its own scrobble tokens, never a login session.
     ("GET", "/1/validate-token"): "scrobble-token",
     ("POST", "/1/submit-listens"): "scrobble-token",
@@ -200,7 +203,7 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
             "listen_type": "playing_now",
             "payload": [{"track_metadata": {"artist_name": "a", "track_name": "b"}}],
         }
-    elif path == "/api/me/scrobble-tokens" and method == "POST":
+    elif path in ("/api/me/scrobble-tokens", "/api/me/app-credentials") and method == "POST":
         kwargs["json"] = {"name": "matrix"}
     elif path == "/api/me/imports":
         kwargs["files"] = {"file": ("history.csv", b"artist,album,title,date\n", "text/csv")}  # valid, no rows
@@ -247,6 +250,11 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
                         "/api/me/scrobble-tokens", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
                     )
                     req["url"] = f"/api/me/scrobble-tokens/{made.json()['id']}"  # one of this user's own
+                if (method, path) == ("DELETE", "/api/me/app-credentials/{credential_id}") and token and username:
+                    made = client.post(
+                        "/api/me/app-credentials", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    req["url"] = f"/api/me/app-credentials/{made.json()['id']}"
                 if token and carrier == "bearer":
                     req["headers"] = {"Authorization": f"Bearer {token}"}
                 elif token:
@@ -472,7 +480,7 @@ def test_security_headers_on_every_kind_of_response(make_app: Callable[..., Test
         if name != "docs":  # Swagger UI needs its CDN and an inline script; only /docs gets that
             for directive in ("script-src", "style-src", "connect-src"):
                 assert csp[directive] == ["'self'"], (name, directive, csp[directive])
-    prod = make_app(app_mode="production", admin_password="a-real-admin-password")
+    prod = make_app(app_mode="production", admin_password="a-real-admin-password", credentials_secret="a-real-secret-1")
     assert prod.get("/api/health").headers["strict-transport-security"].startswith("max-age=63072000")
 
 
@@ -568,8 +576,16 @@ def test_production_refuses_default_secrets(tmp_path: Path) -> None:
         with pytest.raises(ValidationError, match="ADMIN_PASSWORD"):
             Settings(app_mode="production", admin_password=weak)
         with pytest.raises(ValidationError, match="DEMO_PASSWORD"):
-            Settings(app_mode="production", admin_password="a-real-admin-password", demo_password=weak or "x")
-    assert Settings(app_mode="production", admin_password="a-real-admin-password").production
+            Settings(
+                app_mode="production",
+                admin_password="a-real-admin-password",
+                credentials_secret="a-real-credentials-secret",
+                demo_password=weak or "x",
+            )
+        with pytest.raises(ValidationError, match="CREDENTIALS_SECRET"):
+            Settings(app_mode="production", admin_password="a-real-admin-password", credentials_secret=weak)
+    real = {"admin_password": "a-real-admin-password", "credentials_secret": "a-real-credentials-secret"}
+    assert Settings(app_mode="production", **real).production
     # The real process refuses to start, with the reason, before it listens.
     env = {k: v for k, v in os.environ.items() if k not in ("ADMIN_PASSWORD", "DEMO_PASSWORD")}
     env |= {"APP_MODE": "production", "ADMIN_PASSWORD": "admin", "VAR_DIR": str(tmp_path)}

@@ -3,6 +3,7 @@ import { ApiError, auth, me as meApi } from "../api.js";
 import { formatCount, formatDate, h, mount } from "../dom.js";
 import { field, formAlert } from "../components/form.js";
 import { historyImport } from "../components/historyImport.js";
+import { appPasswords } from "../components/appPasswords.js";
 import { scrobbleTokens } from "../components/scrobbleTokens.js";
 import { describeError } from "../components/states.js";
 import { toast } from "../components/toast.js";
@@ -153,6 +154,12 @@ export async function render(root, ctx) {
       h("p", { class: "muted", text: `${me.username}${me.is_admin ? " (administrator)" : ""} · member since ${formatDate(me.created_at)}` }),
       stats,
       historyImport({ upload: meApi.importHistory, onImported }),
+      appPasswords({
+        username: me.username,
+        list: meApi.appCredentials,
+        create: meApi.createAppCredential,
+        revoke: meApi.revokeAppCredential,
+      }),
       scrobbleTokens({ list: meApi.scrobbleTokens, create: meApi.createScrobbleToken, revoke: meApi.revokeScrobbleToken }),
       h("section", { class: "account-card" }, h("h2", { id: "password-title", text: "Change your password" }), passwordForm()),
       h(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from musicrec_common.progress import Preparation
 
@@ -128,6 +128,26 @@ class AudioSimilarResponse(BaseModel):
     """``GET /similar/{song_id}`` of audio_service: songs that sound alike (cosine of track embeddings)."""
 
     song_id: str
+    model_version: str | None = None
+    items: list[SimilarSong]
+
+
+class SonicPathRequest(BaseModel):
+    """``POST /path`` of audio_service: a path of songs from ``start`` to ``end`` through the sound embedding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(min_length=1, max_length=128)
+    end: str = Field(min_length=1, max_length=128)
+    n: int = Field(default=10, ge=2, le=100, description="Songs in the path, both ends included")
+    within: list[str] | None = Field(
+        default=None, max_length=WITHIN_MAX, description="Only these songs may be stepped on (None: any)"
+    )
+
+
+class SonicPathResponse(BaseModel):
+    """The path, ``start`` first and ``end`` last, no song twice; ``score`` is the cosine similarity to ``start``."""
+
     model_version: str | None = None
     items: list[SimilarSong]
 

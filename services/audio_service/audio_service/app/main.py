@@ -32,6 +32,8 @@ from musicrec_common.schemas import (
     MatchSegment,
     RejectedFile,
     SimilarSong,
+    SonicPathRequest,
+    SonicPathResponse,
 )
 from musicrec_common.web import ApiError, install_error_handlers, require_bearer
 
@@ -176,6 +178,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(404, f"song {song_id!r} is not in the audio index", code="unknown_song") from exc
         return AudioSimilarResponse(
             song_id=song_id,
+            model_version=search.embedder.version,
+            items=[SimilarSong(song_id=s, score=round(sc, 5), rank=r) for r, (s, sc) in enumerate(pairs, 1)],
+        )
+
+    @app.post("/path", response_model=SonicPathResponse, tags=["search"])
+    async def sonic_path(body: SonicPathRequest) -> SonicPathResponse:
+        """Songs from ``start`` to ``end`` in small steps of sound (no song twice), each with its similarity to
+        ``start``; only songs of ``within`` in between when it is given."""
+        from audio_service.core.search import UnknownSongError
+
+        search = engine.require()
+        try:
+            pairs = await run_in_threadpool(search.path, body.start, body.end, body.n, body.within)
+        except UnknownSongError as exc:
+            raise ApiError(404, f"song {exc.args[0]!r} is not in the audio index", code="unknown_song") from exc
+        return SonicPathResponse(
             model_version=search.embedder.version,
             items=[SimilarSong(song_id=s, score=round(sc, 5), rank=r) for r, (s, sc) in enumerate(pairs, 1)],
         )

@@ -218,6 +218,22 @@ class AudioSearch:
             ]
         return out[:n]
 
+    def path(self, start: str, end: str, n: int, within: list[str] | None = None) -> list[tuple[str, float]]:
+        """Songs from ``start`` to ``end`` in small steps of sound (:func:`sonic_path`), each with its cosine
+        similarity to ``start``; only songs of ``within`` in between when given (unknown ids there are ignored)."""
+        with self._lock.read():
+            for song in (start, end):
+                if song not in self.row_of:
+                    raise UnknownSongError(song)
+            vectors = vindex.all_vectors(self.tracks)
+            allowed = None
+            if within is not None:
+                allowed = np.zeros(len(self.ids), bool)
+                allowed[[self.row_of[s] for s in within if s in self.row_of]] = True
+            rows = sonic_path(vectors, self.row_of[start], self.row_of[end], n, allowed)
+            first = vectors[rows[0]]
+            return [(self.ids[r], float(vectors[r] @ first)) for r in rows]
+
     def similar_to_vector(self, vec: np.ndarray, n: int = 10) -> list[tuple[str, float]]:
         """Nearest songs to a track vector ``(D,)``."""
         with self._lock.read():
@@ -317,3 +333,39 @@ def build_index_from_catalog(
         sample = vindex.all_vectors(search.patches)[:: max(1, search.patches.ntotal // 500)]
         summary["patch_recall@10"] = vindex.recall_at_k(search.patches, sample, 10)
     return summary
+
+
+def sonic_path(vectors: np.ndarray, start: int, end: int, n: int, allowed: np.ndarray | None = None) -> list[int]:
+    """A path of at most ``n`` rows from ``start`` to ``end`` in small steps through the embedding.
+
+    Args:
+        vectors: ``(N, D)`` L2-normalised track embeddings.
+        start, end: rows of the first and last song.
+        n: songs in the path, both ends included (≥ 2).
+        allowed: ``(N,)`` bool, the rows that may be stepped on (None: all).
+
+    Returns:
+        Rows, ``start`` first and ``end`` last, no row twice. Step ``i`` takes the unused allowed row closest to
+        the point ``i / (n - 1)`` of the way from ``start`` to ``end`` (linear interpolation, renormalised),
+        pulled half-way toward the previous step so that consecutive songs stay close to each other.
+    """
+    if start == end:
+        return [start]
+    a, b = vectors[start], vectors[end]
+    usable = np.ones(len(vectors), bool) if allowed is None else allowed.astype(bool).copy()
+    usable[[start, end]] = False
+    path, previous = [start], a
+    for i in range(1, max(n, 2) - 1):
+        if not usable.any():
+            break
+        t = i / (n - 1)
+        target = l2_normalize(((1 - t) * a + t * b)[None, :])[0]
+        target = l2_normalize((0.5 * target + 0.5 * previous)[None, :])[0]
+        scores = vectors @ target
+        scores[~usable] = -np.inf
+        row = int(np.argmax(scores))
+        path.append(row)
+        usable[row] = False
+        previous = vectors[row]
+    path.append(end)
+    return path

@@ -21,6 +21,8 @@ from musicrec_common.schemas import (
     RecommendationsResponse,
     SimilarRequest,
     SimilarResponse,
+    SonicPathRequest,
+    SonicPathResponse,
 )
 from pydantic import BaseModel, ValidationError
 
@@ -107,6 +109,9 @@ class AudioClient(ServiceClient):
 
     async def similar(self, audio_id: str, n: int) -> AudioSimilarResponse:
         return await self._call(AudioSimilarResponse, "GET", f"/similar/{audio_id}", params={"n": n})
+
+    async def path(self, request: SonicPathRequest) -> SonicPathResponse:
+        return await self._call(SonicPathResponse, "POST", "/path", json=request.model_dump(mode="json"))
 
     async def query(self, name: str, data: bytes, content_type: str, n: int) -> ClipQueryResponse:
         # Decoding a clip takes longer than a lookup: at least 15 s.

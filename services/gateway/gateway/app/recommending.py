@@ -372,12 +372,20 @@ async def for_user(ctx: Context, mode: Mode, n: int) -> list[Fused]:
 
 
 async def for_song(
-    ctx: Context, mode: Mode, n: int, *, max_per_artist: int = 2, artist_window: int = 10
+    ctx: Context,
+    mode: Mode,
+    n: int,
+    *,
+    max_per_artist: int = 2,
+    artist_window: int = 10,
+    exclude: frozenset[int] = frozenset(),
 ) -> list[Fused]:
-    """A seed song's fused "more like this" list for ``mode``."""
+    """A seed song's fused "more like this" list for ``mode``, without the seed and ``exclude``."""
     assert ctx.seed is not None
     lists = await candidates(ctx, mode.song)
-    return _fuse(ctx, lists, mode, n, exclude={ctx.seed.id}, max_per_artist=max_per_artist, artist_window=artist_window)
+    return _fuse(
+        ctx, lists, mode, n, exclude={ctx.seed.id, *exclude}, max_per_artist=max_per_artist, artist_window=artist_window
+    )
 
 
 def _fuse(

@@ -278,6 +278,31 @@ class ScrobbleTokensOut(BaseModel):
     submit_url: str = Field(description="Where players send listens (their ListenBrainz server setting)")
 
 
+class AppCredentialIn(RequestBody):
+    kind: Literal["password", "api_key"] = Field(
+        default="password",
+        description="`password`: an app password for Subsonic apps (username + this password, or token "
+        "authentication); `api_key`: a key for apps that support OpenSubsonic's API keys",
+    )
+    name: str = Field(default="phone", min_length=1, max_length=64, description="Which app or device it is for")
+
+
+class AppCredentialOut(BaseModel):
+    id: int
+    kind: Literal["password", "api_key"]
+    name: str
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None
+    secret: str | None = Field(
+        default=None, description="The password or key itself: only in the answer that creates it"
+    )
+
+
+class AppCredentialsOut(BaseModel):
+    items: list[AppCredentialOut]
+    server_path: str = Field(description="Apps take this server's address; they call the Subsonic API under it")
+
+
 class SkippedLine(BaseModel):
     line: int
     reason: str

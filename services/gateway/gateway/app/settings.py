@@ -86,12 +86,18 @@ class Settings(BaseServiceSettings):
     max_import_mb: float = Field(
         default=200.0, gt=0, description="Largest listening-history export accepted by `POST /api/me/imports`"
     )
+    credentials_secret: str | None = Field(
+        default=None,
+        alias="CREDENTIALS_SECRET",
+        description="Encrypts the app passwords Subsonic apps log in with; required in production, generated "
+        "into `VAR_DIR/credentials.secret` when unset in local mode (changing it invalidates every app password)",
+    )
     max_upload_mb: float = Field(default=20.0, gt=0, description="Largest clip accepted by `POST /api/audio/query`")
 
     model_config = BaseServiceSettings.model_config | {"populate_by_name": True}
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"ADMIN_PASSWORD": self.admin_password}
+        return {"ADMIN_PASSWORD": self.admin_password, "CREDENTIALS_SECRET": self.credentials_secret}
 
     @model_validator(mode="after")
     def _check_demo_password(self) -> Settings:
@@ -120,6 +126,14 @@ class Settings(BaseServiceSettings):
     @property
     def production(self) -> bool:
         return self.app_mode == "production"
+
+    def effective_credentials_secret(self) -> str:
+        """CREDENTIALS_SECRET, or in local mode the one kept in ``var_dir`` (created on first use)."""
+        if self.credentials_secret:
+            return self.credentials_secret
+        from gateway.core.credentials import local_secret
+
+        return local_secret(self.var_dir)
 
     @property
     def effective_database_url(self) -> str:

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.app.browse_cache import BrowseCache
 from gateway.app.cache import Cache
 from gateway.app.clients import AudioClient, CfClient
 from gateway.app.library_scope import LibraryScope
@@ -17,6 +18,7 @@ from gateway.app.matcher_service import MatcherService
 from gateway.app.metrics import Metrics
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings
+from gateway.core.credentials import Vault
 
 
 @dataclass
@@ -35,6 +37,8 @@ class AppState:
     audio: AudioClient = field(init=False)
     matcher: MatcherService = field(init=False)  # names -> songs, for imports and scrobbles
     library: LibraryScope = field(init=False)  # the music folder's playable songs (the `library` scope)
+    browse: BrowseCache = field(init=False)  # what Subsonic apps browse: the playable catalog, in memory
+    vault: Vault = field(init=False)  # app passwords of Subsonic apps, encrypted with CREDENTIALS_SECRET
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -42,3 +46,5 @@ class AppState:
         self.audio = AudioClient(self.http, self.metrics, s.audio_service_url, s.service_timeout_s, s.audio_admin_token)
         self.matcher = MatcherService(self.engine)
         self.library = LibraryScope(self.engine)
+        self.browse = BrowseCache(self.engine)
+        self.vault = Vault(s.effective_credentials_secret())

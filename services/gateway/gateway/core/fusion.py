@@ -141,3 +141,18 @@ def named_first_on_ties(items: Sequence[T], score: Callable[[T], float], named: 
         group = list(run)
         out.extend(sorted(group, key=lambda item: not named(item)))  # stable
     return out
+
+
+def spread(
+    song_ids: Sequence[int], artist_of: Mapping[int, str | None], max_per_artist: int = 2, window: int = 10
+) -> list[int]:
+    """``song_ids`` in order, leaving out any song that would put more than ``max_per_artist`` songs of one
+    artist in some ``window`` consecutive songs (songs without an artist are never left out)."""
+    kept: list[int] = []
+    for sid in song_ids:
+        artist = (artist_of.get(sid) or "").casefold()
+        recent = kept[-(window - 1) :] if window > 1 else []
+        if artist and sum(1 for r in recent if (artist_of.get(r) or "").casefold() == artist) >= max_per_artist:
+            continue
+        kept.append(sid)
+    return kept

@@ -198,3 +198,20 @@ def read_cover(path: Path) -> tuple[bytes, str] | None:
         if data and len(data) <= MAX_COVER_BYTES:
             return data, str(getattr(pic, "mime", "") or "image/jpeg")
     return None
+
+
+FOLDER_COVER_NAMES = ("cover", "folder", "front", "album", "albumart")
+
+
+def folder_cover(folder: Path) -> tuple[bytes, str] | None:
+    """An album folder's own picture (``cover.jpg``, ``folder.png`` …, any case), or None."""
+    try:
+        entries = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
+    except OSError:
+        return None
+    for stem in FOLDER_COVER_NAMES:
+        for ext, mime in ((".jpg", "image/jpeg"), (".jpeg", "image/jpeg"), (".png", "image/png")):
+            path = entries.get(stem + ext)
+            if path is not None and path.stat().st_size <= MAX_COVER_BYTES:
+                return path.read_bytes(), mime
+    return None

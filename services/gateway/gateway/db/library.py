@@ -390,6 +390,14 @@ def cover_path(session: Session, song_id: int) -> Path | None:
     return Path(path) if path else None
 
 
+def present_file(session: Session, song_id: int) -> Path | None:
+    """A present file that plays ``song_id`` (None: none)."""
+    path = session.execute(
+        select(LibraryFile.path).where(LibraryFile.song_id == song_id, LibraryFile.status == "present").limit(1)
+    ).scalar_one_or_none()
+    return Path(path) if path else None
+
+
 @dataclass
 class Review:
     """A file whose MSD match an admin should decide: its tags, the song it plays now, the candidates."""

@@ -245,3 +245,80 @@ class PlayEvent(Base):
         Index("ix_play_events_song", "song_id"),
         Index("ix_play_events_user_played", "user_id", "played_at"),
     )
+
+
+class AppCredential(Base):
+    """A credential for Subsonic apps: an app password (token authentication) or an API key.
+
+    An app password must be readable by the server (the token is md5(password + salt)), so it is kept
+    encrypted with the server's CREDENTIALS_SECRET (``secret_encrypted``, Fernet); an API key is only
+    compared, so only its SHA-256 is kept (``key_hash``). Both are shown once, when created; revoking
+    deletes the row, so the next request with it fails.
+    """
+
+    __tablename__ = "app_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # password | api_key
+    name: Mapped[str] = mapped_column(String(64))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_app_credentials_user", "user_id"),)
+
+
+class Playlist(Base):
+    """A user's playlist (the web page and Subsonic apps share it); ``items`` are its songs in order."""
+
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(String(1024))
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_playlists_user", "user_id"),)
+
+
+class PlaylistItem(Base):
+    __tablename__ = "playlist_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_playlist_items_playlist", "playlist_id", "position"),)
+
+
+class PlayQueue(Base):
+    """What a user's app was playing (``savePlayQueue``), so another app can take over."""
+
+    __tablename__ = "play_queues"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    song_ids: Mapped[str] = mapped_column(Text)  # JSON list of song ids, in order
+    current_song_id: Mapped[int | None] = mapped_column(Integer)
+    position_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(128))
+
+
+class Star(Base):
+    """A starred album or artist (Subsonic ``star``); a starred song is a like (:class:`Feedback`)."""
+
+    __tablename__ = "stars"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # album | artist
+    item_key: Mapped[str] = mapped_column(String(64))  # the Subsonic id (al-… / ar-…)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "kind", "item_key", name="uq_stars_user_item"),)

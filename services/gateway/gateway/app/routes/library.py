@@ -95,13 +95,22 @@ def cover(song_id: int, db: Db, state: State) -> Response:
 
 
 def cover_of(db: Session, settings: Settings, song_id: int) -> tuple[bytes, str] | None:
-    """``(bytes, MIME type)`` of the cover embedded in ``song_id``'s file, read only from the music folder."""
-    path = lib.cover_path(db, song_id)
+    """``(bytes, MIME type)`` of ``song_id``'s cover: embedded in its file, else its album folder's picture
+    (``cover.jpg``, ``folder.png`` …); read only from the music folder."""
+    from gateway.core.library import folder_cover
+
     music = settings.music_dir
-    if path is None or music is None:
+    if music is None:
         return None
-    safe = resolve_audio_path(str(path), settings.var_dir, settings.data_dir, music)
-    return read_cover(safe) if safe is not None else None
+    path = lib.cover_path(db, song_id)
+    if path is not None:
+        safe = resolve_audio_path(str(path), settings.var_dir, settings.data_dir, music)
+        found = read_cover(safe) if safe is not None else None
+        if found is not None:
+            return found
+    file = lib.present_file(db, song_id)
+    safe = resolve_audio_path(str(file), settings.var_dir, settings.data_dir, music) if file is not None else None
+    return folder_cover(safe.parent) if safe is not None else None
 
 
 def _relative(path: str, music: Path | None) -> str:

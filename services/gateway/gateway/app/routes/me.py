@@ -14,6 +14,9 @@ from musicrec_common.web import ApiError
 
 from gateway.app.deps import Db, State, User, write_for_user
 from gateway.app.schemas import (
+    AppCredentialIn,
+    AppCredentialOut,
+    AppCredentialsOut,
     FeedbackIn,
     FeedbackOut,
     HistoryItemOut,
@@ -125,6 +128,54 @@ def revoke_scrobble_token(token_id: int, user: User, db: Db) -> Response:
 
     if not scrobble.revoke_token(db, user.id, token_id):
         raise ApiError(404, f"no token {token_id}", code="token_not_found")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/app-credentials", response_model=AppCredentialsOut)
+def list_app_credentials(user: User, db: Db) -> AppCredentialsOut:
+    """Your app passwords and API keys for Subsonic apps (without the secrets)."""
+    from gateway.db import app_credentials
+
+    items = [
+        AppCredentialOut(id=r.id, kind=r.kind, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at)  # type: ignore[arg-type]
+        for r in app_credentials.list_for(db, user.id)
+    ]
+    return AppCredentialsOut(items=items, server_path="/rest")
+
+
+@router.post(
+    "/app-credentials",
+    response_model=AppCredentialOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorResponse, "description": "The account has its maximum of app credentials"}},
+)
+def create_app_credential(body: AppCredentialIn, user: User, db: Db, state: State) -> AppCredentialOut:
+    """An app password (or API key) for a Subsonic app; the secret is in this answer only.
+
+    Your account password is never given to apps: it stays an Argon2 hash, which token authentication cannot use.
+    """
+    from gateway.db import app_credentials
+
+    try:
+        row, secret = app_credentials.create(db, user.id, body.kind, body.name, state.vault)
+    except app_credentials.TooManyCredentials:
+        raise ApiError(
+            409,
+            f"at most {app_credentials.MAX_CREDENTIALS} app credentials: revoke one first",
+            code="too_many_credentials",
+        ) from None
+    return AppCredentialOut(
+        id=row.id, kind=body.kind, name=row.name, created_at=row.created_at, last_used_at=None, secret=secret
+    )
+
+
+@router.delete("/app-credentials/{credential_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_app_credential(credential_id: int, user: User, db: Db) -> Response:
+    """Revoke an app password or API key: the next request of an app using it is refused."""
+    from gateway.db import app_credentials
+
+    if not app_credentials.revoke(db, user.id, credential_id):
+        raise ApiError(404, f"no app credential {credential_id}", code="credential_not_found")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
