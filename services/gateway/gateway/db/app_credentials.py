@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.core import credentials as cred
@@ -14,6 +15,7 @@ from gateway.db.models import AppCredential, User, utcnow
 
 Kind = Literal["password", "api_key"]
 MAX_CREDENTIALS = 20  # per user
+TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
 class TooManyCredentials(Exception):
@@ -53,6 +55,7 @@ def revoke(session: Session, user_id: int, credential_id: int) -> bool:
 
 def app_passwords(session: Session, username: str, vault: cred.Vault) -> tuple[User | None, list[tuple[int, str]]]:
     """The user named ``username`` and their app passwords, opened: ``[(credential id, password)]``.
+    (Apps authenticate every request: this is one indexed read and a decryption per app password.)
 
     A password that no longer opens (the server's secret changed) is left out: it cannot be checked.
     """
@@ -84,6 +87,18 @@ def user_for_api_key(session: Session, api_key: str) -> User | None:
 
 
 def touch(session: Session, credential_id: int) -> None:
-    """Record a use (shown on the account page); commits."""
-    session.execute(update(AppCredential).where(AppCredential.id == credential_id).values(last_used_at=utcnow()))
-    session.commit()
+    """Record a use (shown on the account page); commits. At most once a minute per credential: apps send
+    their credential with every request, which should not each be a write."""
+    now = utcnow()
+    done = session.execute(
+        update(AppCredential)
+        .where(
+            AppCredential.id == credential_id,
+            or_(AppCredential.last_used_at.is_(None), AppCredential.last_used_at < now - TOUCH_EVERY),
+        )
+        .values(last_used_at=now)
+    )
+    if done.rowcount:  # type: ignore[attr-defined]
+        session.commit()
+    else:
+        session.rollback()
