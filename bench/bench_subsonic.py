@@ -86,6 +86,7 @@ METHODS: dict[str, dict[str, str]] = {
     "getTopSongs": {"artist": "str", "count": "int"},
     "getArtistInfo2": {"id": "artist", "count": "int"},
     "getSonicSimilarTracks": {"id": "id", "count": "int"},
+    "tokenInfo": {},
     "findSonicPath": {"startSongId": "id", "endSongId": "id", "count": "int"},
 }
 WRONG = {

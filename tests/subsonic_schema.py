@@ -145,6 +145,7 @@ TYPES: dict[str, dict[str, tuple[str, bool]]] = {
     },
     "SonicMatch": {"similarity": ("double", True)},  # OpenSubsonic sonicSimilarity
     "OpenSubsonicExtension": {"name": ("string", True)},
+    "TokenInfo": {"username": ("string", True)},  # OpenSubsonic apiKeyAuthentication
 }
 TYPES["Child"] = CHILD
 EMPTY = {
@@ -201,6 +202,7 @@ CHILDREN: dict[str, dict[str, str]] = {
         "nowPlaying": "NowPlaying",
         "sonicMatch": "SonicMatch",
         "openSubsonicExtensions": "OpenSubsonicExtension",
+        "tokenInfo": "TokenInfo",
     },
     "MusicFolders": {"musicFolder": "MusicFolder"},
     "Indexes": {"index": "Index"},

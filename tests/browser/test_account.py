@@ -105,3 +105,41 @@ def test_account_page_imports_a_history_and_makes_a_scrobble_token(
     )
     assert console.unexpected() == []
     context.close()
+
+
+def test_account_page_makes_an_app_password_for_subsonic_apps(
+    stack: Any, browser: Any, screenshots: Path, console: Any
+) -> None:
+    import hashlib
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=stack.base_url)
+    name = f"app_{uuid.uuid4().hex[:6]}"
+    assert context.request.post("/api/auth/register", data={"username": name, "password": OLD}).status == 201
+    page = context.new_page()
+    console.attach(page)
+    page.set_default_timeout(15_000)
+    page.goto("/#/account")
+    page.get_by_role("heading", name="Listen from your phone").wait_for()
+    assert page.locator("#app-server-url").inner_text() == stack.base_url.rstrip("/")
+    page.locator("#app-password-name").fill("my phone")
+    page.locator("#app-password-create").click()
+    secret = page.locator("#app-password-secret")
+    secret.wait_for()
+    password = secret.inner_text().strip()
+    assert len(password) == 23
+    page.get_by_text("my phone · app password").wait_for()
+    page.screenshot(path=str(screenshots / "31-app-password.png"), full_page=True)
+
+    def ping(pw: str) -> dict[str, Any]:
+        salt = uuid.uuid4().hex[:8]
+        token = hashlib.md5((pw + salt).encode()).hexdigest()
+        params = {"u": name, "t": token, "s": salt, "v": "1.16.1", "c": "browser-test", "f": "json"}
+        return context.request.get("/rest/ping", params=params).json()["subsonic-response"]  # type: ignore[no-any-return]
+
+    assert ping(password)["status"] == "ok"  # what a Subsonic app sends
+    page.get_by_role("button", name="Revoke the app password my phone").click()
+    page.get_by_text("No app passwords yet.").wait_for()
+    assert page.locator("#app-password-secret").count() == 0  # shown once, gone from the page too
+    assert ping(password)["error"]["code"] == 40
+    assert console.unexpected() == []
+    context.close()

@@ -39,6 +39,9 @@ def app(tmp_path: Path) -> Iterator[tuple[TestClient, Any]]:
             path = folder / f"{n:02d}.flac"
             _tone(path, seed, "FLAC")
             _tag(path, {"title": title, "artist": artist, "album": album, "tracknumber": str(n), "date": year})
+    from PIL import Image
+
+    Image.new("RGB", (300, 200), (200, 40, 40)).save(music / "Aurora" / "Northern" / "Cover.JPG", "JPEG")
     settings = make_settings(tmp_path, music_dir=music)
     engine = make_engine(str(settings.database_url))
     scan(engine, music)
@@ -106,6 +109,7 @@ def test_app_passwords_and_api_keys(app: tuple[TestClient, Any], tmp_path: Path)
     key = client.post("/api/me/app-credentials", json={"name": "desk", "kind": "api_key"}, headers=bearer(token))
     api_key = key.json()["secret"]
     ok(call(client, "ping", {"apiKey": api_key}))
+    assert ok(call(client, "tokenInfo", {"apiKey": api_key}))["tokenInfo"] == {"username": "listener"}
     assert call(client, "ping", {"apiKey": api_key, "u": "listener"})["error"]["code"] == ss.CONFLICTING_MECHANISMS
     # Neither secret is stored as it is.
     raw = (tmp_path / "gateway.db").read_bytes()
@@ -285,3 +289,24 @@ def test_xml_answers_follow_the_schema(app: tuple[TestClient, Any]) -> None:
     # The checker itself finds departures.
     bad = b'<subsonic-response xmlns="http://subsonic.org/restapi" status="ok" version="1.16.1"><song id="1"/></subsonic-response>'
     assert any("isDir" in p for p in schema.check(bad)) and any("title" in p for p in schema.check(bad))
+
+
+def test_folder_covers_scaled_to_the_size_apps_ask(app: tuple[TestClient, Any]) -> None:
+    import io
+
+    from PIL import Image
+
+    client, _ = app
+    albums = {a["name"]: a for a in ok(call(client, "getAlbumList2", type="alphabeticalByName"))["albumList2"]["album"]}
+    northern = albums["Northern"]
+    assert northern["coverArt"] == northern["id"] and "coverArt" not in albums["Bach chorales"]
+    auth = {"u": "listener", "p": PASSWORD, "v": "1.16.1", "c": "test"}
+    full = client.get("/rest/getCoverArt", params=auth | {"id": northern["coverArt"]})
+    assert full.headers["content-type"] == "image/jpeg" and Image.open(io.BytesIO(full.content)).size == (300, 200)
+    small = client.get("/rest/getCoverArt", params=auth | {"id": northern["coverArt"], "size": 60})
+    assert Image.open(io.BytesIO(small.content)).size == (60, 40)
+    song = ok(call(client, "getAlbum", id=northern["id"]))["album"]["song"][0]
+    assert client.get("/rest/getCoverArt", params=auth | {"id": song["coverArt"]}).status_code == 200
+    missing = call(client, "getCoverArt", id=albums["First Light"]["id"])  # no picture in that folder
+    assert missing["error"]["code"] == ss.NOT_FOUND
+    assert call(client, "getCoverArt", id=northern["id"], size="big")["error"]["code"] == ss.GENERIC

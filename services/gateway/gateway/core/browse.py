@@ -91,6 +91,7 @@ class Catalog:
     songs: dict[int, tuple[Track, AlbumEntry]]
     genres: list[tuple[str, int, int]]  # (genre, songs, albums), most songs first
     _haystack: list[tuple[str, Track]] = field(default_factory=list, repr=False)
+    memo: dict[str, object] = field(default_factory=dict, repr=False)  # what callers derive once per catalog
 
     def find_songs(self, query: str) -> list[Track]:
         """Songs whose title, artist or album contain every word of ``query`` (all songs for an empty query)."""

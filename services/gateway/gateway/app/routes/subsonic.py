@@ -41,6 +41,12 @@ async def get_extensions(call: Call) -> ss.Answer:
     return ss.Answer({"openSubsonicExtensions": EXTENSIONS})
 
 
+@method("tokenInfo")
+async def token_info(call: Call) -> ss.Answer:
+    """Whose API key this is (the ``apiKeyAuthentication`` extension)."""
+    return ss.Answer({"tokenInfo": {"username": call.username}})
+
+
 async def _params(request: Request) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():

@@ -29,16 +29,14 @@ from gateway.db.models import Play, Song
 from gateway.db.recs import songs_by_keys
 
 SEEDS = 3  # songs of an album or an artist that seed its mix
-_cf_keys: dict[int, tuple[str, ...]] = {}  # id(catalog) -> the playable songs' keys in the cf model
 
 
 def _within(catalog: Catalog) -> tuple[frozenset[int], tuple[str, ...]]:
-    keys = _cf_keys.get(id(catalog))
-    if keys is None:
-        _cf_keys.clear()  # one catalog at a time
+    """The playable songs: gateway ids and their keys in the cf model (derived once per catalog)."""
+    if "within" not in catalog.memo:
         keys = tuple(sorted(cf_song_key(t.id, t.msd_song_id) for t, _ in catalog.songs.values()))
-        _cf_keys[id(catalog)] = keys
-    return frozenset(catalog.songs), keys
+        catalog.memo["within"] = (frozenset(catalog.songs), keys)
+    return catalog.memo["within"]  # type: ignore[return-value]
 
 
 async def _orm_songs(call: Call, ids: Sequence[int]) -> dict[int, Song]:
@@ -148,7 +146,10 @@ def _similarity(cosine: float) -> float:
 
 
 def _by_audio(catalog: Catalog) -> dict[str, int]:
-    return {t.audio_id: t.id for t, _ in catalog.songs.values() if t.audio_id}
+    """Audio id -> song id of the playable songs that have been analysed (derived once per catalog)."""
+    if "by_audio" not in catalog.memo:
+        catalog.memo["by_audio"] = {t.audio_id: t.id for t, _ in catalog.songs.values() if t.audio_id}
+    return catalog.memo["by_audio"]  # type: ignore[return-value]
 
 
 @method("getSonicSimilarTracks")
