@@ -99,6 +99,8 @@ def test_the_right_password_in_hex_and_unknown_methods(client: TestClient) -> No
     form = {"content-type": "application/x-www-form-urlencoded"}
     junk = client.post("/rest/ping", content=b"\xff\x00=%zz", headers=form)
     assert junk.status_code == 200 and xml(junk).attrib["status"] == "failed"
+    crowded = client.post("/rest/ping", content="&".join(["id=1"] * 1200).encode(), headers=form)
+    assert crowded.status_code == 200 and xml(crowded).find(f"{NS}error").attrib["code"] == str(ss.GENERIC)  # type: ignore[union-attr]
 
 
 def test_wrong_passwords_meet_the_login_limit(client: TestClient) -> None:

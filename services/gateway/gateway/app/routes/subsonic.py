@@ -54,7 +54,10 @@ async def _params(request: Request) -> dict[str, list[str]]:
     if request.method == "POST":
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/x-www-form-urlencoded":
-            form = await request.form(max_files=0, max_fields=MAX_PARAMS)
+            try:
+                form = await request.form(max_files=0, max_fields=MAX_PARAMS)
+            except Exception as exc:  # too many fields, a broken body: Starlette refuses it before we see it
+                raise ss.SubsonicError(ss.GENERIC, "the form body could not be read (at most 1000 fields)") from exc
             for key, item in form.multi_items():
                 if isinstance(item, str):
                     params.setdefault(key, []).append(item)
