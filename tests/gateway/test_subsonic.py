@@ -115,6 +115,11 @@ def test_token_check_and_xml_rendering() -> None:
     assert not ss.token_matches("sesame", "c19b2d", "0" * 32)
     content, media = ss.render({"genres": {"genre": [{"songCount": 2, "value": "Rock & Roll"}]}}, "xml", "1.0")
     assert media == "text/xml" and b'<genre songCount="2">Rock &amp; Roll</genre>' in content
+    odd, _ = ss.render(
+        {"song": {"id": "1", "title": "Esc\x1b[0m and \x00 nul"}, "genre": {"value": "a\x0bb"}}, "xml", "1"
+    )
+    root = ET.fromstring(odd)  # characters XML cannot hold are replaced, so the answer still parses
+    assert root.find(f"{NS}song").attrib["title"] == "Esc\ufffd[0m and \ufffd nul"  # type: ignore[union-attr]
 
 
 def test_browsing_streaming_and_covers_of_the_music_folder(tmp_path: Path) -> None:

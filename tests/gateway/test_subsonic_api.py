@@ -188,6 +188,8 @@ def test_stars_ratings_scrobbles_and_recent(app: tuple[TestClient, Any]) -> None
     ]
     # A star is the web page's like.
     assert client.get(f"/api/songs/{glow}", headers=bearer(token)).json()["me"]["feedback"] == "like"
+    assert call(client, "star", id=[drift, "999999"])["error"]["code"] == ss.NOT_FOUND  # one bad id: nothing written
+    assert [s["title"] for s in ok(call(client, "getStarred2"))["starred2"]["song"]] == ["Glow"]
     ok(call(client, "unstar", id=glow))
     assert ok(call(client, "getStarred2"))["starred2"].get("song", []) == []
     ok(call(client, "setRating", id=drift, rating=4))

@@ -95,10 +95,14 @@ def envelope(status: str, server_version: str) -> Node:
     }
 
 
+# Characters XML 1.0 cannot hold, even escaped (names in the wild do contain some: MSD titles with ESC, ...).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _xml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _to_xml(parent: ET.Element, name: str, node: Any) -> None:

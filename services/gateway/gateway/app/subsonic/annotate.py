@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app.deps import write_for_user
 from gateway.app.subsonic.browse import child, find_song, iso, marks_of
-from gateway.app.subsonic.protocol import Call, method, song_id
+from gateway.app.subsonic.protocol import Call, method
 from gateway.core import subsonic as ss
 from gateway.core.browse import Catalog
 from gateway.db import listening, playlists
@@ -63,7 +63,8 @@ async def _star(call: Call, starred: bool) -> ss.Answer:
     # Folder-based apps send album and artist ids as `id` too.
     albums = call.all("albumId") + [s for s in ids if s in catalog.albums_by_id]
     artists = call.all("artistId") + [s for s in ids if s in catalog.artists]
-    songs = [song_id(r) for r in ids if r not in catalog.albums_by_id and r not in catalog.artists]
+    # Every id is checked before anything is written: a bad one in the list changes nothing.
+    songs = _songs_in(catalog, [r for r in ids if r not in catalog.albums_by_id and r not in catalog.artists])
     if not (songs or albums or artists):
         raise ss.SubsonicError(ss.MISSING_PARAMETER, "give id, albumId or artistId")
     for key in albums:
@@ -100,7 +101,7 @@ async def unstar(call: Call) -> ss.Answer:
 
 @method("setRating")
 async def set_rating(call: Call) -> ss.Answer:
-    sid = song_id(call.required("id"))
+    sid = find_song(await call.state.browse.get(), call.required("id"))[0].id
     rating = call.optional_int("rating", 0, 5)
     if rating is None:
         raise ss.SubsonicError(ss.MISSING_PARAMETER, "required parameter is missing: rating")
