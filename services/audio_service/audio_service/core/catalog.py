@@ -224,28 +224,40 @@ def estimate_key(pitches: np.ndarray, durations: np.ndarray) -> str:
     return name
 
 
-_SYNTH_CACHE: dict[str, Any] = {}
+_SYNTH_CACHE: dict[str, bytes] = {}
+DRUM_CHANNEL = 9
 
 
-def _sf_bytes() -> bytes:
-    if "sf" not in _SYNTH_CACHE:
-        _SYNTH_CACHE["sf"] = soundfont_path().read_bytes()
-    return _SYNTH_CACHE["sf"]  # type: ignore[no-any-return]
+def _sf_bytes(path: Path | None = None) -> bytes:
+    """The SoundFont's bytes (TimGM6mb by default), read once per process."""
+    path = path or soundfont_path()
+    key = str(path)
+    if key not in _SYNTH_CACHE:
+        _SYNTH_CACHE[key] = path.read_bytes()
+    return _SYNTH_CACHE[key]
 
 
 def render_midi_events(
-    notes: list[tuple[float, float, int, int, int]], programs: list[int], duration_s: float
+    notes: list[tuple[float, float, int, int, int]],
+    programs: list[int],
+    duration_s: float,
+    soundfont: Path | None = None,
 ) -> np.ndarray:
     """Render ``notes`` = [(start_s, end_s, pitch, velocity, channel)] to mono float32 ``(n_samples,)``.
 
-    ``programs[channel]`` is the General MIDI program of each channel (channel 9 is never used).
+    ``programs[channel]`` is the General MIDI program of each channel; channel 9 plays the SoundFont's drum kit
+    (General MIDI percussion: the pitch picks the drum). ``soundfont``: a General MIDI SoundFont (TimGM6mb.sf2
+    when None).
     """
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=SR, gain=-3.0)
-    sfid = synth.sfload(_sf_bytes())
+    sfid = synth.sfload(_sf_bytes(soundfont))
     for chan, prog in enumerate(programs):
-        synth.program_select(chan, sfid, 0, prog)
+        if chan == DRUM_CHANNEL:
+            synth.program_select(chan, sfid, 0, 0, is_drums=True)
+        else:
+            synth.program_select(chan, sfid, 0, prog)
     events: list[tuple[int, int, int, int, int]] = []  # (sample, order, chan, pitch, vel); offs first
     total = int(duration_s * SR)
     for start, end, pitch, vel, chan in notes:

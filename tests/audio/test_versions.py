@@ -1,0 +1,77 @@
+"""Versions of a work (audio_service.core.versions): deterministic plans that differ the way real versions do,
+arrangements that apply them, rendering with a drum kit, and a held-out split by work."""
+
+from __future__ import annotations
+
+import numpy as np
+from audio_service.core.catalog import DRUM_CHANNEL, render_midi_events
+from audio_service.core.versions import (
+    HIHAT,
+    TEMPO_RANGE,
+    TRANSPOSE_RANGE,
+    VOICINGS,
+    arrange,
+    melody_index,
+    plan_versions,
+    split_works,
+)
+
+# A two-part work: a tune (C5 upwards, quarter notes at 120 bpm) over a held bass part (C3).
+BEAT = 0.5
+TUNE = [(i * BEAT, (i + 1) * BEAT, 72 + (0, 2, 4, 5, 7, 5, 4, 2)[i % 8]) for i in range(16)]
+LOW = [(i * 2 * BEAT, (i + 1) * 2 * BEAT, 48) for i in range(8)]
+PARTS = [LOW, TUNE]
+
+
+def test_plans_are_deterministic_and_differ_like_real_versions() -> None:
+    plans = plan_versions("bach/bwv1.6", n_parts=2, n=6, n_soundfonts=2)
+    assert plans == plan_versions("bach/bwv1.6", n_parts=2, n=6, n_soundfonts=2)
+    assert plans != plan_versions("bach/bwv2.6", n_parts=2, n=6, n_soundfonts=2)
+    assert {p.voicing for p in plans[:3]} == set(VOICINGS)  # any three versions: every voicing
+    assert len({p.transpose for p in plans}) == 6  # no key twice
+    for p in plans:
+        assert TRANSPOSE_RANGE[0] <= p.transpose <= TRANSPOSE_RANGE[1]
+        assert TEMPO_RANGE[0] <= p.tempo <= TEMPO_RANGE[1]
+        assert p.melody_octave in (-1, 0, 1) and p.soundfont in (0, 1) and len(p.programs) == 2
+    assert len({p.programs for p in plans}) > 1 and [p.id for p in plans[:2]] == ["bach/bwv1.6~v0", "bach/bwv1.6~v1"]
+
+
+def test_arrangements_apply_key_tempo_voicing_and_octave() -> None:
+    assert melody_index(PARTS) == 1
+    spec = plan_versions("w", n_parts=2, n=3)[0]
+    for voicing in VOICINGS:
+        v = spec.__class__(**{**spec.__dict__, "voicing": voicing, "transpose": 3, "tempo": 1.25, "melody_octave": -1})
+        notes, programs, duration = arrange(PARTS, v, BEAT, 30.0)
+        tune = [n for n in notes if n[4] == 0]
+        # The melody first (channel 0): transposed +3, an octave down, 1.25 times faster.
+        assert [n[2] for n in tune[:3]] == [72 + 3 - 12, 74 + 3 - 12, 76 + 3 - 12]
+        assert np.isclose(tune[1][0], BEAT / 1.25) and duration <= 30.0
+        channels = {n[4] for n in notes}
+        if voicing == "melody":
+            assert channels == {0}
+        elif voicing == "melody+accompaniment":
+            assert channels == {0, 1} and {n[2] for n in notes if n[4] == 1} == {48 + 3}  # other parts: key only
+        else:
+            assert DRUM_CHANNEL in channels and {HIHAT} <= {n[2] for n in notes if n[4] == DRUM_CHANNEL}
+            bass = [n for n in notes if n[4] == 2]
+            assert bass and all(28 <= n[2] <= 52 for n in bass) and programs[2] == v.bass_program
+    cut, _, short = arrange(PARTS, spec, BEAT, 2.0)
+    assert short <= 2.0 and all(n[0] < 2.0 and n[1] <= 2.0 for n in cut)
+
+
+def test_a_band_version_renders_with_drums() -> None:
+    spec = next(p for p in plan_versions("rendered", n_parts=2, n=3) if p.voicing == "band")
+    notes, programs, duration = arrange(PARTS, spec, BEAT, 4.0)
+    audio = render_midi_events(notes, programs, duration)
+    drums_only = render_midi_events([n for n in notes if n[4] == DRUM_CHANNEL], programs, duration)
+    assert audio.shape == (int(duration * 22050),) and np.isfinite(audio).all()
+    assert float(np.sqrt(np.mean(drums_only**2))) > 0.01  # the kit sounds
+
+
+def test_held_out_works_never_change_side() -> None:
+    works = [f"work-{i}" for i in range(2000)]
+    train, test = split_works(works, held_out=0.2)
+    assert not set(train) & set(test) and len(train) + len(test) == 2000
+    assert 0.17 < len(test) / 2000 < 0.23
+    more_train, more_test = split_works(works + [f"new-{i}" for i in range(500)], held_out=0.2)
+    assert set(test) <= set(more_test) and set(train) <= set(more_train)  # adding works moves nobody
