@@ -3,6 +3,9 @@ arrangements that apply them, rendering with a drum kit, and a held-out split by
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 from audio_service.core.catalog import DRUM_CHANNEL, render_midi_events
 from audio_service.core.versions import (
@@ -75,3 +78,27 @@ def test_held_out_works_never_change_side() -> None:
     assert 0.17 < len(test) / 2000 < 0.23
     more_train, more_test = split_works(works + [f"new-{i}" for i in range(500)], held_out=0.2)
     assert set(test) <= set(more_test) and set(train) <= set(more_train)  # adding works moves nobody
+
+
+def test_the_versioned_catalog_is_rendered_once_and_cached(tmp_path: Path) -> None:
+    import soundfile as sf
+    from audio_service.cli import main
+    from audio_service.core.version_catalog import build_versions, load_versions
+
+    out = tmp_path / "versions"
+    first = build_versions(out, n_versions=3, limit=4, held_out=0.5, workers=1, progress=False)
+    versions = load_versions(out)
+    assert first["n_failed"] == 0 and first["n_works"] == 4 and len(versions) == 12
+    by_work: dict[str, list[dict[str, object]]] = {}
+    for v in versions:
+        by_work.setdefault(str(v["work_id"]), []).append(v)
+        audio, sr = sf.read(out / str(v["file"]))
+        assert sr == 22050 and len(audio) >= 6 * sr and abs(len(audio) / sr - float(v["duration_s"])) < 0.1
+    for work, vs in by_work.items():
+        assert {v["voicing"] for v in vs} == set(VOICINGS) and len({v["transpose"] for v in vs}) == 3, work
+        assert len({v["split"] for v in vs}) == 1  # all versions of a work on the same side
+    assert {v["split"] for v in versions} == {"train", "held_out"}
+    # Again: nothing is rendered, the same records come back (the CLI runs the same build).
+    started = time.monotonic()
+    assert main(["build-versions", "--out", str(out), "--limit", "4", "--held-out", "0.5", "--workers", "1"]) == 0
+    assert time.monotonic() - started < 20 and load_versions(out) == versions

@@ -28,6 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--collections", default=None, help="comma-separated subset of collections")
 
+    p = sub.add_parser(
+        "build-versions",
+        help="render every work as several versions (key, tempo, voicing, instruments) + versions.json",
+    )
+    p.add_argument("--out", type=Path, default=Path("var/audio/versions"))
+    p.add_argument("--versions", type=int, default=3, help="versions per work")
+    p.add_argument("--limit", type=int, default=None, help="first N works (interleaved across collections)")
+    p.add_argument("--held-out", type=float, default=0.2, help="share of works kept out of training, by work id")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--collections", default=None, help="comma-separated subset of collections")
+    p.add_argument("--soundfont", type=Path, action="append", default=None, help="General MIDI SoundFonts to draw from")
+
     p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     p.add_argument("--out", type=Path, default=DEFAULT_MODELS)
@@ -83,6 +95,20 @@ def main(argv: list[str] | None = None) -> int:
             collections=args.collections.split(",") if args.collections else None,
         )
         _print({k: v for k, v in summary.items() if k != "failures"} | {"failures": summary["failures"]})
+        return 0
+    if args.command == "build-versions":
+        from audio_service.core.version_catalog import build_versions
+
+        summary = build_versions(
+            args.out,
+            n_versions=args.versions,
+            limit=args.limit,
+            collections=args.collections.split(",") if args.collections else None,
+            soundfonts=args.soundfont,
+            held_out=args.held_out,
+            workers=args.workers,
+        )
+        _print(summary)
         return 0
     if args.command == "train":
         from audio_service.core.train import TrainConfig, train

@@ -318,28 +318,38 @@ def score_events(score: Any, bpm: float, max_seconds: float) -> list[list[tuple[
     return out
 
 
-def render_work(work: Work, out_dir: Path, cfg_hash: str) -> dict[str, Any]:
-    """Parse, orchestrate and render one work. Returns a SongMeta dict, or ``{"error": ...}``."""
-    import pretty_midi
-    import soundfile as sf
+def parse_work(work: Work) -> tuple[Any, list[list[tuple[float, float, int]]], float, bool]:
+    """``(music21 score, parts as note lists in seconds up to EXCERPT_S, quarter-note bpm, drawn)``; raises on a
+    score music21 cannot read. The tempo is the score's mark, else (``drawn``) the first draw of the work's
+    generator (:func:`work_seed`)."""
     from music21 import converter, tempo
 
     rng = np.random.default_rng(work_seed(work.id))
     path = corpus_root() / work.corpus_path
+    # no pickle cache: writing it costs ~20% and it would live outside DIR
+    kw: dict[str, Any] = {"forceSource": True, "storePickle": False}
+    score = converter.parse(path, number=work.number, **kw) if work.number is not None else converter.parse(path, **kw)
+    if hasattr(score, "scores") and not hasattr(score, "parts"):  # an Opus: take its first score
+        score = score.scores[0]
+    marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
+    bpm_score = float(marks[0].getQuarterBPM()) if marks and marks[0].number else None
+    drawn = not (bpm_score and 30 <= bpm_score <= 260)
+    bpm = float(rng.uniform(*TEMPO_RANGE)) if drawn else float(bpm_score or 0)
+    return score, score_events(score, bpm, EXCERPT_S), bpm, drawn
+
+
+def render_work(work: Work, out_dir: Path, cfg_hash: str) -> dict[str, Any]:
+    """Parse, orchestrate and render one work. Returns a SongMeta dict, or ``{"error": ...}``."""
+    import pretty_midi
+    import soundfile as sf
+
+    rng = np.random.default_rng(work_seed(work.id))
     try:
-        # no pickle cache: writing it costs ~20% and it would live outside DIR
-        kw: dict[str, Any] = {"forceSource": True, "storePickle": False}
-        score = (
-            converter.parse(path, number=work.number, **kw) if work.number is not None else converter.parse(path, **kw)
-        )
-        if hasattr(score, "scores") and not hasattr(score, "parts"):  # an Opus: take its first score
-            score = score.scores[0]
-        marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
-        bpm_score = float(marks[0].getQuarterBPM()) if marks and marks[0].number else None
-        bpm = bpm_score if bpm_score and 30 <= bpm_score <= 260 else float(rng.uniform(*TEMPO_RANGE))
-        parts = score_events(score, bpm, EXCERPT_S)
+        score, parts, bpm, drawn = parse_work(work)
     except Exception as exc:  # music21 raises many kinds; any failure = skip and count
         return {"error": f"{type(exc).__name__}: {exc}"[:200], "id": work.id}
+    if drawn:
+        rng.uniform(*TEMPO_RANGE)  # the draw parse_work made: the instruments below are drawn as they always were
     parts = parts[:15]
     if not parts:
         return {"error": "no notes", "id": work.id}
