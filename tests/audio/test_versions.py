@@ -102,3 +102,44 @@ def test_the_versioned_catalog_is_rendered_once_and_cached(tmp_path: Path) -> No
     started = time.monotonic()
     assert main(["build-versions", "--out", str(out), "--limit", "4", "--held-out", "0.5", "--workers", "1"]) == 0
     assert time.monotonic() - started < 20 and load_versions(out) == versions
+
+
+def test_version_metrics_and_the_key_invariant_chroma() -> None:
+    from audio_service.core.version_eval import clip_topk, key_invariant_similarity, track_map
+
+    works = np.array(["a", "a", "b", "b"])
+    perfect = np.array([[1, 0.9, 0, 0], [0.9, 1, 0, 0], [0, 0, 1, 0.9], [0, 0, 0.9, 1]], float)
+    assert track_map(perfect, works) == 1.0
+    worst = 1.0 - perfect
+    assert track_map(worst, works) == 1.0 / 3  # the one relevant item ranked last of three
+    assert clip_topk(np.array([[0.2, 0.9], [0.8, 0.1]]), np.array(["a", "a"]), np.array(["a", "b"]), (1, 2)) == {
+        "top1": 0.5,
+        "top2": 1.0,
+    }
+    rng = np.random.default_rng(0)
+    chroma = rng.random((5, 12))
+    shifted = np.roll(chroma, 3, axis=1)  # the same songs transposed by 3 semitones
+    sim = key_invariant_similarity(chroma, shifted)
+    assert np.allclose(np.diag(sim), 1.0) and (sim.argmax(axis=1) == np.arange(5)).all()
+
+
+def test_versions_are_evaluated_on_held_out_works(tmp_path: Path) -> None:
+    from audio_service.core.version_catalog import build_versions
+    from audio_service.core.version_eval import evaluate_versions
+
+    out = tmp_path / "versions"
+    build_versions(out, n_versions=3, limit=5, held_out=1.0, workers=1, progress=False)
+    rms = {"rms": lambda y: np.array([np.sqrt(np.mean(y**2)), 1.0])}  # a representation that knows nothing
+    result = evaluate_versions(out, embedders=rms, distractors={"chroma": np.eye(12)[:3]})
+    assert set(result) == {"chroma", "rms"}
+    for name, r in result.items():
+        assert 0.0 <= r["map"] <= 1.0 and 0.0 <= r["top1"] <= r["top10"] <= 1.0, name
+        assert r["n_works"] == 5 and r["n_versions"] == 15
+    assert result["chroma"]["top10"] == 1.0  # 5 works + 3 distractors: every work is within the first ten
+    from audio_service.cli import main
+
+    report = tmp_path / "versions.json"
+    assert main(["evaluate-versions", "--versions", str(out), "--json", str(report)]) == 0
+    import json
+
+    assert json.loads(report.read_text())["chroma"]["map"] == result["chroma"]["map"]

@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--collections", default=None, help="comma-separated subset of collections")
     p.add_argument("--soundfont", type=Path, action="append", default=None, help="General MIDI SoundFonts to draw from")
 
+    p = sub.add_parser("evaluate-versions", help="find-the-other-version quality on held-out works: chroma vs models")
+    p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
+    p.add_argument("--model-dir", type=Path, default=None, help="also measure this CNN's track vectors")
+    p.add_argument("--limit", type=int, default=None, help="at most N held-out works")
+    p.add_argument("--json", type=Path, default=None)
+
     p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     p.add_argument("--out", type=Path, default=DEFAULT_MODELS)
@@ -109,6 +115,21 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
         )
         _print(summary)
+        return 0
+    if args.command == "evaluate-versions":
+        from audio_service.core.version_eval import evaluate_versions
+
+        embedders = {}
+        if args.model_dir is not None:
+            from audio_service.core.embed import Embedder
+
+            embedder = Embedder.load(args.model_dir)
+            embedders["cnn"] = lambda y: embedder.embed_track(y).track
+        result = evaluate_versions(args.versions, embedders=embedders, limit=args.limit)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+        _print(result)
         return 0
     if args.command == "train":
         from audio_service.core.train import TrainConfig, train
