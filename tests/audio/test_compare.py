@@ -14,7 +14,7 @@ from audio_service.core.versions import arrange, plan_versions
 
 
 def _render(work: Work, transpose: int, tempo: float) -> np.ndarray:
-    _, parts, bpm, _ = parse_work(work)
+    _, parts, bpm = parse_work(work)
     spec = plan_versions(work.id, n_parts=len(parts), n=1)[0]
     spec = dataclasses.replace(spec, transpose=transpose, tempo=tempo, voicing="melody+accompaniment", melody_octave=0)
     notes, programs, duration = arrange(parts, spec, 60.0 / bpm, EXCERPT_S)

@@ -318,13 +318,16 @@ def score_events(score: Any, bpm: float, max_seconds: float) -> list[list[tuple[
     return out
 
 
-def parse_work(work: Work) -> tuple[Any, list[list[tuple[float, float, int]]], float, bool]:
-    """``(music21 score, parts as note lists in seconds up to EXCERPT_S, quarter-note bpm, drawn)``; raises on a
-    score music21 cannot read. The tempo is the score's mark, else (``drawn``) the first draw of the work's
-    generator (:func:`work_seed`)."""
+def parse_work(
+    work: Work, rng: np.random.Generator | None = None
+) -> tuple[Any, list[list[tuple[float, float, int]]], float]:
+    """``(music21 score, parts as note lists in seconds up to EXCERPT_S, quarter-note bpm)``; raises on a score
+    music21 cannot read. The tempo is the score's mark, else drawn from ``rng`` (the work's own generator,
+    :func:`work_seed`, when None)."""
     from music21 import converter, tempo
 
-    rng = np.random.default_rng(work_seed(work.id))
+    if rng is None:
+        rng = np.random.default_rng(work_seed(work.id))
     path = corpus_root() / work.corpus_path
     # no pickle cache: writing it costs ~20% and it would live outside DIR
     kw: dict[str, Any] = {"forceSource": True, "storePickle": False}
@@ -333,23 +336,32 @@ def parse_work(work: Work) -> tuple[Any, list[list[tuple[float, float, int]]], f
         score = score.scores[0]
     marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
     bpm_score = float(marks[0].getQuarterBPM()) if marks and marks[0].number else None
-    drawn = not (bpm_score and 30 <= bpm_score <= 260)
-    bpm = float(rng.uniform(*TEMPO_RANGE)) if drawn else float(bpm_score or 0)
-    return score, score_events(score, bpm, EXCERPT_S), bpm, drawn
+    bpm = bpm_score if bpm_score and 30 <= bpm_score <= 260 else float(rng.uniform(*TEMPO_RANGE))
+    return score, score_events(score, bpm, EXCERPT_S), bpm
+
+
+def write_song(out_dir: Path, rel: str, audio: np.ndarray, record: dict[str, Any]) -> None:
+    """``out_dir/rel`` as OGG Vorbis (written aside, then renamed) and its ``.json`` sidecar (``record``), so an
+    interrupted build can reuse the song without the catalog file."""
+    import soundfile as sf
+
+    target = out_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp.ogg")
+    sf.write(tmp, audio, SR, format="OGG", subtype="VORBIS")
+    os.replace(tmp, target)
+    target.with_suffix(".json").write_text(json.dumps(record))
 
 
 def render_work(work: Work, out_dir: Path, cfg_hash: str) -> dict[str, Any]:
     """Parse, orchestrate and render one work. Returns a SongMeta dict, or ``{"error": ...}``."""
     import pretty_midi
-    import soundfile as sf
 
     rng = np.random.default_rng(work_seed(work.id))
     try:
-        score, parts, bpm, drawn = parse_work(work)
+        score, parts, bpm = parse_work(work, rng)
     except Exception as exc:  # music21 raises many kinds; any failure = skip and count
         return {"error": f"{type(exc).__name__}: {exc}"[:200], "id": work.id}
-    if drawn:
-        rng.uniform(*TEMPO_RANGE)  # the draw parse_work made: the instruments below are drawn as they always were
     parts = parts[:15]
     if not parts:
         return {"error": "no notes", "id": work.id}
@@ -377,11 +389,6 @@ def render_work(work: Work, out_dir: Path, cfg_hash: str) -> dict[str, Any]:
         return {"error": f"too short ({duration:.1f} s)", "id": work.id}
     audio = render_midi_events(notes, programs_by_chan, duration)
     rel = f"audio/{work.collection}/{work.id}.ogg"
-    target = out_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp.ogg")
-    sf.write(tmp, audio, SR, format="OGG", subtype="VORBIS")
-    os.replace(tmp, target)
     md = score.metadata
     title = (md.title or md.movementName or "").strip() if md is not None else ""
     composer = (md.composer or "").strip() if md is not None else ""
@@ -401,8 +408,7 @@ def render_work(work: Work, out_dir: Path, cfg_hash: str) -> dict[str, Any]:
         config_hash=cfg_hash,
     )
     record = asdict(meta)
-    # sidecar: an interrupted build can reuse this song without catalog.json
-    target.with_suffix(".json").write_text(json.dumps(record))
+    write_song(out_dir, rel, audio, record)
     return record
 
 

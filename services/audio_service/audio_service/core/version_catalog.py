@@ -27,6 +27,7 @@ from audio_service.core.catalog import (
     parse_work,
     render_midi_events,
     soundfont_path,
+    write_song,
 )
 from audio_service.core.versions import VOICINGS, arrange, plan_versions, split_works
 
@@ -51,8 +52,6 @@ def render_versions(
 ) -> list[dict[str, Any]]:
     """Every version of one work not rendered yet (a cached one is read back); ``[{"error": ...}]`` when the
     score cannot be read."""
-    import soundfile as sf
-
     records: list[dict[str, Any]] = []
     pending = []
     for spec_index in range(n_versions):
@@ -66,7 +65,7 @@ def render_versions(
     if not pending:
         return records
     try:
-        _, parts, bpm, _ = parse_work(work)
+        _, parts, bpm = parse_work(work)
     except Exception as exc:  # music21 raises many kinds; any failure = skip and count
         return [{"error": f"{type(exc).__name__}: {exc}"[:200], "id": work.id}]
     parts = [p for p in parts if p][:MAX_PARTS]
@@ -80,11 +79,6 @@ def render_versions(
             continue
         audio = render_midi_events(notes, programs, duration, soundfonts[spec.soundfont])
         rel = f"audio/{spec.id}.ogg"
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp.ogg")
-        sf.write(tmp, audio, SR, format="OGG", subtype="VORBIS")
-        os.replace(tmp, target)
         record = {
             "id": spec.id,
             "work_id": work.id,
@@ -102,7 +96,7 @@ def render_versions(
             "file": rel,
             "config_hash": cfg,
         }
-        (out_dir / "audio" / f"{spec.id}.json").write_text(json.dumps(record))
+        write_song(out_dir, rel, audio, record)
         records.append(record)
     return records
 
