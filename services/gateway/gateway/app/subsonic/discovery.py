@@ -58,12 +58,19 @@ async def fused_similar(call: Call, catalog: Catalog, marks: Marks, seeds: list[
         ctx.within, ctx.within_cf = within, within_cf
         found = await recommending.for_song(ctx, MODES["hybrid"], n * 2, artist_window=n * 2, exclude=exclude)
         lists[f"seed{i}"] = [Candidate(f.song_id, rank) for rank, f in enumerate(found, 1)]
-    artist_of = {sid: (catalog.songs[sid][0].artist or catalog.songs[sid][1].artist) for sid in catalog.songs}
+    artist_of = _artist_of(catalog)
     if len(lists) > 1:
         merged = [f.song_id for f in fuse(lists, {}, n=n * 2, exclude=exclude, artist_of=artist_of, artist_window=n)]
     else:
         merged = [c.song_id for found in lists.values() for c in found]
     return spread([s for s in merged if s in catalog.songs], artist_of)[:n]
+
+
+def _artist_of(catalog: Catalog) -> dict[int, str]:
+    """Song id -> its artist (the album's when the song has none), for the artist spread (derived once per catalog)."""
+    if "artist_of" not in catalog.memo:
+        catalog.memo["artist_of"] = {sid: t.artist or a.artist for sid, (t, a) in catalog.songs.items()}
+    return catalog.memo["artist_of"]  # type: ignore[return-value]
 
 
 def _seeds_of(catalog: Catalog, marks: Marks, raw: str) -> list[Track]:
@@ -91,8 +98,7 @@ async def get_similar_songs(call: Call) -> ss.Answer:
 async def get_similar_songs2(call: Call) -> ss.Answer:
     count = call.integer("count", 50, 1, 500)
     catalog, marks = await call.state.browse.get(), await marks_of(call)
-    raw = call.required("id")
-    seeds = _seeds_of(catalog, marks, raw if raw in catalog.artists else find_artist(catalog, raw).id)
+    seeds = _seeds_of(catalog, marks, find_artist(catalog, call.required("id")).id)
     ids = await fused_similar(call, catalog, marks, seeds, count)
     return ss.Answer({"similarSongs2": {"song": [child(*catalog.songs[s], marks) for s in ids]}})
 
