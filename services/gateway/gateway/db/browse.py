@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.core.browse import Track
+from gateway.db.library import playing_files
 from gateway.db.models import Feedback, FeedbackKind, LibraryFile, Play, Rating, Song, SongSource, Star
 
 SHIPPED = (SongSource.catalog, SongSource.upload)
@@ -18,12 +19,7 @@ def playable_tracks(session: Session) -> list[Track]:
     """Every song with audio: the music folder's present files (with their tags) and the shipped recordings."""
     tracks: list[Track] = []
     seen: set[int] = set()
-    rows = session.execute(
-        select(LibraryFile, Song)
-        .join(Song, Song.id == LibraryFile.song_id)
-        .where(LibraryFile.status == "present", Song.audio_path == LibraryFile.path)
-        .order_by(LibraryFile.id)
-    ).all()
+    rows = session.execute(playing_files().order_by(LibraryFile.id)).all()
     for file, song in rows:
         if song.id in seen:
             continue

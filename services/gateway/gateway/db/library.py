@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from gateway.core.library import FileStat, Tags, UnreadableFile, content_hash, read_tags, walk
@@ -300,15 +300,20 @@ def summary(records: list[FileRecord]) -> dict[str, int]:
     return counts
 
 
+def playing_files() -> Select[LibraryFile, Song]:
+    """``(file, song)`` of every present file and the song it plays (a file another file's song replaced is
+    present but plays nothing)."""
+    return (
+        select(LibraryFile, Song)
+        .join(Song, Song.id == LibraryFile.song_id)
+        .where(LibraryFile.status == "present", Song.audio_path == LibraryFile.path)
+    )
+
+
 def playable_library(engine: Engine) -> list[tuple[int, str | None]]:
     """``(song id, MSD song id or None)`` of every song a present library file plays."""
     with Session(engine) as session:
-        rows = session.execute(
-            select(Song.id, Song.msd_song_id)
-            .join(LibraryFile, LibraryFile.song_id == Song.id)
-            .where(LibraryFile.status == "present", Song.audio_path == LibraryFile.path)
-            .distinct()
-        ).all()
+        rows = session.execute(playing_files().with_only_columns(Song.id, Song.msd_song_id).distinct()).all()
     return [(int(i), m) for i, m in rows]
 
 
@@ -325,11 +330,7 @@ class Album:
 
 def library_albums(session: Session, query: str | None = None) -> list[Album]:
     """Every album of the present library files (optionally those whose names contain ``query``), by artist."""
-    rows = session.execute(
-        select(LibraryFile, Song)
-        .join(Song, Song.id == LibraryFile.song_id)
-        .where(LibraryFile.status == "present", Song.audio_path == LibraryFile.path)
-    ).all()
+    rows = session.execute(playing_files()).all()
     groups: dict[tuple[str, str], list[tuple[LibraryFile, Song]]] = {}
     needle = (query or "").casefold().strip()
     for file, song in rows:
