@@ -39,6 +39,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed-run requirements/dev.txt
 	@command -v java >/dev/null && test -e /usr/lib/x86_64-linux-gnu/liblapack.so.3 -o -e /usr/lib/aarch64-linux-gnu/liblapack.so.3 || \
 		{ echo "installing Debian's Java runtime and OpenBLAS for the Spark tests"; \
 		  (apt-get install -y -q openjdk-17-jre-headless libopenblas0-pthread >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless libopenblas0-pthread >/dev/null)); }
+	@# A second General MIDI SoundFont (FluidR3_GM, MIT) for the versioned catalog; optional, nothing fails without it.
+	@test -e /usr/share/sounds/sf2/FluidR3_GM.sf2 || \
+		{ echo "installing Debian's fluid-soundfont-gm for the versioned catalog"; \
+		  (apt-get install -y -q fluid-soundfont-gm >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q fluid-soundfont-gm >/dev/null) || true); }
 	touch $@
 
 install: $(VENV)/.installed-run

@@ -146,3 +146,13 @@ export const audioQuery = (file, filename) => {
   form.append("file", file, filename || file.name || "clip");
   return api("/api/audio/query", { method: "POST", form });
 };
+
+/** Compare two recordings: each side a song id or a File (a clip); the first non-null of each pair is sent. */
+export const compareRecordings = (aSongId, bSongId, bFile, aFile = null) => {
+  const form = new FormData();
+  if (aSongId) form.append("a", String(aSongId));
+  else if (aFile) form.append("file_a", aFile, aFile.name || "clip-a");
+  if (bSongId) form.append("b", String(bSongId));
+  else if (bFile) form.append("file_b", bFile, bFile.name || "clip-b");
+  return api("/api/audio/compare", { method: "POST", form });
+};

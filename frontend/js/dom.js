@@ -71,6 +71,7 @@ const ICONS = {
   refresh: "M12 4a8 8 0 017.4 5H17v2h6V5h-2v2.3A10 10 0 002 12h2a8 8 0 018-8zm8 8a8 8 0 01-15.4 3H7v-2H1v6h2v-2.3A10 10 0 0022 12h-2z",
   warning: "M12 2L1 21h22L12 2zm-1 7h2v6h-2V9zm0 8h2v2h-2v-2z",
   music: "M12 3v10.55A4 4 0 1014 17V7h4V3h-6z",
+  compare: "M10 3H5a2 2 0 00-2 2v14a2 2 0 002 2h5v2h2V1h-2v2zm0 15H5l5-6v6zm9-15h-5v2h5v13l-5-6v9h5a2 2 0 002-2V5a2 2 0 00-2-2z",
 };
 
 export function icon(name, size = 20) {

@@ -8,6 +8,7 @@ import * as player from "./player.js";
 import * as session from "./session.js";
 import * as account from "./views/account.js";
 import * as charts from "./views/charts.js";
+import * as compare from "./views/compare.js";
 import * as history from "./views/history.js";
 import * as home from "./views/home.js";
 import * as libraryView from "./views/library.js";
@@ -23,6 +24,7 @@ const ROUTES = [
   { name: "search", pattern: /^search$/, view: search },
   { name: "song", pattern: /^song\/(\d+)$/, view: song, keys: ["id"] },
   { name: "sound", pattern: /^sound$/, view: sound },
+  { name: "compare", pattern: /^compare$/, view: compare },
   { name: "history", pattern: /^history$/, view: history, auth: true },
   { name: "account", pattern: /^account$/, view: account, auth: true },
   { name: "charts", pattern: /^charts$/, view: charts },

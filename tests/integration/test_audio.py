@@ -102,6 +102,47 @@ def test_bad_clips_get_a_clear_4xx_and_the_service_stays_up(
     assert ok.status_code == 200 and ok.json()["items"]
 
 
+def test_compare_a_song_with_itself_an_excerpt_and_another_song(client: httpx.Client) -> None:
+    songs = catalog_songs(client)
+    song, other = songs[3], songs[4]
+    same = client.post("/api/audio/compare", data={"a": song["id"], "b": song["id"]})
+    assert same.status_code == 200, same.text
+    body = same.json()
+    assert body["verdict"] == "same music" and body["a"]["id"] == song["id"] and body["degraded"] == []
+    first = body["passages"][0]
+    assert first["transpose_semitones"] == 0 and abs(first["tempo_ratio"] - 1) < 0.03
+    assert body["matrix"] and len(body["matrix"]) <= 128
+    # An uploaded excerpt (the song's own file) against the song.
+    data = client.get(song["audio_url"]).content
+    clip = client.post(
+        "/api/audio/compare", data={"a": song["id"]}, files={"file_b": ("excerpt.ogg", data, "audio/ogg")}
+    )
+    assert clip.status_code == 200 and clip.json()["b"] is None and clip.json()["passages"], clip.text
+    different = client.post("/api/audio/compare", data={"a": song["id"], "b": other["id"]}).json()
+    assert different["similarity"] < body["similarity"]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        ({"a": 1}, 422, "bad_request"),  # one side missing
+        ({"a": "one", "b": 2}, 422, "validation_error"),
+        ({"a": 10**8, "b": 1}, 404, "song_not_found"),
+    ],
+)
+def test_compare_refuses_bad_requests(client: httpx.Client, data: dict[str, Any], status: int, code: str) -> None:
+    resp = client.post("/api/audio/compare", data=data)
+    assert resp.status_code == status and resp.json()["error"]["code"] == code, resp.text
+
+
+def test_compare_a_song_without_a_recording_is_404(stack: Any, client: httpx.Client) -> None:
+    msd = client.get("/api/songs/search", params={"q": "love", "source": "msd", "per_page": 50}).json()["items"]
+    silent = next(s for s in msd if not s["has_audio"])
+    catalog = catalog_songs(client)[0]
+    resp = client.post("/api/audio/compare", data={"a": silent["id"], "b": catalog["id"]})
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "no_recording"
+
+
 def test_oversized_upload_is_refused_before_forwarding(client: httpx.Client) -> None:
     big = b"\0" * (21 * 1024 * 1024)
     resp = client.post("/api/audio/query", files={"file": ("big.wav", big, "audio/wav")})
@@ -118,6 +159,8 @@ def test_catalog_map_and_audio_down(stack: Any, client: httpx.Client) -> None:
         assert similar.status_code == 200 and "audio" in similar.json()["degraded"]
         query = client.post("/api/audio/query", files={"file": ("a.ogg", b"OggS" + b"\0" * 100, "audio/ogg")})
         assert query.status_code == 200 and query.json()["degraded"] == ["audio"]
+        compared = client.post("/api/audio/compare", data={"a": song["id"], "b": song["id"]})
+        assert compared.status_code == 200 and compared.json()["degraded"] == ["audio"]
     finally:
         stack.procs["audio_service"].start()
         wait_http(stack.url("audio_service", "/health"), timeout=120, proc=stack.procs["audio_service"])

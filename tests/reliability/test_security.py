@@ -87,6 +87,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/songs/{song_id}/similar"): "public",
     ("GET", "/api/songs/{song_id}/radio"): "public",
     ("POST", "/api/audio/query"): "public",
+    ("POST", "/api/audio/compare"): "public",
     ("GET", "/api/catalog/map"): "public",
     ("GET", "/api/library"): "public",
     ("GET", "/api/library/albums"): "public",
@@ -209,6 +210,11 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["files"] = {"file": ("history.csv", b"artist,album,title,date\n", "text/csv")}  # valid, no rows
     elif path == "/api/audio/query":
         kwargs["files"] = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
+    elif path == "/api/audio/compare":
+        kwargs["files"] = {
+            "file_a": ("a.ogg", b"OggS" + b"\0" * 64, "audio/ogg"),
+            "file_b": ("b.ogg", b"OggS" + b"\0" * 64, "audio/ogg"),
+        }
     elif path == "/api/admin/library/matches/{file_id}":
         kwargs["json"] = {"action": "reject"}
     elif path == "/api/admin/songs/{song_id}":

@@ -262,6 +262,7 @@ export async function render(root, ctx) {
         { class: "action-line" },
         controls ? controls.button : h("p", { class: "no-audio-note" }, icon("music", 18), "No recording available for this song"),
         radioButton(song),
+        song.has_audio ? h("a", { class: "button button-ghost", id: "compare-button", href: `#/compare?a=${song.id}` }, icon("compare", 18), "Compare with…") : null,
         session.user() ? feedbackButtons(song, detail) : null,
       ),
       controls ? controls.bar : null,

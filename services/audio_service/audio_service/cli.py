@@ -43,8 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate-versions", help="find-the-other-version quality on held-out works: chroma vs models")
     p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
     p.add_argument("--model-dir", type=Path, default=None, help="also measure this CNN's track vectors")
+    p.add_argument("--version-model-dir", type=Path, default=None, help="also measure this version model")
     p.add_argument("--limit", type=int, default=None, help="at most N held-out works")
     p.add_argument("--json", type=Path, default=None)
+
+    p = sub.add_parser("train-versions", help="train the version model on the versioned catalog's training works")
+    p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
+    p.add_argument("--out", type=Path, default=Path("var/audio/version_models"))
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--minutes", type=float, default=20.0, help="training time budget (minutes)")
+    p.add_argument("--batch", type=int, default=64, help="works per step (two versions each)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
@@ -117,19 +126,31 @@ def main(argv: list[str] | None = None) -> int:
         _print(summary)
         return 0
     if args.command == "evaluate-versions":
-        from audio_service.core.version_eval import evaluate_versions
+        from audio_service.core.version_eval import Embed, evaluate_versions
 
-        embedders = {}
+        embedders: dict[str, Embed] = {}
         if args.model_dir is not None:
             from audio_service.core.embed import Embedder
 
             embedder = Embedder.load(args.model_dir)
             embedders["cnn"] = lambda y: embedder.embed_track(y).track
+        if args.version_model_dir is not None:
+            from audio_service.core.compare import chroma_sequence
+            from audio_service.core.version_model import VersionEmbedder
+
+            version_model = VersionEmbedder.load(args.version_model_dir)
+            embedders["version_model"] = lambda y: version_model.embed_chroma(chroma_sequence(y))[:2]
         result = evaluate_versions(args.versions, embedders=embedders, limit=args.limit)
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=1))
         _print(result)
+        return 0
+    if args.command == "train-versions":
+        from audio_service.core.version_model import VersionTrainConfig, train_version_model
+
+        vcfg = VersionTrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, seed=args.seed)
+        _print(train_version_model(args.versions, args.out, vcfg))
         return 0
     if args.command == "train":
         from audio_service.core.train import TrainConfig, train

@@ -175,6 +175,35 @@ class ClipQueryResponse(BaseModel):
     items: list[ClipMatch]
 
 
+class ComparePassage(BaseModel):
+    """A passage two recordings share: seconds in each, and how ``b`` is played there relative to ``a``."""
+
+    a_start: float
+    a_end: float
+    b_start: float
+    b_end: float
+    transpose_semitones: int = Field(description="Semitones ``b`` is transposed from ``a`` (-5..+6)")
+    tempo_ratio: float = Field(description="``b``'s speed relative to ``a`` (0.9: ``b`` is 10 % slower)")
+    score: float = Field(description="Mean cosine of the two chroma sequences along the passage (0-1)")
+
+
+class CompareResponse(BaseModel):
+    """``POST /compare`` of audio_service: what two recordings share (the plagiarism check).
+
+    ``matrix`` is the cross-similarity of the two chroma sequences at the chosen key and tempo, rows = ``a``'s
+    time, columns = ``b``'s, downsampled to at most 128 x 128, values 0-1 (for a picture).
+    """
+
+    similarity: float = Field(description="The best passage's score; 0 when no passage reaches the threshold")
+    threshold: float
+    transpose_semitones: int
+    tempo_ratio: float
+    a_duration_s: float
+    b_duration_s: float
+    passages: list[ComparePassage]
+    matrix: list[list[float]]
+
+
 class AddSongResponse(BaseModel):
     """``POST /songs`` of audio_service: the new song's id in the index."""
 

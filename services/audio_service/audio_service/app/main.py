@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from musicrec_common.schemas import (
     AudioSimilarResponse,
     ClipMatch,
     ClipQueryResponse,
+    ComparePassage,
+    CompareResponse,
     HealthResponse,
     LibraryAnalyzeRequest,
     LibraryAnalyzeResponse,
@@ -69,6 +72,8 @@ class Engine:
         self.analyzer: Any = None  # audio_service.core.library.LibraryAnalyzer, once a model is loaded
         self.error: str | None = None
         self.lock = asyncio.Lock()  # TF inference and index writes, one at a time
+        self.compare_slots = threading.BoundedSemaphore(2)  # comparisons are CPU-bound: two at a time
+        self._chroma: Any = None  # audio_service.core.recordings.FeatureCache of chroma sequences by song id
 
     def load(self) -> None:
         try:
@@ -95,6 +100,62 @@ class Engine:
             self.analyzer.start()
         else:
             self.analyzer.attach(self.search)
+
+    def folders(self) -> Any:
+        from audio_service.core.recordings import Folders
+
+        s = self.settings
+        return Folders(catalog=s.catalog_dir, uploads=s.uploads_dir, music=s.music_dir)
+
+    def song_chroma(self, song_id: str) -> Any:
+        """``(n_frames, 12)`` chroma of an indexed song's whole recording (cached); ApiError 404 when unknown."""
+        from audio_service.core.compare import chroma_sequence
+        from audio_service.core.decode import DecodeLimits, load_audio
+        from audio_service.core.recordings import FeatureCache, NoRecordingError, recording_path
+
+        search = self.require()
+        if song_id not in search.row_of:
+            raise ApiError(404, f"song {song_id!r} is not in the audio index", code="unknown_song")
+
+        def compute(sid: str) -> Any:
+            path = recording_path(sid, search.metadata.get(sid, {}), self.folders())
+            limits = DecodeLimits(max_bytes=1 << 30, max_duration_s=self.settings.library_max_duration_s)
+            y, sr = load_audio(path, limits=limits)
+            return chroma_sequence(y, sr)
+
+        if self._chroma is None:
+            self._chroma = FeatureCache(compute)
+        try:
+            return self._chroma.get(song_id)
+        except NoRecordingError as exc:
+            raise ApiError(404, f"the recording of {song_id!r} cannot be read here", code="no_recording") from exc
+
+    def compare(self, a: str | bytes, b: str | bytes) -> CompareResponse:
+        """Compare two sides, each a song id or an uploaded clip's bytes (blocking: run it in a worker)."""
+        from audio_service.core.compare import FRAME_S, chroma_sequence
+        from audio_service.core.compare import compare as compare_chroma
+        from audio_service.core.decode import load_audio
+
+        search = self.require()
+        with self.compare_slots:
+            seqs = []
+            for side in (a, b):
+                if isinstance(side, str):
+                    seqs.append(self.song_chroma(side))
+                else:
+                    y, sr = load_audio(side, limits=search.limits)
+                    seqs.append(chroma_sequence(y, sr))
+            result = compare_chroma(seqs[0], seqs[1])
+        return CompareResponse(
+            similarity=round(result.similarity, 4),
+            threshold=result.threshold,
+            transpose_semitones=result.transpose_semitones,
+            tempo_ratio=result.tempo_ratio,
+            a_duration_s=round(len(seqs[0]) * FRAME_S, 2),
+            b_duration_s=round(len(seqs[1]) * FRAME_S, 2),
+            passages=[ComparePassage(**vars(p)) for p in result.passages],
+            matrix=[[round(float(v), 3) for v in row] for row in result.matrix.clip(0, 1)],
+        )
 
     def close(self) -> None:
         if self.analyzer is not None:
@@ -232,6 +293,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for m in matches
             ],
         )
+
+    @app.post("/compare", response_model=CompareResponse, tags=["search"])
+    async def compare(
+        request: Request,
+        a: Annotated[str | None, Form(min_length=1, max_length=128, description="An indexed song")] = None,
+        b: Annotated[str | None, Form(min_length=1, max_length=128, description="An indexed song")] = None,
+        file_a: UploadFile | None = None,
+        file_b: UploadFile | None = None,
+    ) -> CompareResponse:
+        """What two recordings share: the key and tempo between them, the passages that match, the picture.
+
+        Each side is an indexed song (`a`, `b`) or an uploaded clip (`file_a`, `file_b`), exactly one per side.
+        """
+        from audio_service.core.decode import AudioDecodeError
+
+        engine.require()
+        sides = []
+        for name, song_id, upload in (("a", a, file_a), ("b", b, file_b)):
+            if (song_id is None) == (upload is None):
+                raise ApiError(
+                    422,
+                    f"give exactly one of {name} (a song) or file_{name} (a clip)",
+                    code="bad_request",
+                    details=[{"field": name}],
+                )
+            sides.append(song_id if song_id is not None else await _read_upload(request, upload, limit))  # type: ignore[arg-type]
+        try:
+            result = await run_in_threadpool(engine.compare, sides[0], sides[1])
+        except AudioDecodeError as exc:
+            raise _decode_error(exc) from exc
+        return result
 
     @app.post("/songs", status_code=201, response_model=AddSongResponse, tags=["index"])
     async def add_song(

@@ -50,6 +50,10 @@ class Settings(BaseServiceSettings):
         return self.root / "models"
 
     @property
+    def catalog_dir(self) -> Path:
+        return self.root / "catalog"
+
+    @property
     def index_dir(self) -> Path:
         return self.root / "index"
 

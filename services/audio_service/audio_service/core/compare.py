@@ -20,9 +20,11 @@ HOP = 2048
 FRAME_S = HOP / SR
 RATIOS = tuple(float(r) for r in np.round(np.exp(np.linspace(np.log(0.8), np.log(1.25), 19)), 4))
 WINDOW_S = 6.0  # the shortest passage considered
+MIN_WINDOW_S = 3.0  # ... or most of a shorter clip, down to this
 THRESHOLD = 0.85  # mean cosine along a diagonal window that counts as the same music
 KEY_CANDIDATES = 3
 TEMPO_WINDOW_S = 15.0
+MAX_FRAMES = 2400  # longer recordings are compared on pooled frames (the matrix stays under 2400 x 2400)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Comparison:
     tempo_ratio: float
     passages: list[Passage]
     matrix: np.ndarray
+    threshold: float = THRESHOLD
 
 
 def chroma_sequence(y: np.ndarray, sr: int = SR) -> np.ndarray:
@@ -68,22 +71,27 @@ def _resample(seq: np.ndarray, ratio: float) -> np.ndarray:
     return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-9)
 
 
-def _diagonal_windows(sim: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every diagonal window of ``width`` frames: ``(scores, i, j)`` with (i, j) its first cell."""
+def _pool(seq: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of every ``factor`` consecutive frames, renormalised: ``(ceil(n / factor), 12)``."""
+    if factor <= 1:
+        return seq
+    n = len(seq)
+    padded = np.concatenate([seq, np.repeat(seq[-1:], (-n) % factor, axis=0)])
+    out = padded.reshape(-1, factor, seq.shape[1]).mean(axis=1)
+    return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-9)
+
+
+def _window_means(sim: np.ndarray, width: int) -> np.ndarray:
+    """``(n - width + 1, m - width + 1)``: cell ``(i, j)`` is the mean of ``sim (n, m)`` along the diagonal window
+    of ``width`` frames starting at ``(i, j)`` (empty when ``width`` exceeds a side)."""
     n, m = sim.shape
-    scores, starts_i, starts_j = [], [], []
-    for offset in range(-(n - width), m - width + 1):
-        diag = np.diagonal(sim, offset)
-        if len(diag) < width:
-            continue
-        sums = np.convolve(diag, np.ones(width) / width, mode="valid")
-        k = np.arange(len(sums))
-        scores.append(sums)
-        starts_i.append(k + max(0, -offset))
-        starts_j.append(k + max(0, offset))
-    if not scores:
-        return np.zeros(0), np.zeros(0, int), np.zeros(0, int)
-    return np.concatenate(scores), np.concatenate(starts_i), np.concatenate(starts_j)
+    if width > n or width > m:
+        return np.zeros((0, 0), np.float32)
+    # Cumulative sums along the diagonals: cum[i + 1, j + 1] = sim[i, j] + cum[i, j].
+    cum = np.zeros((n + 1, m + 1), np.float64)
+    for i in range(n):
+        cum[i + 1, 1:] = sim[i] + cum[i, :-1]
+    return ((cum[width:, width:] - cum[: n - width + 1, : m - width + 1]) / width).astype(np.float32)
 
 
 def compare(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD, max_passages: int = 5) -> Comparison:
@@ -92,12 +100,16 @@ def compare(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD, max_pass
     ``transpose_semitones``: how far ``b`` is transposed from ``a`` (-5..+6); ``tempo_ratio``: ``b``'s speed
     relative to ``a`` (0.9: ``b`` is 10 % slower).
     """
+    factor = -(-max(len(a), len(b)) // MAX_FRAMES)
+    a, b = _pool(a, factor), _pool(b, factor)
+    frame_s = FRAME_S * factor
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     # The key: the shifts that best align the mean chroma are tried (modal music can fool the first one).
     candidates = np.argsort([-float(np.roll(mean_a, k) @ mean_b) for k in range(12)])[:KEY_CANDIDATES]
-    width = max(2, round(WINDOW_S / FRAME_S))
+    # A clip shorter than the window is matched whole (down to MIN_WINDOW_S).
+    width = max(round(MIN_WINDOW_S / frame_s), min(round(WINDOW_S / frame_s), int(0.9 * min(len(a), len(b)))))
     # Tempo and key are judged on long windows (a wrong tempo drifts off the diagonal), passages on short ones.
-    long_width = max(width, min(round(TEMPO_WINDOW_S / FRAME_S), int(0.6 * min(len(a), len(b)))))
+    long_width = max(width, min(round(TEMPO_WINDOW_S / frame_s), int(0.6 * min(len(a), len(b)))))
     best: tuple[float, float, np.ndarray, int] | None = None
     for shift in (int(k) for k in candidates):
         a_key = np.roll(a, shift, axis=1)  # a in b's key
@@ -106,24 +118,25 @@ def compare(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD, max_pass
             if len(b_fast) < width or len(a_key) < width:
                 continue
             sim = a_key @ b_fast.T
-            scores, _, _ = _diagonal_windows(sim, min(long_width, len(b_fast), len(a_key)))
-            top = float(scores.max()) if len(scores) else 0.0
+            scores = _window_means(sim, min(long_width, len(b_fast), len(a_key)))
+            top = float(scores.max()) if scores.size else 0.0
             if best is None or top > best[0]:
                 best = (top, ratio, sim, shift)
     shift = best[3] if best is not None else int(candidates[0])
     transpose = shift if shift <= 6 else shift - 12
     if best is None:
-        return Comparison(0.0, transpose, 1.0, [], np.zeros((0, 0), np.float32))
+        return Comparison(0.0, transpose, 1.0, [], np.zeros((0, 0), np.float32), threshold)
     _, ratio, sim, _ = best
     # b squeezed to `ratio` of its length lines up with a: b plays at `ratio` times a's speed (0.9: 10 % slower).
     tempo_ratio = round(ratio, 4)
-    scores, si, sj = _diagonal_windows(sim, width)
+    windows = _window_means(sim, width)
+    above = np.flatnonzero(windows >= threshold)
     passages: list[Passage] = []
     used = np.zeros(sim.shape, bool)
-    for idx in np.argsort(-scores):
-        if scores[idx] < threshold or len(passages) >= max_passages:
+    for idx in above[np.argsort(-windows.ravel()[above], kind="stable")]:
+        if len(passages) >= max_passages:
             break
-        i, j = int(si[idx]), int(sj[idx])
+        i, j = divmod(int(idx), windows.shape[1])
         if used[i : i + width, j : j + width].any():
             continue
         end = width  # grow along the diagonal while the next frames still match
@@ -132,16 +145,16 @@ def compare(a: np.ndarray, b: np.ndarray, threshold: float = THRESHOLD, max_pass
         used[max(0, i - width) : i + end + width, max(0, j - width) : j + end + width] = True
         passages.append(
             Passage(
-                a_start=round(i * FRAME_S, 2),
-                a_end=round((i + end) * FRAME_S, 2),
-                b_start=round(j * FRAME_S / ratio, 2),
-                b_end=round((j + end) * FRAME_S / ratio, 2),
+                a_start=round(i * frame_s, 2),
+                a_end=round((i + end) * frame_s, 2),
+                b_start=round(j * frame_s / ratio, 2),
+                b_end=round((j + end) * frame_s / ratio, 2),
                 transpose_semitones=transpose,
                 tempo_ratio=tempo_ratio,
-                score=round(float(scores[idx]), 4),
+                score=round(float(windows.ravel()[idx]), 4),
             )
         )
     step_a, step_b = max(1, sim.shape[0] // 128), max(1, sim.shape[1] // 128)
     picture = sim[::step_a, ::step_b][:128, :128].astype(np.float32)
-    similarity = passages[0].score if passages else round(float(scores.max()) if len(scores) else 0.0, 4)
-    return Comparison(similarity if passages else 0.0, transpose, tempo_ratio, passages, picture)
+    similarity = passages[0].score if passages else 0.0
+    return Comparison(similarity, transpose, tempo_ratio, passages, picture, threshold)

@@ -175,6 +175,7 @@ class LibraryAnalyzer:
             "title": item.title or path.stem,
             "artist": item.artist,
             "collection": "library",
+            "path": item.path,  # where comparisons and melody search read the file again
             "duration_s": round(len(y) / SR, 3),
         }
         self.search.add_embedding(item.audio_id, emb, {k: v for k, v in meta.items() if v is not None})

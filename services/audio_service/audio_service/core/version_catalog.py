@@ -35,9 +35,15 @@ VERSIONS_FORMAT = "1"
 MAX_PARTS = 15
 
 
+# Other General MIDI SoundFonts used when installed: Debian's fluid-soundfont-gm (FluidR3_GM, MIT licence), which
+# `make install-dev` installs for the tests and the evaluation. Nothing at run time needs them.
+EXTRA_SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),)
+
+
 def default_soundfonts() -> list[Path]:
-    """The General MIDI SoundFonts versions are drawn from (TimGM6mb.sf2, shipped in the pretty_midi wheel)."""
-    return [soundfont_path()]
+    """The General MIDI SoundFonts versions are drawn from: TimGM6mb.sf2 (shipped in the pretty_midi wheel) and
+    each of :data:`EXTRA_SOUNDFONTS` that is installed."""
+    return [soundfont_path(), *(p for p in EXTRA_SOUNDFONTS if p.is_file())]
 
 
 def versions_hash(n_versions: int, soundfonts: list[Path]) -> str:

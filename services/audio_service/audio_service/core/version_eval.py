@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 CLIP_S = 10.0
-Embed = Callable[[np.ndarray], np.ndarray]  # mono 22.05 kHz waveform (n,) -> vector (d,)
+# mono 22.05 kHz waveform (n,) -> a vector (d,), or (track vector (d,), segment vectors (k, d)) for models that
+# embed passages (a clip is then matched against every passage of the index's songs, best passage per song).
+Embed = Callable[[np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 
 
 def chroma_vector(y: np.ndarray, sr: int = 22050) -> np.ndarray:
@@ -71,6 +73,27 @@ def clip_topk(
     return {f"top{k}": float(np.mean(found[:, :k].any(axis=1))) for k in ks}
 
 
+def clip_topk_segments(
+    queries: np.ndarray,
+    query_works: np.ndarray,
+    index_segments: list[np.ndarray],
+    index_works: np.ndarray,
+    ks: tuple[int, ...] = (1, 10),
+) -> dict[str, float]:
+    """Like :func:`clip_topk` with songs as sets of segment vectors: a song's score is its best segment's cosine.
+
+    Args:
+        queries: ``(q, d)`` clip vectors (one segment each).
+        index_segments: per index song, its ``(k_i, d)`` segment vectors.
+    """
+    owner = np.concatenate([np.full(len(seg), i) for i, seg in enumerate(index_segments)])
+    flat = np.concatenate(index_segments)
+    sim = cosine_similarity(queries, flat)  # (q, total segments)
+    per_song = np.full((len(queries), len(index_segments)), -np.inf, np.float32)
+    np.maximum.at(per_song.T, owner, sim.T)  # best segment of each song
+    return clip_topk(per_song, query_works, index_works, ks)
+
+
 def _middle_clip(y: np.ndarray, sr: int) -> np.ndarray:
     n = int(CLIP_S * sr)
     if len(y) <= n:
@@ -82,7 +105,7 @@ def _middle_clip(y: np.ndarray, sr: int) -> np.ndarray:
 def evaluate_versions(
     versions_dir: str | os.PathLike[str],
     embedders: dict[str, Embed] | None = None,
-    distractors: dict[str, np.ndarray] | None = None,
+    distractors: dict[str, np.ndarray | list[np.ndarray]] | None = None,
     limit: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Track MAP and clip top-1/top-10 of the chroma baseline and of each embedder, on held-out works.
@@ -90,7 +113,8 @@ def evaluate_versions(
     Args:
         embedders: name -> function from a waveform to a vector (the chroma baseline is always measured).
         distractors: name -> ``(n, d)`` vectors of other songs (the whole catalog) added to that method's clip
-            index; for the chroma baseline use the key ``"chroma"`` with ``(n, 12)`` mean chroma vectors.
+            index; for the chroma baseline use the key ``"chroma"`` with ``(n, 12)`` mean chroma vectors; for a
+            passage model, a list of each song's ``(k_i, d)`` segment vectors.
         limit: at most this many held-out works (the first by id).
     """
     from musicrec_common.progress import tqdm
@@ -112,12 +136,21 @@ def evaluate_versions(
     methods: dict[str, Embed] = {"chroma": lambda y: chroma_vector(y)} | dict(embedders or {})
     whole: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     clips: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    segs: dict[str, list[np.ndarray]] = {}
     for v in tqdm(held, desc="versions", unit="version"):
         y, sr = load_audio(root / v["file"])
         clip = _middle_clip(y, sr)
         for name, fn in methods.items():
-            whole[name].append(fn(y))
-            clips[name].append(fn(clip))
+            out = fn(y)
+            if isinstance(out, tuple):  # a passage model: the track vector, its segments, the clip's first segment
+                whole[name].append(out[0])
+                segs.setdefault(name, []).append(out[1])
+                clip_out = fn(clip)
+                clips[name].append(clip_out[1][0] if isinstance(clip_out, tuple) else clip_out)
+            else:
+                whole[name].append(out)
+                clip_vec = fn(clip)
+                clips[name].append(clip_vec if not isinstance(clip_vec, tuple) else clip_vec[0])
     works = np.array([v["work_id"] for v in held])
     # The clip index: each work's first version; the queries: clips of its other versions.
     first: dict[str, int] = {}
@@ -131,12 +164,18 @@ def evaluate_versions(
         compare = key_invariant_similarity if name == "chroma" else cosine_similarity
         index_vectors, index_works = vectors[index_rows], works[index_rows]
         extra = (distractors or {}).get(name)
-        if extra is not None and len(extra):
-            index_vectors = np.concatenate([index_vectors, extra])
-            index_works = np.concatenate([index_works, np.array(["\x00distractor"] * len(extra))])
-        results[name] = {"map": track_map(compare(vectors, vectors), works)} | clip_topk(
-            compare(clip_vectors[query_rows], index_vectors), works[query_rows], index_works
-        )
+        if name in segs:  # songs as passages: the clip is matched to each song's best passage
+            index_segs = [segs[name][i] for i in index_rows]
+            if extra is not None and len(extra):
+                index_segs += [np.atleast_2d(e) for e in extra]
+                index_works = np.concatenate([index_works, np.array(["\x00distractor"] * len(extra))])
+            clip_scores = clip_topk_segments(clip_vectors[query_rows], works[query_rows], index_segs, index_works)
+        else:
+            if extra is not None and len(extra):
+                index_vectors = np.concatenate([index_vectors, extra])
+                index_works = np.concatenate([index_works, np.array(["\x00distractor"] * len(extra))])
+            clip_scores = clip_topk(compare(clip_vectors[query_rows], index_vectors), works[query_rows], index_works)
+        results[name] = {"map": track_map(compare(vectors, vectors), works)} | clip_scores
         results[name]["n_versions"] = float(len(held))
         results[name]["n_works"] = float(len(first))
     return results

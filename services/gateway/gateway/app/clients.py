@@ -13,6 +13,7 @@ import httpx
 from musicrec_common.schemas import (
     AudioSimilarResponse,
     ClipQueryResponse,
+    CompareResponse,
     FoldInRequest,
     LibraryAnalyzeRequest,
     LibraryAnalyzeResponse,
@@ -122,6 +123,15 @@ class AudioClient(ServiceClient):
             timeout=max(self.timeout_s, 15.0),
             params={"n": n},
             files={"file": (name, data, content_type)},
+        )
+
+    async def compare(self, a: str | tuple[str, bytes, str], b: str | tuple[str, bytes, str]) -> CompareResponse:
+        """Compare two sides, each an audio id or an uploaded clip ``(name, bytes, content type)``."""
+        data = {name: side for name, side in (("a", a), ("b", b)) if isinstance(side, str)}
+        files = {f"file_{name}": side for name, side in (("a", a), ("b", b)) if not isinstance(side, str)}
+        # Two whole recordings are decoded and aligned: allow at least 30 s.
+        return await self._call(
+            CompareResponse, "POST", "/compare", timeout=max(self.timeout_s, 30.0), data=data, files=files or None
         )
 
     async def map(self) -> MapResponse:

@@ -390,6 +390,38 @@ class SoundQueryOut(BaseModel):
     degraded: list[str]
 
 
+class PassageOut(BaseModel):
+    """A passage both recordings share, in seconds of each."""
+
+    a_start: float
+    a_end: float
+    b_start: float
+    b_end: float
+    transpose_semitones: int
+    tempo_ratio: float
+    score: float
+
+
+class CompareOut(BaseModel):
+    """What two recordings share. ``a`` / ``b``: the songs compared (null for an uploaded clip);
+    ``transpose_semitones``: how far ``b`` is transposed from ``a``; ``tempo_ratio``: ``b``'s speed relative to
+    ``a``; ``matrix``: the cross-similarity picture (rows: ``a``'s time, columns: ``b``'s; at most 128 x 128, 0-1);
+    ``verdict``: ``same music`` when a passage reaches the threshold, else ``no shared passage``."""
+
+    a: SongOut | None
+    b: SongOut | None
+    similarity: float
+    threshold: float
+    verdict: Literal["same music", "no shared passage"]
+    transpose_semitones: int
+    tempo_ratio: float
+    a_duration_s: float
+    b_duration_s: float
+    passages: list[PassageOut]
+    matrix: list[list[float]]
+    degraded: list[str]
+
+
 class MapPoint(BaseModel):
     song_id: int
     x: float

@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from musicrec_common import keys
-from musicrec_common.schemas import ErrorBody, ErrorResponse
 from musicrec_common.schemas import MapPoint as AudioMapPoint
 from musicrec_common.web import ApiError
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.app import recommending
-from gateway.app.deps import State, User, client_address, state_stamp
+from gateway.app.deps import State, User, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected
 from gateway.app.schemas import (
     MapOut,
@@ -27,10 +26,7 @@ from gateway.app.schemas import (
     RadioOut,
     RecItem,
     RecsOut,
-    Segment,
     SongOut,
-    SoundMatch,
-    SoundQueryOut,
     WhyOut,
 )
 from gateway.app.state import AppState
@@ -220,59 +216,6 @@ async def radio(state: State, song_id: int, scope: ScopeParam = None) -> RadioOu
         scope=used,
         items=_items(fused, await _named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
-    )
-
-
-@router.post(
-    "/api/audio/query",
-    response_model=SoundQueryOut,
-    tags=["audio"],
-    responses={429: {"model": ErrorResponse, "description": "Too many sound searches from this address"}},
-)
-async def query_by_sound(
-    state: State, request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10
-) -> SoundQueryOut:
-    """Upload a clip (≤ MAX_UPLOAD_MB): songs that sound like it, with the matching segments.
-
-    Open to anonymous visitors, so each address gets AUDIO_QUERY_LIMIT searches per AUDIO_QUERY_WINDOW_S
-    (every attempt counts, a rejected file too: decoding it cost the service as much).
-    """
-    await state.audio_query_limiter.take([f"ip:{client_address(request)}"], "sound searches from this address")
-    limit = int(state.settings.max_upload_mb * 1024 * 1024)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise ApiError(413, f"the clip is larger than {state.settings.max_upload_mb:g} MB", code="payload_too_large")
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise ApiError(413, f"the clip is larger than {state.settings.max_upload_mb:g} MB", code="payload_too_large")
-    if not data:
-        raise ApiError(422, "the uploaded file is empty", code="bad_audio", details=[{"field": "file"}])
-    name = (file.filename or "clip").replace("/", "_").replace("\\", "_")[-128:]
-    try:
-        body = await state.audio.query(name, data, file.content_type or "application/octet-stream", n)
-    except ServiceRejected as exc:
-        try:
-            err = ErrorResponse.model_validate(exc.body).error
-        except ValidationError:
-            err = ErrorBody(code="bad_audio", message="unreadable audio")
-        raise ApiError(
-            exc.status if 400 <= exc.status < 500 else 422, err.message, code=err.code, details=err.details
-        ) from exc
-    except ServiceDown:
-        state.metrics.inc("gateway_degraded_responses_total", component="audio")
-        return SoundQueryOut(items=[], degraded=["audio"])
-    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [i.song_id for i in body.items], ())
-    return SoundQueryOut(
-        items=[
-            SoundMatch(
-                song=SongOut.of(by_audio[i.song_id]),
-                score=i.score,
-                segments=[Segment(**seg.model_dump()) for seg in i.segments],
-            )
-            for i in body.items
-            if i.song_id in by_audio
-        ],
-        degraded=[],
     )
 
 

@@ -1,0 +1,274 @@
+"""The version embedding: "the same song, played another way" (other key, tempo, instruments, voicing).
+
+A small Keras CNN reads a chroma segment (:data:`SEGMENT_FRAMES` frames of 12 pitch classes, ~10 s) and returns a
+unit vector. Its convolutions wrap around the pitch-class axis (the last class is the neighbour of the first) and
+it takes the maximum over that axis at the end, so transposing the input by any number of semitones gives exactly
+the same vector: key invariance is built in, not learned. Tempo and instrumentation invariance are learned:
+training pairs are corresponding passages of two versions of one work (their positions mapped through each
+version's tempo), and the loss (NT-Xent) pulls them together and pushes the other works of the batch away.
+
+A song is a set of segment vectors (one every :data:`SEGMENT_HOP` frames, ~5 s), so a 10 s clip can match a
+passage of a whole song (as ByteCover3 does for short queries); its track vector is their normalised mean.
+
+Only standard layers (``Cropping2D``/``Concatenate`` make the circular padding), so ``model.keras`` loads without
+custom objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio_service.core.compare import FRAME_S, chroma_sequence
+
+SEGMENT_FRAMES = 108  # ~10 s of chroma frames (hop 2048 at 22.05 kHz)
+SEGMENT_HOP = 54  # a segment every ~5 s
+EMBED_DIM = 128
+
+
+def segments(chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``chroma (n, 12)`` into ``(k, SEGMENT_FRAMES, 12)`` segments and their start times ``(k,)`` in seconds.
+
+    A recording shorter than a segment is repeated to fill it (a short clip still gets one segment).
+    """
+    n = len(chroma)
+    if n == 0:
+        return np.zeros((0, SEGMENT_FRAMES, 12), np.float32), np.zeros(0, np.float32)
+    if n < SEGMENT_FRAMES:
+        chroma = np.concatenate([chroma] * (SEGMENT_FRAMES // n + 1))[:SEGMENT_FRAMES]
+        n = SEGMENT_FRAMES
+    starts = list(range(0, n - SEGMENT_FRAMES + 1, hop))
+    if starts[-1] != n - SEGMENT_FRAMES:
+        starts.append(n - SEGMENT_FRAMES)  # the end of the song too
+    segs = np.stack([chroma[s : s + SEGMENT_FRAMES] for s in starts]).astype(np.float32)
+    return segs, (np.array(starts, np.float32) * FRAME_S)
+
+
+def _circular_conv(x: Any, filters: int, name: str) -> Any:
+    """3 x 3 convolution, zero-padded in time and wrapped around the 12 pitch classes: ``(T, 12, C) -> (T, 12, F)``."""
+    from keras import layers
+
+    last = layers.Cropping2D(((0, 0), (11, 0)), name=f"{name}_last")(x)
+    first = layers.Cropping2D(((0, 0), (0, 11)), name=f"{name}_first")(x)
+    x = layers.Concatenate(axis=2, name=f"{name}_wrap")([last, x, first])
+    x = layers.ZeroPadding2D(((1, 1), (0, 0)), name=f"{name}_pad")(x)
+    x = layers.Conv2D(filters, 3, padding="valid", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_version_model(embed_dim: int = EMBED_DIM, widths: tuple[int, ...] = (24, 48, 96, 128)) -> Any:
+    """Input ``(batch, SEGMENT_FRAMES, 12)`` chroma → ``(batch, embed_dim)`` unit vectors, transposition-invariant."""
+    import keras
+    from keras import layers
+
+    inp = keras.Input(shape=(SEGMENT_FRAMES, 12), name="chroma")
+    x = layers.Reshape((SEGMENT_FRAMES, 12, 1))(inp)
+    for i, width in enumerate(widths):
+        x = _circular_conv(x, width, f"conv{i}a")
+        if i > 0:
+            x = _circular_conv(x, width, f"conv{i}b")
+        if i < len(widths) - 1:
+            x = layers.MaxPooling2D((2, 1), name=f"pool{i}")(x)  # time only: the pitch axis stays whole
+    x = layers.MaxPooling2D((1, 12), name="any_key")(x)  # the best transposition: (T', 1, C)
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    x = layers.Dense(256, activation="relu", name="fc")(x)
+    x = layers.Dense(embed_dim, name="proj")(x)
+    out = layers.UnitNormalization(name="l2")(x)
+    return keras.Model(inp, out, name="version_embedder")
+
+
+@dataclass
+class VersionTrainConfig:
+    steps: int = 2000
+    minutes: float = 20.0
+    batch: int = 64  # works per step (two versions each)
+    temperature: float = 0.1
+    learning_rate: float = 2e-3
+    stretch: float = 0.12  # extra random tempo change of each crop (x 1 +- stretch)
+    noise: float = 0.05
+    seed: int = 0
+
+
+def version_chroma(versions_dir: str | os.PathLike[str], records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Chroma ``(n, 12)`` float16 of every version, cached in ``DIR/chroma.npz`` (computed for new ones only)."""
+    from musicrec_common.progress import tqdm
+
+    from audio_service.core.decode import load_audio
+
+    root = Path(versions_dir)
+    cache = root / "chroma.npz"
+    have: dict[str, np.ndarray] = {}
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as z:
+            have = {k: z[k] for k in z.files}
+    todo = [r for r in records if r["id"] not in have]
+    for r in tqdm(todo, desc="chroma", unit="version", disable=not todo):
+        y, sr = load_audio(root / r["file"])
+        have[r["id"]] = chroma_sequence(y, sr).astype(np.float16)
+    if todo:
+        tmp = root / "chroma.tmp.npz"
+        np.savez(tmp, **have)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+        os.replace(tmp, cache)
+    return have
+
+
+def _crop(seq: np.ndarray, start: int, rng: np.random.Generator, stretch: float, noise: float) -> np.ndarray:
+    """``SEGMENT_FRAMES`` frames of ``seq (n, 12)`` from ``start``, time-stretched by a random factor, noised."""
+    factor = float(np.exp(rng.uniform(np.log(1 - stretch), np.log(1 + stretch))))
+    pos = start + np.arange(SEGMENT_FRAMES) * factor
+    pos = np.clip(pos, 0, len(seq) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(seq) - 1)
+    w = (pos - lo)[:, None]
+    out = (1 - w) * seq[lo].astype(np.float32) + w * seq[hi].astype(np.float32)
+    out = np.maximum(out + rng.normal(0, noise, out.shape), 0)
+    return (out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-6)).astype(np.float32)
+
+
+def training_pairs(
+    works: list[list[dict[str, Any]]],
+    chroma: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    batch: int,
+    stretch: float,
+    noise: float,
+) -> np.ndarray:
+    """``(2 * batch, SEGMENT_FRAMES, 12)``: rows ``2k`` and ``2k + 1`` are corresponding passages of two versions of
+    one work (a point of the score mapped to each version's time through its tempo)."""
+    picks = rng.choice(len(works), size=batch, replace=len(works) < batch)
+    out = np.empty((2 * batch, SEGMENT_FRAMES, 12), np.float32)
+    for k, w in enumerate(picks):
+        a, b = rng.choice(len(works[w]), size=2, replace=False)
+        va, vb = works[w][a], works[w][b]
+        sa, sb = chroma[va["id"]], chroma[vb["id"]]
+        # Score time covered by both versions, in seconds at the score's tempo (version time x its tempo).
+        cover = min(len(sa) * FRAME_S * va["tempo"], len(sb) * FRAME_S * vb["tempo"])
+        seg_score_s = SEGMENT_FRAMES * FRAME_S * max(va["tempo"], vb["tempo"])
+        t = rng.uniform(0, max(cover - seg_score_s, 0.0))
+        out[2 * k] = _crop(sa, int(t / va["tempo"] / FRAME_S), rng, stretch, noise)
+        out[2 * k + 1] = _crop(sb, int(t / vb["tempo"] / FRAME_S), rng, stretch, noise)
+    return out
+
+
+def train_version_model(
+    versions_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: VersionTrainConfig | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train on the versioned catalog's training works only; write a new ``OUT/<version>/model.keras``."""
+    import keras
+    import tensorflow as tf
+    from musicrec_common.progress import tqdm
+
+    from audio_service.core.artifacts import new_version_dir, set_current
+    from audio_service.core.version_catalog import load_versions
+
+    cfg = config or VersionTrainConfig()
+    rng = np.random.default_rng(cfg.seed)
+    keras.utils.set_random_seed(cfg.seed)
+    records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
+    by_work: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_work.setdefault(r["work_id"], []).append(r)
+    works = [v for v in by_work.values() if len(v) >= 2]
+    if len(works) < 4:
+        raise ValueError(f"{versions_dir}: {len(works)} training works with two versions; need at least 4")
+    chroma = version_chroma(versions_dir, [r for w in works for r in w])
+    model = build_version_model()
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(cfg.steps, 1), alpha=0.05)
+    optimizer = keras.optimizers.Adam(schedule)
+    labels = tf.constant(np.arange(2 * cfg.batch) ^ 1)  # row 2k's positive is 2k + 1 and back
+
+    @tf.function(reduce_retracing=True)
+    def step(x: Any) -> Any:
+        with tf.GradientTape() as tape:
+            z = model(x, training=True)
+            logits = tf.matmul(z, z, transpose_b=True) / cfg.temperature
+            logits -= 1e9 * tf.eye(tf.shape(z)[0])  # never the row itself
+            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    started = time.monotonic()
+    losses: list[float] = []
+    done = 0
+    bar = tqdm(total=cfg.steps, desc="version model", unit="step", disable=not progress)
+    for done in range(1, cfg.steps + 1):
+        x = training_pairs(works, chroma, rng, cfg.batch, cfg.stretch, cfg.noise)
+        losses.append(float(step(tf.constant(x))))
+        bar.update(1)
+        if done % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        if time.monotonic() - started > cfg.minutes * 60:
+            break
+    bar.close()
+    folder = new_version_dir(out_dir, prefix="m")
+    model.save(folder / "model.keras")
+    summary = {
+        "kind": "version_model",
+        "steps": done,
+        "seconds": round(time.monotonic() - started, 1),
+        "final_loss": round(float(np.mean(losses[-50:])), 4),
+        "n_train_works": len(works),
+        "n_train_versions": sum(len(w) for w in works),
+        "config": asdict(cfg),
+        "segment_frames": SEGMENT_FRAMES,
+        "segment_hop": SEGMENT_HOP,
+        "frame_s": FRAME_S,
+    }
+    (folder / "meta.json").write_text(json.dumps(summary, indent=1))
+    set_current(out_dir, folder.name)
+    return summary | {"path": str(folder)}
+
+
+class VersionEmbedder:
+    """A loaded version model: chroma → segment vectors. Thread-safe (the traced function is read-only)."""
+
+    def __init__(self, model: Any, meta: dict[str, Any], version: str) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.meta = meta
+        self.version = version
+        self.dim = int(model.output_shape[-1])
+        self._lock = threading.Lock()
+        self._fn = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([None, SEGMENT_FRAMES, 12], tf.float32)],
+            reduce_retracing=True,
+        )
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str]) -> VersionEmbedder:
+        """Load ``DIR/current`` (or DIR itself when it holds ``model.keras``)."""
+        import keras
+
+        from audio_service.core.artifacts import current_dir
+
+        root = Path(model_dir)
+        folder = root if (root / "model.keras").exists() else current_dir(root)
+        model = keras.saving.load_model(folder / "model.keras", compile=False)
+        meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
+        return cls(model, meta, folder.name)
+
+    def embed_segments(self, segs: np.ndarray, batch: int = 256) -> np.ndarray:
+        """``(k, SEGMENT_FRAMES, 12)`` → ``(k, D)`` unit vectors."""
+        out = [np.asarray(self._fn(segs[i : i + batch].astype(np.float32))) for i in range(0, len(segs), batch)]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def embed_chroma(self, chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(track (D,), segment vectors (k, D), starts (k,) s)`` of a chroma sequence ``(n, 12)``."""
+        segs, starts = segments(chroma.astype(np.float32), hop)
+        vecs = self.embed_segments(segs)
+        track = vecs.mean(axis=0)
+        return (track / (np.linalg.norm(track) + 1e-9)).astype(np.float32), vecs, starts
