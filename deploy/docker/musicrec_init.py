@@ -47,6 +47,7 @@ ALWAYS = frozenset({"migrate", "import-msd", "demo-users", "scan-library", "expo
 OUTPUTS: dict[str, Callable[[Path], Path]] = {
     "train-cf": lambda var: var / "cf_models" / "current.json",
     "audio-catalog": lambda var: var / "audio" / "catalog" / "catalog.json",
+    "audio-melodies": lambda var: var / "audio" / "catalog" / "melodies.npz",
     "audio-train": lambda var: var / "audio" / "models" / "current",
     "audio-index": lambda var: var / "audio" / "index",
     "audio-map": lambda var: var / "audio" / "map.json",

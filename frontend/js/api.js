@@ -106,6 +106,7 @@ export const songs = {
   similar: (id, mode, n = 12, signal, scope) =>
     api(`/api/songs/${encodeURIComponent(id)}/similar`, { query: { mode, n, scope }, signal }),
   radio: (id, scope) => api(`/api/songs/${encodeURIComponent(id)}/radio`, { query: { scope } }),
+  versions: (id, n = 10, signal) => api(`/api/songs/${encodeURIComponent(id)}/versions`, { query: { n }, signal }),
 };
 
 export const me = {
@@ -145,6 +146,12 @@ export const audioQuery = (file, filename) => {
   const form = new FormData();
   form.append("file", file, filename || file.name || "clip");
   return api("/api/audio/query", { method: "POST", form });
+};
+
+export const humQuery = (file, filename) => {
+  const form = new FormData();
+  form.append("file", file, filename || file.name || "hum");
+  return api("/api/audio/hum", { method: "POST", form });
 };
 
 /** Compare two recordings: each side a song id or a File (a clip); the first non-null of each pair is sent. */

@@ -162,3 +162,41 @@ def test_evaluate_and_cli(
     assert len(points) == len(json.loads((tiny_catalog[0] / "catalog.json").read_text())["songs"])
     assert {"id", "x", "y", "collection"} <= set(points[0])
     assert (tmp_path / "report.png").exists() and "precision@10" in (tmp_path / "report.md").read_text()
+
+
+def test_evaluate_with_phone_conditions_versions_and_humming(
+    tiny_catalog: tuple[Path, dict[str, Any]],
+    tiny_model: tuple[Path, dict[str, Any]],
+    tiny_index: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """The evaluation contract's extra keys, on the tiny catalog (generated renders; figures not meaningful)."""
+    import shutil
+
+    from audio_service.cli import main
+    from audio_service.core.version_catalog import build_versions
+    from audio_service.core.version_model import build_version_model
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(tiny_catalog[0], catalog)
+    assert main(["build-melodies", "--catalog", str(catalog), "--workers", "1"]) == 0
+    versions = tmp_path / "versions"
+    build_versions(versions, n_versions=2, limit=3, held_out=1.0, workers=1, progress=False)
+    vmodel = tmp_path / "vmodel"
+    vmodel.mkdir()
+    build_version_model(widths=(8, 8, 8, 8)).save(vmodel / "model.keras")
+    out = tmp_path / "eval.json"
+    argv = ["evaluate", "--catalog", str(catalog), "--model-dir", str(tiny_model[0]), "--index-dir", str(tiny_index[0])]
+    argv += ["--json", str(out), "--report", str(tmp_path / "report.md"), "--limit", "2", "--conditions"]
+    argv += ["--versions", str(versions), "--version-model-dir", str(vmodel), "--hum", "--hum-limit", "2"]
+    assert main(argv) == 0
+    result = json.loads(out.read_text())
+    assert set(result["id_conditions"]) == {"clean", "phone", "reverb", "noise5db", "speed10", "lossy"}
+    assert all(0 <= c["top1"] <= c["top10"] <= 1 and c["n"] == 2 for c in result["id_conditions"].values())
+    assert set(result["versions"]) == {"cnn", "version_model", "chroma"}
+    for m in result["versions"].values():
+        assert {"map", "top1", "top10"} <= set(m) and 0 <= m["map"] <= 1
+    assert {"top1", "top10", "mrr"} <= set(result["hum"]) and 0 <= result["hum"]["mrr"] <= 1
+    report = (tmp_path / "report.md").read_text()
+    assert "phone microphone" in report and "Other versions" in report and "humming" in report
+    assert {"models", "n_songs", "model_version"} <= set(result)  # the existing keys stay

@@ -143,6 +143,45 @@ def test_compare_a_song_without_a_recording_is_404(stack: Any, client: httpx.Cli
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "no_recording"
 
 
+def test_hum_a_catalog_tune(stack: Any, client: httpx.Client) -> None:
+    """A synthetic hummed rendition (audio_service's generated voice, not a person) of a catalog song's tune."""
+    import soundfile as sf
+    from audio_service.core.melody import HUM_SR, synth_hum
+    from gateway.db.models import Song
+    from gateway.db.session import make_engine
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    with np.load(stack.tmp / "var" / "audio" / "catalog" / "melodies.npz") as z:
+        melodies = {k: z[k] for k in z.files}
+    audio_id = max(melodies, key=lambda k: len(melodies[k]))
+    engine = make_engine(stack.env["DATABASE_URL"])
+    with Session(engine) as db:
+        wanted = db.scalars(select(Song.id).where(Song.audio_id == audio_id)).one()
+    engine.dispose()
+    y, _ = synth_hum(melodies[audio_id][:28], np.random.default_rng(11))
+    buf = io.BytesIO()
+    sf.write(buf, y, HUM_SR, format="WAV")
+    resp = client.post("/api/audio/hum", files={"file": ("hum.wav", buf.getvalue(), "audio/wav")})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["degraded"] == [] and body["sung_s"] > 2 and body["n_melodies"] >= 8
+    ids = [i["song"]["id"] for i in body["items"]]
+    assert wanted in ids[:10], (wanted, ids)
+    item = body["items"][ids.index(wanted)]
+    assert 0 <= item["song_start"] < item["song_end"] and item["score"] > 0
+    # Music that is not a tune, and a file that is not audio.
+    noise = client.post(
+        "/api/audio/hum",
+        files={
+            "file": ("noise.wav", wav_bytes(np.random.default_rng(1).normal(0, 0.2, 22050 * 4), 22050), "audio/wav")
+        },
+    )
+    assert noise.status_code == 200 and noise.json()["items"] == []
+    bad = client.post("/api/audio/hum", files={"file": ("x.ogg", os.urandom(2048), "audio/ogg")})
+    assert bad.status_code == 415 and bad.json()["error"]["code"] == "bad_audio"
+
+
 def test_oversized_upload_is_refused_before_forwarding(client: httpx.Client) -> None:
     big = b"\0" * (21 * 1024 * 1024)
     resp = client.post("/api/audio/query", files={"file": ("big.wav", big, "audio/wav")})
@@ -161,6 +200,8 @@ def test_catalog_map_and_audio_down(stack: Any, client: httpx.Client) -> None:
         assert query.status_code == 200 and query.json()["degraded"] == ["audio"]
         compared = client.post("/api/audio/compare", data={"a": song["id"], "b": song["id"]})
         assert compared.status_code == 200 and compared.json()["degraded"] == ["audio"]
+        hummed = client.post("/api/audio/hum", files={"file": ("a.wav", b"RIFF" + b"\0" * 100, "audio/wav")})
+        assert hummed.status_code == 200 and hummed.json()["degraded"] == ["audio"]
     finally:
         stack.procs["audio_service"].start()
         wait_http(stack.url("audio_service", "/health"), timeout=120, proc=stack.procs["audio_service"])

@@ -88,6 +88,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/songs/{song_id}/radio"): "public",
     ("POST", "/api/audio/query"): "public",
     ("POST", "/api/audio/compare"): "public",
+    ("POST", "/api/audio/hum"): "public",
+    ("GET", "/api/songs/{song_id}/versions"): "public",
     ("GET", "/api/catalog/map"): "public",
     ("GET", "/api/library"): "public",
     ("GET", "/api/library/albums"): "public",
@@ -208,7 +210,7 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"name": "matrix"}
     elif path == "/api/me/imports":
         kwargs["files"] = {"file": ("history.csv", b"artist,album,title,date\n", "text/csv")}  # valid, no rows
-    elif path == "/api/audio/query":
+    elif path in ("/api/audio/query", "/api/audio/hum"):
         kwargs["files"] = {"file": ("clip.ogg", b"OggS" + b"\0" * 64, "audio/ogg")}
     elif path == "/api/audio/compare":
         kwargs["files"] = {

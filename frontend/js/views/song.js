@@ -148,6 +148,53 @@ function similarSection(song, mode, title, subtitle, ctx) {
   return el;
 }
 
+/** Songs that may play the same music (another key, tempo or instruments), each with a link to compare. */
+function versionsSection(song, ctx) {
+  const body = h("div", { class: "section-body" }, loading("Looking for other versions…"));
+  const el = h(
+    "section",
+    { class: "shelf", id: "possible-versions", "aria-labelledby": "versions-title" },
+    h("div", { class: "shelf-head" }, h("div", {}, h("h2", { id: "versions-title", text: "Possible versions" }), h("p", { class: "muted", text: "The same music in another key, tempo or arrangement" }))),
+    body,
+  );
+  async function load() {
+    try {
+      const data = await songsApi.versions(song.id, 10, ctx.signal);
+      const items = data.items || [];
+      if (!items.length) {
+        const why = (data.degraded || []).length
+          ? "The sound service is not answering right now."
+          : data.ready
+            ? "No other recording plays this music."
+            : "This song's passages are still being analysed. Try again in a minute.";
+        mount(body, h("p", { class: "muted", text: why }));
+        return;
+      }
+      mount(
+        body,
+        h(
+          "ol",
+          { class: "version-list" },
+          items.map((it) =>
+            h(
+              "li",
+              { class: "version-row", dataset: { songId: String(it.song.id) } },
+              cover(it.song, "sm"),
+              h("div", { class: "version-body" }, h("a", { class: "row-title", href: `#/song/${it.song.id}`, text: songTitle(it.song) }), h("span", { class: "row-sub", text: `${songArtist(it.song)} · ${Math.round(it.score * 100)} % alike · ${Math.round(it.coverage * 100)} % of this song's passages` })),
+              h("a", { class: "button button-ghost", href: `#/compare?a=${song.id}&b=${it.song.id}`, "aria-label": `Compare with ${songTitle(it.song)}` }, icon("compare", 16), "Compare"),
+            ),
+          ),
+        ),
+      );
+    } catch (err) {
+      if (err && err.name === "AbortError") return;
+      mount(body, errorState(err, { what: "possible versions", retry: load }));
+    }
+  }
+  load();
+  return el;
+}
+
 function radioButton(song) {
   const btn = h("button", { type: "button", class: "button button-ghost", id: "radio-button" }, icon("radio", 18), "Start radio");
   btn.addEventListener("click", async () => {
@@ -271,6 +318,7 @@ export async function render(root, ctx) {
     ),
     similarSection(song, "cf", "Listeners also played", "Similar by who listens to it", ctx),
     similarSection(song, "audio", "Sounds like this", "Similar by sound", ctx),
+    song.has_audio ? versionsSection(song, ctx) : null,
     details(detail) ? h("section", { class: "about", "aria-labelledby": "about-title" }, h("h2", { id: "about-title", text: "About" }), details(detail)) : null,
   );
 }

@@ -1,5 +1,6 @@
-// Search by sound: drop or pick a clip (or record one), then show the matching songs and segments.
-import { ApiError, audioQuery } from "../api.js";
+// Search by sound: drop or pick a clip (or record one), then show the matching songs and segments. Two modes:
+// music playing (sound-alike songs and where) and humming or singing a tune (songs whose melody it follows).
+import { ApiError, audioQuery, humQuery } from "../api.js";
 import { formatTime, h, icon, mount, plural, songArtist, songTitle } from "../dom.js";
 import * as player from "../player.js";
 import { cover } from "../components/cover.js";
@@ -8,6 +9,22 @@ import { degradedNames, describeError, empty, loading } from "../components/stat
 
 const MAX_BYTES = 20 * 1024 * 1024;
 const RECORD_S = 12;
+const MODES = {
+  sound: { label: "Music playing", intro: "Play us a few seconds of music and we will find the songs in the catalog that sound like it, and where.", recording: "Recording… hold your device near the music.", busy: "Listening to your clip…" },
+  hum: { label: "Hum or sing", intro: "Hum, sing or whistle a tune for 5-15 seconds, in any key and at your own pace: we find the songs whose melody it follows.", recording: "Recording… hum or sing the tune.", busy: "Following your melody…" },
+};
+
+/** A hum answer in the shape of a sound answer: the matched passage as the one segment. */
+function humAsMatches(data) {
+  return {
+    degraded: data.degraded || [],
+    items: (data.items || []).map((it) => ({
+      song: it.song,
+      score: it.score,
+      segments: [{ query_start: 0, query_end: data.sung_s || 0, song_start: it.song_start, song_end: it.song_end, score: it.score }],
+    })),
+  };
+}
 
 function recordingSupport() {
   if (!window.isSecureContext) return "Recording needs a secure (https or localhost) page.";
@@ -85,18 +102,37 @@ function uploadError(err) {
 export async function render(root, ctx) {
   ctx.setTitle("Search by sound");
   const dom = draw();
-  const state = { previewUrl: null, busy: false };
+  const state = { previewUrl: null, busy: false, mode: ctx.query.get("mode") === "hum" ? "hum" : "sound" };
+  const intro = h("p", { class: "muted", id: "sound-intro" });
+  const modes = h(
+    "div",
+    { class: "mode-switch", role: "radiogroup", "aria-label": "What are you playing?" },
+    Object.entries(MODES).map(([key, m]) => {
+      const btn = h("button", { type: "button", role: "radio", class: "chip", id: `mode-${key}`, text: m.label });
+      btn.addEventListener("click", () => setMode(key));
+      return btn;
+    }),
+  );
+  function setMode(mode) {
+    state.mode = mode;
+    intro.textContent = MODES[mode].intro;
+    dom.state = state;
+    for (const key of Object.keys(MODES)) modes.querySelector(`#mode-${key}`).setAttribute("aria-checked", String(key === mode));
+    ctx.setQuery(mode === "hum" ? { mode } : {});
+  }
   ctx.onCleanup(() => state.previewUrl && URL.revokeObjectURL(state.previewUrl));
   const search = (blob, name) => load(state, dom, ctx, blob, name);
   bindFiles(dom, search);
   bindMicrophone(dom, ctx, search);
   mount(
     root,
-    h("div", { class: "page-head" }, h("h1", { text: "Search by sound" }), h("p", { class: "muted", text: "Play us a few seconds of music and we will find the songs in the catalog that sound like it, and where." })),
+    h("div", { class: "page-head" }, h("h1", { text: "Search by sound" }), intro),
+    modes,
     dom.drop,
     dom.clipBox,
     dom.results,
   );
+  setMode(state.mode);
 }
 
 // --- draw: the drop zone, the clip preview, the results area ----------------------------------------
@@ -127,11 +163,12 @@ function draw() {
   };
 }
 
-function drawMatches(results, data) {
+function drawMatches(results, data, mode = "sound") {
   const items = (data && data.items) || [];
   const degraded = (data && data.degraded) || [];
   if (!items.length) {
-    mount(results, h("h2", { id: "sound-results-title", text: "Matches" }), empty("No matching songs", degraded.length ? "Sound matching is limited right now. Try again later." : "Try a longer or clearer clip."));
+    const hint = mode === "hum" ? "Hum a little longer (5-15 s), one clear note at a time." : "Try a longer or clearer clip.";
+    mount(results, h("h2", { id: "sound-results-title", text: "Matches" }), empty("No matching songs", degraded.length ? "Sound matching is limited right now. Try again later." : hint));
     return;
   }
   mount(
@@ -178,10 +215,11 @@ async function load(state, dom, ctx, blob, name) {
     h("div", { class: "clip-info" }, icon("music", 20), h("span", { class: "clip-name", text: name }), h("span", { class: "muted", text: `${(blob.size / 1024 / 1024).toFixed(1)} MB` })),
     h("audio", { controls: true, src: state.previewUrl, class: "clip-audio", "aria-label": "Your clip" }),
   );
-  mount(results, loading("Listening to your clip…"));
+  const mode = state.mode;
+  mount(results, loading(MODES[mode].busy));
   try {
-    const data = await audioQuery(blob, name);
-    if (ctx.isActive()) drawMatches(results, data);
+    const data = mode === "hum" ? humAsMatches(await humQuery(blob, name)) : await audioQuery(blob, name);
+    if (ctx.isActive()) drawMatches(results, data, mode);
   } catch (err) {
     if (ctx.isActive()) drawError(results, err);
   } finally {
@@ -213,7 +251,8 @@ function bindFiles({ drop, pick, fileInput }, search) {
   });
 }
 
-function bindMicrophone({ recordBtn, recordNote }, ctx, search) {
+function bindMicrophone(dom, ctx, search) {
+  const { recordBtn, recordNote } = dom;
   const unsupported = recordingSupport();
   if (unsupported) {
     recordBtn.disabled = true;
@@ -259,7 +298,7 @@ function bindMicrophone({ recordBtn, recordNote }, ctx, search) {
     recordBtn.classList.add("is-recording");
     mount(recordBtn, icon("stop", 18), label);
     label.textContent = `Stop (${left} s)`;
-    recordNote.textContent = "Recording… hold your device near the music.";
+    recordNote.textContent = MODES[(dom.state && dom.state.mode) || "sound"].recording;
     tick = setInterval(() => {
       left -= 1;
       label.textContent = `Stop (${Math.max(left, 0)} s)`;

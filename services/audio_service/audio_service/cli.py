@@ -47,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="at most N held-out works")
     p.add_argument("--json", type=Path, default=None)
 
+    p = sub.add_parser("build-melodies", help="read the tune of every catalog song from its score (query by humming)")
+    p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    p.add_argument("--workers", type=int, default=2)
+
+    p = sub.add_parser("evaluate-hum", help="synthetic hummed queries of held-out works against every melody")
+    p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    p.add_argument("--limit", type=int, default=None, help="at most N queries")
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("train-versions", help="train the version model on the versioned catalog's training works")
     p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
     p.add_argument("--out", type=Path, default=Path("var/audio/version_models"))
@@ -84,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--map", type=Path, default=None, help="map.json (default: beside --json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N held-out songs")
+    p.add_argument("--conditions", action="store_true", help="identification under phone-microphone conditions")
+    p.add_argument("--versions", type=Path, default=None, help="versioned catalog: find other versions")
+    p.add_argument("--version-model-dir", type=Path, default=None, help="the version model to measure")
+    p.add_argument("--versions-limit", type=int, default=None, help="at most N held-out works for versions")
+    p.add_argument("--hum", action="store_true", help="synthetic hummed queries of held-out melodies")
+    p.add_argument("--hum-limit", type=int, default=None, help="at most N hummed queries")
 
     p = sub.add_parser("embed-time", help="time embedding of an audio file (default: a 30 s catalog song)")
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODELS)
@@ -146,6 +162,24 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(result, indent=1))
         _print(result)
         return 0
+    if args.command == "build-melodies":
+        from audio_service.core.melody import catalog_melodies
+
+        melodies = catalog_melodies(args.catalog, workers=args.workers)
+        _print({"n_melodies": len(melodies), "path": str(args.catalog / "melodies.npz")})
+        return 0
+    if args.command == "evaluate-hum":
+        from audio_service.core.melody import catalog_melodies, evaluate_hum
+        from audio_service.core.versions import split_works
+
+        melodies = catalog_melodies(args.catalog)
+        _, held_out = split_works(sorted(melodies))
+        hum = evaluate_hum(melodies, held_out[: args.limit], seed=args.seed)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(hum, indent=1))
+        _print(hum)
+        return 0
     if args.command == "train-versions":
         from audio_service.core.version_model import VersionTrainConfig, train_version_model
 
@@ -193,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             map_out=args.map,
             seed=args.seed,
             limit=args.limit,
+            conditions=args.conditions,
+            versions_dir=args.versions,
+            version_model_dir=args.version_model_dir,
+            versions_limit=args.versions_limit,
+            hum=args.hum,
+            hum_limit=args.hum_limit,
         )
         _print(result)
         return 0

@@ -175,6 +175,46 @@ class ClipQueryResponse(BaseModel):
     items: list[ClipMatch]
 
 
+class VersionItem(BaseModel):
+    """A song that may be a version of the asked one (or borrow from it): its best shared passage."""
+
+    song_id: str
+    score: float = Field(description="Cosine of the best-matching passages in the version model's space")
+    coverage: float = Field(description="Share of the asked song's passages that found this song (0-1)")
+    query_start: float = Field(description="Seconds: the passage in the asked song ...")
+    song_start: float = Field(description="... and in this one")
+
+
+class VersionsResponse(BaseModel):
+    """``GET /versions/{song_id}`` of audio_service. ``ready``: the song's passages are indexed (false while
+    a new song waits for its turn: ask again later)."""
+
+    song_id: str
+    model_version: str | None
+    threshold: float
+    ready: bool
+    items: list[VersionItem]
+
+
+class HumMatchItem(BaseModel):
+    """A song whose melody matches a hummed or sung query, and where."""
+
+    song_id: str
+    score: float = Field(description="1 / (1 + mean distance in semitones): 1 is a perfect match")
+    song_start: float
+    song_end: float
+    transpose_semitones: float = Field(description="How far the song's melody is from the query's key")
+    tempo_ratio: float = Field(description="The song's speed relative to the query")
+
+
+class HumResponse(BaseModel):
+    """``POST /hum`` of audio_service: songs whose melody the query hums, best first."""
+
+    n_melodies: int
+    sung_s: float = Field(description="Seconds of the query in which a pitch was heard")
+    items: list[HumMatchItem]
+
+
 class ComparePassage(BaseModel):
     """A passage two recordings share: seconds in each, and how ``b`` is played there relative to ``a``."""
 

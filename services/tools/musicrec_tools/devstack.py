@@ -151,7 +151,8 @@ TINY_AUDIO = {
 
 
 def audio_steps(data_dir: Path, var_dir: Path, *, tiny: bool = False, folder: Path | None = None) -> list[Step]:
-    """The audio pipeline: render the catalog, train the CNN, index, map; then import the catalog songs.
+    """The audio pipeline: render the catalog, read its melodies, train the CNN, index, map; then import the
+    catalog songs.
 
     Slow on a first start (about 20 minutes on 2 cores), so it runs after the site is up; audio_service
     reloads when it is done and reports "degraded" until then. ``tiny`` is the test size; ``folder`` adds
@@ -170,6 +171,7 @@ def audio_steps(data_dir: Path, var_dir: Path, *, tiny: bool = False, folder: Pa
 
     return [
         step("audio-catalog", "build-catalog", ["--out", str(audio / "catalog")], []),
+        step("audio-melodies", "build-melodies", ["--catalog", str(audio / "catalog")], [catalog]),
         step("audio-train", "train", ["--catalog", str(audio / "catalog"), "--out", str(audio / "models")], [catalog]),
         step("audio-index", "index", [*where, "--index-dir", str(audio / "index"), *index_extra], [catalog, model]),
         step(

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import FastAPI, Form, Header, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
@@ -27,6 +28,8 @@ from musicrec_common.schemas import (
     ComparePassage,
     CompareResponse,
     HealthResponse,
+    HumMatchItem,
+    HumResponse,
     LibraryAnalyzeRequest,
     LibraryAnalyzeResponse,
     LibraryStatusResponse,
@@ -37,6 +40,8 @@ from musicrec_common.schemas import (
     SimilarSong,
     SonicPathRequest,
     SonicPathResponse,
+    VersionItem,
+    VersionsResponse,
 )
 from musicrec_common.web import ApiError, install_error_handlers, require_bearer
 
@@ -74,6 +79,11 @@ class Engine:
         self.lock = asyncio.Lock()  # TF inference and index writes, one at a time
         self.compare_slots = threading.BoundedSemaphore(2)  # comparisons are CPU-bound: two at a time
         self._chroma: Any = None  # audio_service.core.recordings.FeatureCache of chroma sequences by song id
+        self.versions: Any = None  # audio_service.core.version_index.VersionIndex, when a version model ships
+        self._versions_sync: threading.Thread | None = None
+        self._stop_sync = threading.Event()
+        self._melodies: Any = None  # audio_service.core.melody.MelodyIndex, read on the first hum
+        self._melodies_stamp: float | None = None
 
     def load(self) -> None:
         try:
@@ -89,6 +99,7 @@ class Engine:
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("audio model not loaded: %s", self.error)
             return
+        self.load_versions()
         if self.analyzer is None:
             from audio_service.core.library import LibraryAnalyzer
 
@@ -100,6 +111,49 @@ class Engine:
             self.analyzer.start()
         else:
             self.analyzer.attach(self.search)
+        self.analyzer.versions = self.versions
+
+    def load_versions(self) -> None:
+        """Load the version model and its index; passages of songs it lacks are added in the background."""
+        from audio_service.core.version_index import VersionIndex
+
+        if self._versions_sync is not None:  # a reload: the previous sync stops first (it saved what it had)
+            self._stop_sync.set()
+            self._versions_sync.join(60)
+        model = self.settings.version_model
+        if not (model / "model.keras").exists() and not (model / "current").exists():
+            log.warning("no version model in %s: possible versions are off", model)
+            return
+        try:
+            self.versions = VersionIndex.load(model, self.settings.version_index_dir)
+        except Exception as exc:  # a broken artifact: the rest of the service stays up
+            log.warning("version model not loaded: %s: %s", type(exc).__name__, exc)
+            self.versions = None
+            return
+        self._stop_sync.clear()
+        self._versions_sync = threading.Thread(target=self._sync_versions, name="versions-sync", daemon=True)
+        self._versions_sync.start()
+
+    def _sync_versions(self) -> None:
+        from audio_service.core.version_index import add_recordings
+
+        versions, search = self.versions, self.search
+        if versions is None or search is None:
+            return
+        try:
+            summary = add_recordings(
+                versions, dict(search.metadata), self.folders(), progress=False, stop=self._stop_sync
+            )
+            if summary["added"]:
+                versions.save()
+            log.info(
+                "version index: %s songs (%s added, %s without a readable recording)",
+                summary["songs"],
+                summary["added"],
+                summary["failed"],
+            )
+        except Exception:
+            log.exception("version index sync failed")
 
     def folders(self) -> Any:
         from audio_service.core.recordings import Folders
@@ -130,6 +184,50 @@ class Engine:
         except NoRecordingError as exc:
             raise ApiError(404, f"the recording of {song_id!r} cannot be read here", code="no_recording") from exc
 
+    def melody_index(self) -> Any:
+        """The catalog's melodies (``CATALOG/melodies.npz``, from `build-melodies`), re-read when rebuilt."""
+        from audio_service.core.melody import MelodyIndex
+
+        path = self.settings.catalog_dir / "melodies.npz"
+        try:
+            stamp = path.stat().st_mtime
+        except FileNotFoundError:
+            raise ApiError(
+                503, "no melodies yet: run `python -m audio_service build-melodies`", code="model_unavailable"
+            ) from None
+        if self._melodies is None or stamp != self._melodies_stamp:
+            with np.load(path, allow_pickle=False) as z:
+                self._melodies = MelodyIndex({k: z[k] for k in z.files})
+            self._melodies_stamp = stamp
+        return self._melodies
+
+    def hum(self, data: bytes, n: int) -> HumResponse:
+        """Songs whose melody the uploaded query hums (blocking: run it in a worker)."""
+        from audio_service.core.decode import load_audio
+        from audio_service.core.melody import FRAME_S, HUM_SR, pitch_contour
+
+        search = self.require()
+        index = self.melody_index()
+        with self.compare_slots:
+            y, sr = load_audio(data, target_sr=HUM_SR, limits=search.limits)
+            query = pitch_contour(y, sr)
+            matches = index.search(query, n=n)
+        return HumResponse(
+            n_melodies=len(index),
+            sung_s=round(float(np.isfinite(query).sum()) * FRAME_S, 2),
+            items=[
+                HumMatchItem(
+                    song_id=m.song_id,
+                    score=m.score,
+                    song_start=m.song_start,
+                    song_end=m.song_end,
+                    transpose_semitones=m.transpose,
+                    tempo_ratio=m.tempo_ratio,
+                )
+                for m in matches
+            ],
+        )
+
     def compare(self, a: str | bytes, b: str | bytes) -> CompareResponse:
         """Compare two sides, each a song id or an uploaded clip's bytes (blocking: run it in a worker)."""
         from audio_service.core.compare import FRAME_S, chroma_sequence
@@ -158,6 +256,9 @@ class Engine:
         )
 
     def close(self) -> None:
+        self._stop_sync.set()
+        if self._versions_sync is not None:
+            self._versions_sync.join(30)
         if self.analyzer is not None:
             self.analyzer.stop()
 
@@ -325,6 +426,47 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise _decode_error(exc) from exc
         return result
 
+    @app.get("/versions/{song_id}", response_model=VersionsResponse, tags=["search"])
+    async def versions_of(
+        song_id: Annotated[str, Path(min_length=1, max_length=128)],
+        n: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> VersionsResponse:
+        """Songs that may be versions of this one (or borrow a passage from it): the same music in another key,
+        tempo or instrumentation, by the version model; only those above the threshold."""
+        from audio_service.core.version_index import THRESHOLD
+
+        search = engine.require()
+        if song_id not in search.row_of:
+            raise ApiError(404, f"song {song_id!r} is not in the audio index", code="unknown_song")
+        versions = engine.versions
+        if versions is None:
+            raise ApiError(503, "no version model: possible versions are off", code="model_unavailable")
+        if song_id not in versions:
+            return VersionsResponse(
+                song_id=song_id, model_version=versions.embedder.version, threshold=THRESHOLD, ready=False, items=[]
+            )
+        matches = await run_in_threadpool(versions.versions_of, song_id, n)
+        return VersionsResponse(
+            song_id=song_id,
+            model_version=versions.embedder.version,
+            threshold=THRESHOLD,
+            ready=True,
+            items=[VersionItem(**vars(m)) for m in matches],
+        )
+
+    @app.post("/hum", response_model=HumResponse, tags=["search"])
+    async def hum(request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10) -> HumResponse:
+        """Songs whose melody an uploaded hummed, sung or whistled query follows, in any key and at any tempo
+        from 0.7x to 1.45x, with the matched passage. A query with under 2 s of clear pitch finds nothing."""
+        from audio_service.core.decode import AudioDecodeError
+
+        engine.require()
+        data = await _read_upload(request, file, limit)
+        try:
+            return await run_in_threadpool(engine.hum, data, n)
+        except AudioDecodeError as exc:
+            raise _decode_error(exc) from exc
+
     @app.post("/songs", status_code=201, response_model=AddSongResponse, tags=["index"])
     async def add_song(
         request: Request,
@@ -355,6 +497,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             suffix = re.sub(r"[^a-z0-9]", "", (file.filename or "").rsplit(".", 1)[-1].lower())[:5] or "bin"
             path = settings.uploads_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', new_id)}.{suffix}"
             await run_in_threadpool(_persist, search, path, data)
+            if engine.versions is not None:
+                await run_in_threadpool(_add_version, engine.versions, new_id, data, search.limits)
         return AddSongResponse(song_id=new_id, audio_path=str(path), index_size=len(search))
 
     @app.post("/admin/reload", response_model=HealthResponse, tags=["admin"])
@@ -424,6 +568,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+def _add_version(versions: Any, song_id: str, data: bytes, limits: Any) -> None:
+    """An uploaded song's passages for "possible versions" (the upload stands without them)."""
+    from audio_service.core.compare import chroma_sequence
+    from audio_service.core.decode import load_audio
+
+    try:
+        y, sr = load_audio(data, limits=limits)
+        versions.add(song_id, chroma_sequence(y, sr))
+        versions.save()
+    except Exception:
+        log.exception("version embedding of upload %s failed", song_id)
 
 
 def _persist(search: Any, path: Any, data: bytes) -> None:

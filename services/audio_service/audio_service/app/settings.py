@@ -30,6 +30,12 @@ class Settings(BaseServiceSettings):
         alias="AUDIO_LIBRARY_MAX_DURATION_S",
         description="Longest library file analysed, in seconds (longer ones are reported as failed)",
     )
+    version_model_dir: Path | None = Field(
+        default=None,
+        alias="AUDIO_VERSION_MODEL_DIR",
+        description="The version model (possible versions, plagiarism checks); default the shipped "
+        "`DATA_DIR/audio/version_model`",
+    )
     admin_token: str | None = Field(
         default=None,
         alias="AUDIO_ADMIN_TOKEN",
@@ -52,6 +58,14 @@ class Settings(BaseServiceSettings):
     @property
     def catalog_dir(self) -> Path:
         return self.root / "catalog"
+
+    @property
+    def version_model(self) -> Path:
+        return self.version_model_dir or self.data_dir / "audio" / "version_model"
+
+    @property
+    def version_index_dir(self) -> Path:
+        return self.root / "version_index"
 
     @property
     def index_dir(self) -> Path:

@@ -35,6 +35,44 @@ def make_query(y: np.ndarray, rng: np.random.Generator, seconds: float = 5.0, sn
     return (seg + noise).astype(np.float32)
 
 
+def identify_conditions(
+    search: Any,
+    catalog_dir: str | os.PathLike[str],
+    songs: list[dict[str, Any]],
+    seed: int = 0,
+    seconds: float = 10.0,
+    conditions: tuple[str, ...] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Identification top-1 / top-10 of a ``seconds`` excerpt of each song, separately under each degradation of
+    :mod:`audio_service.core.degrade` (a phone held up to a speaker), searched against the whole index."""
+    from musicrec_common.progress import tqdm
+
+    from audio_service.core.decode import load_audio
+    from audio_service.core.degrade import CONDITIONS, condition
+
+    names = conditions or CONDITIONS
+    ranks: dict[str, list[int]] = {c: [] for c in names}
+    times: list[float] = []
+    for k, s in enumerate(tqdm(songs, desc="conditions", unit="song")):
+        y, _ = load_audio(Path(catalog_dir) / s["file"])
+        rng = np.random.default_rng([seed, k])
+        n = int(seconds * SR)
+        start = int(rng.integers(0, max(1, len(y) - n)))
+        clip = y[start : start + n]
+        for name in names:
+            q = condition(name, rng)(clip, SR)
+            t1 = time.perf_counter()
+            got = [m.song_id for m in search.query_waveform(q, n=10)]
+            times.append(time.perf_counter() - t1)
+            ranks[name].append(got.index(s["id"]) if s["id"] in got else 99)
+    out: dict[str, dict[str, float]] = {}
+    for name, r in ranks.items():
+        arr = np.array(r)
+        out[name] = {"top1": float(np.mean(arr == 0)), "top10": float(np.mean(arr < 10)), "n": float(len(arr))}
+    out["median_query_s"] = {"value": float(np.median(times)) if times else 0.0}
+    return out
+
+
 def _precision_at_10(vectors: np.ndarray, labels: np.ndarray, query_rows: np.ndarray) -> float:
     sims = vectors[query_rows] @ vectors.T
     sims[np.arange(len(query_rows)), query_rows] = -np.inf
@@ -51,8 +89,20 @@ def evaluate(
     map_out: str | os.PathLike[str] | None = None,
     seed: int = 0,
     limit: int | None = None,
+    conditions: bool = False,
+    versions_dir: str | os.PathLike[str] | None = None,
+    version_model_dir: str | os.PathLike[str] | None = None,
+    versions_limit: int | None = None,
+    hum: bool = False,
+    hum_limit: int | None = None,
 ) -> dict[str, Any]:
-    """Run the evaluation; writes ``json_out``, ``map.json`` and (optionally) the Markdown report + PNG."""
+    """Run the evaluation; writes ``json_out``, ``map.json`` and (optionally) the Markdown report + PNG.
+
+    ``conditions``: also identify 10 s excerpts under each phone-microphone degradation (``id_conditions``).
+    ``versions_dir``: also find other versions of held-out works of this versioned catalog (``versions``: the CNN,
+    the version model of ``version_model_dir`` and the chroma baseline, with the whole catalog as distractors).
+    ``hum``: also search synthetic hummed queries of held-out works' melodies (``hum``; needs ``build-melodies``).
+    """
     from musicrec_common.progress import tqdm
 
     from audio_service.core.catalog import load_catalog
@@ -125,6 +175,20 @@ def evaluate(
         r = np.array(ranks)
         res[name]["id_top1"] = float(np.mean(r == 0))
         res[name]["id_top10"] = float(np.mean(r < 10))
+    id_conditions: dict[str, dict[str, float]] = {}
+    if conditions:
+        id_conditions = identify_conditions(search, catalog_dir, test, seed=seed)
+    versions: dict[str, dict[str, float]] = {}
+    if versions_dir is not None:
+        versions = _versions(search, versions_dir, version_model_dir, catalog_dir, songs, versions_limit)
+    hum_result: dict[str, float] = {}
+    if hum:
+        from audio_service.core.melody import catalog_melodies, evaluate_hum
+        from audio_service.core.versions import split_works
+
+        melodies = catalog_melodies(catalog_dir)
+        _, held_works = split_works(sorted(melodies))
+        hum_result = evaluate_hum(melodies, held_works[:hum_limit], seed=seed)
     result = {
         "models": res,
         "n_songs": len(test),
@@ -133,6 +197,14 @@ def evaluate(
         "median_query_s": float(np.median(t_query)),
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    if conditions:
+        query_s = id_conditions.pop("median_query_s")["value"]
+        result["id_conditions"] = id_conditions
+        result["id_conditions_median_query_s"] = query_s
+    if versions:
+        result["versions"] = versions
+    if hum_result:
+        result["hum"] = hum_result
     Path(json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(json_out).write_text(json.dumps(result, indent=1))
 
@@ -152,6 +224,49 @@ def evaluate(
     if report:
         _write_report(Path(report), result, xy, labels, heldout_mask=np.isin(np.array(ids), list(heldout)))
     return result
+
+
+def _versions(
+    search: Any,
+    versions_dir: str | os.PathLike[str],
+    version_model_dir: str | os.PathLike[str] | None,
+    catalog_dir: str | os.PathLike[str],
+    songs: list[dict[str, Any]],
+    limit: int | None,
+) -> dict[str, dict[str, float]]:
+    """:func:`audio_service.core.version_eval.evaluate_versions` for the CNN, the version model and chroma, the
+    whole catalog in each clip index as distractors."""
+    from audio_service.core.compare import chroma_sequence
+    from audio_service.core.decode import load_audio
+    from audio_service.core.version_eval import Embed, chroma_vector, evaluate_versions
+
+    embedders: dict[str, Embed] = {"cnn": lambda y: search.embedder.embed_track(y).track}
+    distractors: dict[str, np.ndarray | list[np.ndarray]] = {
+        "cnn": np.stack([search.tracks.reconstruct(search.row_of[s["id"]]) for s in songs])
+    }
+    chroma_vectors, version_segments = [], []
+    model = None
+    if version_model_dir is not None:
+        from audio_service.core.version_model import VersionEmbedder
+
+        model = VersionEmbedder.load(version_model_dir)
+        version_model = model
+        embedders["version_model"] = lambda y: version_model.embed_chroma(chroma_sequence(y))[:2]
+    for s in songs:
+        y, _ = load_audio(Path(catalog_dir) / s["file"])
+        chroma_vectors.append(chroma_vector(y))
+        if model is not None:
+            version_segments.append(model.embed_chroma(chroma_sequence(y))[1])
+    distractors["chroma"] = np.stack(chroma_vectors)
+    if model is not None:
+        distractors["version_model"] = version_segments
+    return evaluate_versions(
+        versions_dir,
+        embedders=embedders,
+        distractors=distractors,
+        limit=limit,
+        distractor_works=[s["id"] for s in songs],  # a catalog song's id is its work's id
+    )
 
 
 def _write_report(
@@ -185,4 +300,42 @@ def _write_report(
         f"index of {result['n_index']} songs.\n\n| model | precision@10 (same collection) | id top-1 | id top-10 |\n"
         f"|---|---|---|---|\n{rows}\n\nIdentification queries: random 5 s excerpt, ±5% time stretch, gain -12..+6 dB, "
         f"white noise at 10 dB SNR. Median CNN query time {result['median_query_s'] * 1000:.0f} ms.\n\n![map]({png.name})\n"
+        + _extra_sections(result)
     )
+
+
+def _extra_sections(result: dict[str, Any]) -> str:
+    """The report's tables for identification under phone conditions, versions and humming, when measured."""
+    out = ""
+    if "id_conditions" in result:
+        rows = "\n".join(
+            f"| {name} | {m['top1']:.3f} | {m['top10']:.3f} | {int(m['n'])} |"
+            for name, m in result["id_conditions"].items()
+        )
+        out += (
+            "\n## Identification through a phone microphone\n\n10 s excerpts of the held-out songs, each condition "
+            "separately (audio_service.core.degrade: phone = 300-3,400 Hz band, noise at 15-25 dB and a low-quality "
+            "codec; reverb = RT60 0.3-0.8 s; noise5db = room noise at 5 dB SNR; speed10 = played 10 % faster or "
+            "slower; lossy = Ogg Vorbis at its lowest quality).\n\n| condition | top-1 | top-10 | queries |\n"
+            f"|---|---|---|---|\n{rows}\n"
+        )
+    if "versions" in result:
+        rows = "\n".join(
+            f"| {name} | {m['map']:.3f} | {m['top1']:.3f} | {m['top10']:.3f} | {int(m['n_works'])} |"
+            for name, m in result["versions"].items()
+        )
+        out += (
+            "\n## Other versions of held-out works\n\nTrack MAP over all versions; a 10 s clip of one version against "
+            "an index holding another version of each held-out work plus the whole catalog. Versions are generated "
+            "(other keys, tempi, instruments, voicings, SoundFonts).\n\n| representation | MAP | clip top-1 | "
+            f"clip top-10 | works |\n|---|---|---|---|---|\n{rows}\n"
+        )
+    if "hum" in result:
+        h = result["hum"]
+        out += (
+            "\n## Query by humming (synthetic hummed queries)\n\nGenerated voices (formants, vibrato, drift, the "
+            "singer's octave, a wrong tempo, breath noise), 8-15 s of held-out works' melodies, searched among "
+            f"{int(h['n_melodies'])} melodies: top-1 {h['top1']:.3f}, top-10 {h['top10']:.3f}, MRR {h['mrr']:.3f} "
+            f"({int(h['n_queries'])} queries).\n"
+        )
+    return out

@@ -88,6 +88,7 @@ class LibraryAnalyzer:
         self.save_every = save_every
         self.save_interval_s = save_interval_s
         self.on_saved = on_saved
+        self.versions: Any = None  # audio_service.core.version_index.VersionIndex, when a version model is loaded
         self._queue: collections.deque[LibraryItem] = collections.deque()
         self._queued_ids: set[str] = set()
         self._cond = threading.Condition()
@@ -179,6 +180,14 @@ class LibraryAnalyzer:
             "duration_s": round(len(y) / SR, 3),
         }
         self.search.add_embedding(item.audio_id, emb, {k: v for k, v in meta.items() if v is not None})
+        versions = self.versions
+        if versions is not None:
+            from audio_service.core.compare import chroma_sequence
+
+            try:  # the song's passages for "possible versions"; the sound analysis stands without them
+                versions.add(item.audio_id, chroma_sequence(y, SR))
+            except Exception:
+                log.exception("version embedding of %s failed", item.path)
 
     def _decode(self, path: Path) -> np.ndarray:
         if path.suffix.lower() in FFMPEG_ONLY:
@@ -233,6 +242,8 @@ class LibraryAnalyzer:
             self._unsaved = 0
             self._last_save = time.monotonic()
         self.search.save()
+        if self.versions is not None:
+            self.versions.save()
         if self.on_saved is not None:
             self.on_saved()
 

@@ -94,6 +94,12 @@ def clip_topk_segments(
     return clip_topk(per_song, query_works, index_works, ks)
 
 
+def _labels(n: int, works: list[str] | None) -> np.ndarray:
+    if works is not None and len(works) == n:
+        return np.array(works)
+    return np.array(["\x00distractor"] * n)
+
+
 def _middle_clip(y: np.ndarray, sr: int) -> np.ndarray:
     n = int(CLIP_S * sr)
     if len(y) <= n:
@@ -107,6 +113,7 @@ def evaluate_versions(
     embedders: dict[str, Embed] | None = None,
     distractors: dict[str, np.ndarray | list[np.ndarray]] | None = None,
     limit: int | None = None,
+    distractor_works: list[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Track MAP and clip top-1/top-10 of the chroma baseline and of each embedder, on held-out works.
 
@@ -116,10 +123,12 @@ def evaluate_versions(
             index; for the chroma baseline use the key ``"chroma"`` with ``(n, 12)`` mean chroma vectors; for a
             passage model, a list of each song's ``(k_i, d)`` segment vectors.
         limit: at most this many held-out works (the first by id).
+        distractor_works: the work each distractor plays (the catalog renders every work once: its render of a
+            held-out work is one more version of it, and finding it is a hit); default: none of them.
     """
     from musicrec_common.progress import tqdm
 
-    from audio_service.core.decode import load_audio
+    from audio_service.core.decode import AudioDecodeError, load_audio
     from audio_service.core.version_catalog import load_versions
 
     root = Path(versions_dir)
@@ -137,8 +146,13 @@ def evaluate_versions(
     whole: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     clips: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     segs: dict[str, list[np.ndarray]] = {}
+    kept = []
     for v in tqdm(held, desc="versions", unit="version"):
-        y, sr = load_audio(root / v["file"])
+        try:
+            y, sr = load_audio(root / v["file"])
+        except AudioDecodeError:  # rendered silent: not a version anyone could hear
+            continue
+        kept.append(v)
         clip = _middle_clip(y, sr)
         for name, fn in methods.items():
             out = fn(y)
@@ -151,6 +165,7 @@ def evaluate_versions(
                 whole[name].append(out)
                 clip_vec = fn(clip)
                 clips[name].append(clip_vec if not isinstance(clip_vec, tuple) else clip_vec[0])
+    held = kept
     works = np.array([v["work_id"] for v in held])
     # The clip index: each work's first version; the queries: clips of its other versions.
     first: dict[str, int] = {}
@@ -168,12 +183,12 @@ def evaluate_versions(
             index_segs = [segs[name][i] for i in index_rows]
             if extra is not None and len(extra):
                 index_segs += [np.atleast_2d(e) for e in extra]
-                index_works = np.concatenate([index_works, np.array(["\x00distractor"] * len(extra))])
+                index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
             clip_scores = clip_topk_segments(clip_vectors[query_rows], works[query_rows], index_segs, index_works)
         else:
             if extra is not None and len(extra):
                 index_vectors = np.concatenate([index_vectors, extra])
-                index_works = np.concatenate([index_works, np.array(["\x00distractor"] * len(extra))])
+                index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
             clip_scores = clip_topk(compare(clip_vectors[query_rows], index_vectors), works[query_rows], index_works)
         results[name] = {"map": track_map(compare(vectors, vectors), works)} | clip_scores
         results[name]["n_versions"] = float(len(held))

@@ -101,7 +101,7 @@ def version_chroma(versions_dir: str | os.PathLike[str], records: list[dict[str,
     """Chroma ``(n, 12)`` float16 of every version, cached in ``DIR/chroma.npz`` (computed for new ones only)."""
     from musicrec_common.progress import tqdm
 
-    from audio_service.core.decode import load_audio
+    from audio_service.core.decode import AudioDecodeError, load_audio
 
     root = Path(versions_dir)
     cache = root / "chroma.npz"
@@ -111,7 +111,11 @@ def version_chroma(versions_dir: str | os.PathLike[str], records: list[dict[str,
             have = {k: z[k] for k in z.files}
     todo = [r for r in records if r["id"] not in have]
     for r in tqdm(todo, desc="chroma", unit="version", disable=not todo):
-        y, sr = load_audio(root / r["file"])
+        try:
+            y, sr = load_audio(root / r["file"])
+        except AudioDecodeError:  # a version that rendered silent (its notes out of the instruments' range)
+            have[r["id"]] = np.zeros((0, 12), np.float16)
+            continue
         have[r["id"]] = chroma_sequence(y, sr).astype(np.float16)
     if todo:
         tmp = root / "chroma.tmp.npz"
@@ -179,10 +183,11 @@ def train_version_model(
     by_work: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_work.setdefault(r["work_id"], []).append(r)
-    works = [v for v in by_work.values() if len(v) >= 2]
+    chroma = version_chroma(versions_dir, records)
+    usable = [[r for r in v if len(chroma[r["id"]]) >= SEGMENT_FRAMES // 2] for v in by_work.values()]
+    works = [v for v in usable if len(v) >= 2]
     if len(works) < 4:
         raise ValueError(f"{versions_dir}: {len(works)} training works with two versions; need at least 4")
-    chroma = version_chroma(versions_dir, [r for w in works for r in w])
     model = build_version_model()
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(cfg.steps, 1), alpha=0.05)
     optimizer = keras.optimizers.Adam(schedule)

@@ -15,6 +15,7 @@ from musicrec_common.schemas import (
     ClipQueryResponse,
     CompareResponse,
     FoldInRequest,
+    HumResponse,
     LibraryAnalyzeRequest,
     LibraryAnalyzeResponse,
     LibraryStatusResponse,
@@ -24,6 +25,7 @@ from musicrec_common.schemas import (
     SimilarResponse,
     SonicPathRequest,
     SonicPathResponse,
+    VersionsResponse,
 )
 from pydantic import BaseModel, ValidationError
 
@@ -132,6 +134,20 @@ class AudioClient(ServiceClient):
         # Two whole recordings are decoded and aligned: allow at least 30 s.
         return await self._call(
             CompareResponse, "POST", "/compare", timeout=max(self.timeout_s, 30.0), data=data, files=files or None
+        )
+
+    async def versions(self, audio_id: str, n: int) -> VersionsResponse:
+        return await self._call(VersionsResponse, "GET", f"/versions/{audio_id}", params={"n": n})
+
+    async def hum(self, name: str, data: bytes, content_type: str, n: int) -> HumResponse:
+        # Pitch tracking a query and matching every melody: at least 30 s.
+        return await self._call(
+            HumResponse,
+            "POST",
+            "/hum",
+            timeout=max(self.timeout_s, 30.0),
+            params={"n": n},
+            files={"file": (name, data, content_type)},
         )
 
     async def map(self) -> MapResponse:

@@ -390,6 +390,48 @@ class SoundQueryOut(BaseModel):
     degraded: list[str]
 
 
+class VersionOut(BaseModel):
+    """A song that may be a version of this one (or borrow from it): the best shared passage's similarity, the
+    share of this song's passages that found it, and where the passage is in each."""
+
+    song: SongOut
+    score: float
+    coverage: float
+    query_start: float
+    song_start: float
+
+
+class VersionsOut(BaseModel):
+    """``ready`` is false while the song's passages wait to be indexed (a new song): ask again later."""
+
+    items: list[VersionOut]
+    threshold: float
+    ready: bool
+    degraded: list[str]
+
+
+class HumItem(BaseModel):
+    """A song whose melody the hummed query follows: the passage in the song's time, how far the song is from the
+    hummed key, and its speed relative to the humming."""
+
+    song: SongOut
+    score: float
+    song_start: float
+    song_end: float
+    transpose_semitones: float
+    tempo_ratio: float
+
+
+class HumOut(BaseModel):
+    """Songs whose melody the query hums. ``sung_s``: seconds in which a pitch was heard (under 2 s finds
+    nothing); ``n_melodies``: how many songs' melodies were searched (those whose score is known)."""
+
+    items: list[HumItem]
+    sung_s: float
+    n_melodies: int
+    degraded: list[str]
+
+
 class PassageOut(BaseModel):
     """A passage both recordings share, in seconds of each."""
 

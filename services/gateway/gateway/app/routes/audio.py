@@ -19,7 +19,18 @@ from pydantic import ValidationError
 from gateway.app.deps import State, client_address
 from gateway.app.downstream import ServiceDown, ServiceRejected
 from gateway.app.routes.recommend import _lookup
-from gateway.app.schemas import CompareOut, PassageOut, Segment, SongOut, SoundMatch, SoundQueryOut
+from gateway.app.schemas import (
+    CompareOut,
+    HumItem,
+    HumOut,
+    PassageOut,
+    Segment,
+    SongOut,
+    SoundMatch,
+    SoundQueryOut,
+    VersionOut,
+    VersionsOut,
+)
 from gateway.app.state import AppState
 from gateway.db.models import Song
 
@@ -80,6 +91,82 @@ async def query_by_sound(
             for i in body.items
             if i.song_id in by_audio
         ],
+        degraded=[],
+    )
+
+
+@router.get("/api/songs/{song_id}/versions", response_model=VersionsOut)
+async def possible_versions(state: State, song_id: int, n: Annotated[int, Query(ge=1, le=50)] = 10) -> VersionsOut:
+    """Songs that may be versions of this one, or borrow a passage from it: the same music in another key, tempo
+    or instrumentation (the version model), best first, only above its threshold. A song without a recording has
+    none; compare any two with `POST /api/audio/compare` to see the passages."""
+    _, _, by_id = await run_in_threadpool(_lookup, state, (), (), [song_id])
+    song = by_id.get(song_id)
+    if song is None:
+        raise ApiError(404, f"no song {song_id}", code="song_not_found")
+    if not song.audio_id:
+        return VersionsOut(items=[], threshold=0.0, ready=True, degraded=[])
+    try:
+        body = await state.audio.versions(song.audio_id, n)
+    except ServiceRejected as exc:
+        if exc.status == 404:  # not analysed yet (a library file waiting for its turn)
+            return VersionsOut(items=[], threshold=0.0, ready=False, degraded=[])
+        state.metrics.inc("gateway_degraded_responses_total", component="audio")
+        return VersionsOut(items=[], threshold=0.0, ready=False, degraded=["audio"])
+    except ServiceDown:
+        state.metrics.inc("gateway_degraded_responses_total", component="audio")
+        return VersionsOut(items=[], threshold=0.0, ready=False, degraded=["audio"])
+    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [i.song_id for i in body.items], ())
+    return VersionsOut(
+        items=[
+            VersionOut(
+                song=SongOut.of(by_audio[i.song_id]),
+                score=i.score,
+                coverage=i.coverage,
+                query_start=i.query_start,
+                song_start=i.song_start,
+            )
+            for i in body.items
+            if i.song_id in by_audio
+        ],
+        threshold=body.threshold,
+        ready=body.ready,
+        degraded=[],
+    )
+
+
+@router.post("/api/audio/hum", response_model=HumOut, responses=LIMITED)
+async def query_by_humming(
+    state: State, request: Request, file: UploadFile, n: Annotated[int, Query(ge=1, le=50)] = 10
+) -> HumOut:
+    """Hum, sing or whistle a tune (a recording ≤ MAX_UPLOAD_MB, 5-20 s is best): songs whose melody it
+    follows, in any key and at any tempo, with the passage matched. Songs are searched by the melodies of their
+    scores (the catalog's songs)."""
+    await state.audio_query_limiter.take([f"ip:{client_address(request)}"], "sound searches from this address")
+    name, data, content_type = await read_clip(state, request, file)
+    try:
+        body = await state.audio.hum(name, data, content_type, n)
+    except ServiceRejected as exc:
+        refused(exc)
+    except ServiceDown:
+        state.metrics.inc("gateway_degraded_responses_total", component="audio")
+        return HumOut(items=[], sung_s=0.0, n_melodies=0, degraded=["audio"])
+    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [i.song_id for i in body.items], ())
+    return HumOut(
+        items=[
+            HumItem(
+                song=SongOut.of(by_audio[i.song_id]),
+                score=i.score,
+                song_start=i.song_start,
+                song_end=i.song_end,
+                transpose_semitones=i.transpose_semitones,
+                tempo_ratio=i.tempo_ratio,
+            )
+            for i in body.items
+            if i.song_id in by_audio
+        ],
+        sung_s=body.sung_s,
+        n_melodies=body.n_melodies,
         degraded=[],
     )
 

@@ -1,0 +1,91 @@
+"""Possible versions (audio_service.core.version_index and GET /versions): songs as passages of the version model,
+found again in another key; saved and loaded; synced from the sound index in the background.
+
+The model here is untrained (its key invariance is built in, so an exact transposition still matches exactly);
+the trained model's quality is measured by `evaluate-versions` (bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from audio_service.core.version_index import VersionIndex
+from audio_service.core.version_model import build_version_model
+
+
+@pytest.fixture(scope="module")
+def version_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import keras
+
+    keras.utils.set_random_seed(0)  # untrained: every passage is close (cosine ~0.997), an exact transposition is 1
+    folder = tmp_path_factory.mktemp("vmodel")
+    build_version_model(widths=(8, 8, 8, 8)).save(folder / "model.keras")
+    return folder
+
+
+def chords(seed: int, n: int = 400) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = np.repeat(rng.random((n // 10, 12)), 10, axis=0).astype(np.float32)
+    return c / np.linalg.norm(c, axis=1, keepdims=True)
+
+
+def test_versions_are_found_in_another_key_and_survive_a_reload(tmp_path: Path, version_model: Path) -> None:
+    index = VersionIndex.load(version_model, tmp_path / "vindex")
+    original, other = chords(1), chords(2)
+    index.add("song-a", original)
+    index.add("song-a-up3", np.roll(original, 3, axis=1))  # the same music, 3 semitones up
+    index.add("song-b", other)
+    index.add("song-a", other)  # already there: left alone
+    assert len(index) == 3
+    found = index.versions_of("song-a", threshold=0.9995)
+    assert [m.song_id for m in found] == ["song-a-up3"]
+    assert found[0].score > 0.9995 and found[0].coverage == 1.0
+    assert abs(found[0].query_start - found[0].song_start) < 1e-6
+    everything = index.versions_of("song-a", threshold=-1.0)
+    assert {m.song_id for m in everything} == {"song-a-up3", "song-b"}  # never the song itself
+    assert everything[0].song_id == "song-a-up3"
+    # A 10 s passage of the transposed song finds where it is in the original.
+    vecs, starts = index.segments_of("song-a-up3")
+    hit = index.match(vecs[2:3], starts[2:3], threshold=0.9995, exclude="song-a-up3")
+    assert hit[0].song_id == "song-a" and hit[0].song_start == pytest.approx(float(starts[2]), abs=0.01)
+
+    index.save()
+    again = VersionIndex.load(version_model, tmp_path / "vindex")
+    assert again.ids == index.ids and np.allclose(again.vectors, index.vectors)
+    assert [m.song_id for m in again.versions_of("song-a", threshold=0.9995)] == ["song-a-up3"]
+    with pytest.raises(KeyError):
+        again.versions_of("nope")
+
+
+def test_versions_route_syncs_the_sound_index(
+    tmp_path: Path,
+    version_model: Path,
+    tiny_catalog: tuple[Path, dict[str, Any]],
+    tiny_model: tuple[Path, Any],
+    tiny_index: tuple[Path, Any],
+) -> None:
+    from audio_service.app.main import create_app
+    from audio_service.app.settings import Settings
+    from fastapi.testclient import TestClient
+
+    root = tmp_path / "audio"
+    shutil.copytree(tiny_catalog[0], root / "catalog")
+    shutil.copytree(tiny_model[0], root / "models")
+    shutil.copytree(tiny_index[0], root / "index")
+    settings = Settings(var_dir=tmp_path, audio_dir=root, version_model_dir=version_model)
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine._versions_sync.join(120)
+        ids = engine.search.ids
+        assert len(engine.versions) == len(ids)  # every catalog song's passages, added in the background
+        body = client.get(f"/versions/{ids[0]}", params={"n": 5}).json()
+        assert body["ready"] is True and body["threshold"] > 0 and ids[0] not in [i["song_id"] for i in body["items"]]
+        assert client.get("/versions/no-such-song").status_code == 404
+    assert (root / "version_index" / "current").exists()  # saved for the next start
+    without = Settings(var_dir=tmp_path, audio_dir=root, version_model_dir=tmp_path / "none")
+    with TestClient(create_app(without)) as client:
+        resp = client.get(f"/versions/{ids[0]}")
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "model_unavailable"
