@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-versions", help="train the version model on the versioned catalog's training works")
     p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
     p.add_argument("--out", type=Path, default=Path("var/audio/version_models"))
+    p.add_argument("--catalog", type=Path, default=None, help="the catalog's renders as one more training version")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget (minutes)")
     p.add_argument("--batch", type=int, default=64, help="works per step (two versions each)")
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--near-fraction", type=float, default=None, help="share of identification-like pairs")
     p.add_argument("--same-collection", type=float, default=None, help="share of a batch from one collection")
     p.add_argument("--temperature", type=float, default=None, help="NT-Xent temperature")
+    p.add_argument("--microphone", type=float, default=None, help="share of query views through a phone and a room")
 
     p = sub.add_parser("index", help="build the FAISS index from the catalog and/or add a folder of audio")
     p.add_argument("--model-dir", type=Path, default=DEFAULT_MODELS)
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         from audio_service.core.version_model import VersionTrainConfig, train_version_model
 
         vcfg = VersionTrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, seed=args.seed)
-        _print(train_version_model(args.versions, args.out, vcfg))
+        _print(train_version_model(args.versions, args.out, vcfg, catalog_dir=args.catalog))
         return 0
     if args.command == "train":
         from audio_service.core.train import TrainConfig, train
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg.same_collection = args.same_collection
         if args.temperature is not None:
             cfg.temperature = args.temperature
+        if args.microphone is not None:
+            cfg.microphone = args.microphone
         _print(train(args.catalog, args.out, cfg))
         return 0
     if args.command == "index":

@@ -100,11 +100,11 @@ def condition(name: str, rng: np.random.Generator) -> Callable[[np.ndarray, int]
 
 
 # ------------------------------------------------------------------------------------------------ log-mel
-def mel_centres(n_mels: int, sr: int) -> np.ndarray:
-    """Centre frequency (Hz) of each mel band: ``(n_mels,)``."""
+def mel_centres(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Centre frequency (Hz) of each band of a Slaney mel bank from ``fmin`` to ``fmax``: ``(n_mels,)``."""
     import librosa
 
-    return np.asarray(librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sr / 2)[1:-1], np.float64)
+    return np.asarray(librosa.mel_frequencies(n_mels=n_mels + 2, fmin=fmin, fmax=fmax)[1:-1], np.float64)
 
 
 def mel_band_limit(patch_db: np.ndarray, centres: np.ndarray, low: float, high: float, floor_db: float) -> np.ndarray:

@@ -42,6 +42,7 @@ def identify_conditions(
     seed: int = 0,
     seconds: float = 10.0,
     conditions: tuple[str, ...] | None = None,
+    speeds: tuple[float, ...] = (1.0,),
 ) -> dict[str, dict[str, float]]:
     """Identification top-1 / top-10 of a ``seconds`` excerpt of each song, separately under each degradation of
     :mod:`audio_service.core.degrade` (a phone held up to a speaker), searched against the whole index."""
@@ -62,7 +63,7 @@ def identify_conditions(
         for name in names:
             q = condition(name, rng)(clip, SR)
             t1 = time.perf_counter()
-            got = [m.song_id for m in search.query_waveform(q, n=10)]
+            got = [m.song_id for m in search.query_waveform(q, n=10, speeds=speeds)]
             times.append(time.perf_counter() - t1)
             ranks[name].append(got.index(s["id"]) if s["id"] in got else 99)
     out: dict[str, dict[str, float]] = {}

@@ -43,6 +43,7 @@ class TrainConfig:
     width: int = 16
     near_fraction: float = 0.8  # share of identification-like pairs (see Augmenter.pair)
     same_collection: float = 0.5  # share of each batch drawn from one collection: harder negatives
+    microphone: float = 0.0  # share of query views also played through a phone held to a speaker (Augmenter.room)
 
 
 def is_heldout(song_id: str, fraction: float) -> bool:
@@ -131,11 +132,14 @@ def catalog_mels(
 class Augmenter:
     """Crops + degradations in the log-mel domain. Patches are ``(N_MELS, PATCH_FRAMES)`` dB float32."""
 
-    def __init__(self, rng: np.random.Generator, near_fraction: float = 0.8) -> None:
-        from audio_service.core.features import mel_power
+    def __init__(self, rng: np.random.Generator, near_fraction: float = 0.8, microphone: float = 0.0) -> None:
+        from audio_service.core.degrade import mel_centres
+        from audio_service.core.features import FMAX, FMIN, mel_power
 
         self.rng = rng
         self.near_fraction = near_fraction
+        self.microphone = microphone
+        self.centres = mel_centres(N_MELS, FMIN, FMAX)
         # Mel power of 20 s of real unit-variance white noise, fluctuations included: (N_MELS, ~860)
         self.noise_bank = mel_power(np.random.default_rng(12345).standard_normal(20 * SR).astype(np.float32))
 
@@ -175,15 +179,40 @@ class Augmenter:
             out[f0 : f0 + int(rng.integers(2, 8))] = out.min()
         return out.astype(np.float32)
 
+    def room(self, patch: np.ndarray, speed: float) -> np.ndarray:
+        """What a phone held up to a speaker adds: any of a telephone band (300-3,400 Hz), a room's reverberant
+        tail (RT60 0.3-0.8 s), a codec's low-pass, and the pitch side of a speed change (``speed``; the crop's
+        stretch is its time side)."""
+        from audio_service.core.degrade import mel_band_limit, mel_reverb, mel_speed
+
+        rng = self.rng
+        out = patch
+        if abs(speed - 1.0) > 1e-3:
+            out = mel_speed(out, self.centres, speed)
+        if rng.random() < 0.5:
+            out = mel_reverb(out, HOP / SR, float(rng.uniform(0.3, 0.8)), float(rng.uniform(-12, -4)))
+        floor = float(out.min())
+        if rng.random() < 0.5:
+            out = mel_band_limit(out, self.centres, float(rng.uniform(200, 400)), float(rng.uniform(3000, 4000)), floor)
+        elif rng.random() < 0.4:
+            out = mel_band_limit(out, self.centres, 20.0, float(rng.uniform(5000, 11000)), floor)
+        return out
+
     def pair(self, mel: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two views of one song: (clean index-like anchor, degraded query view) or two far degraded crops."""
         rng = self.rng
         stretch = float(rng.uniform(0.93, 1.07))
         if rng.random() < self.near_fraction:
             anchor, start, _ = self.crop(mel)
+            # Through a phone: the speed changes tempo and pitch together (up to 10 %), the room and band follow.
+            phone = rng.random() < self.microphone
+            speed = float(rng.uniform(0.9, 1.1)) if phone and rng.random() < 0.4 else 1.0
             # Within half the index hop of the anchor: the query patch nearest to an indexed patch.
-            view, vstart, vlen = self.crop(mel, start + int(rng.integers(-INDEX_HOP // 2, INDEX_HOP // 2 + 1)), stretch)
-            return anchor, self.degrade(view, float(power[vstart : vstart + vlen].mean()) + 1e-12)
+            view, vstart, vlen = self.crop(
+                mel, start + int(rng.integers(-INDEX_HOP // 2, INDEX_HOP // 2 + 1)), stretch * speed
+            )
+            view = self.degrade(view, float(power[vstart : vstart + vlen].mean()) + 1e-12)
+            return anchor, self.room(view, speed) if phone else view
         a, astart, alen = self.crop(mel, None, float(rng.uniform(0.93, 1.07)))
         b, bstart, blen = self.crop(mel, None, stretch)
         return (
@@ -236,7 +265,7 @@ def train(
 
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    aug = Augmenter(rng, cfg.near_fraction)
+    aug = Augmenter(rng, cfg.near_fraction, cfg.microphone)
     embedder = build_embedding_model(width=cfg.width)
     trainer = build_training_model(embedder, len(collections))
     optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)

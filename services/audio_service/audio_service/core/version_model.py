@@ -94,6 +94,8 @@ class VersionTrainConfig:
     learning_rate: float = 2e-3
     stretch: float = 0.12  # extra random tempo change of each crop (x 1 +- stretch)
     noise: float = 0.05
+    jitter: int = SEGMENT_HOP // 2  # frames one crop may start off the other: an index holds a segment every hop
+    same_collection: float = 0.5  # share of a batch from one collection: the hardest negatives
     seed: int = 0
 
 
@@ -144,10 +146,13 @@ def training_pairs(
     batch: int,
     stretch: float,
     noise: float,
+    jitter: int = 0,
+    same_collection: float = 0.0,
 ) -> np.ndarray:
     """``(2 * batch, SEGMENT_FRAMES, 12)``: rows ``2k`` and ``2k + 1`` are corresponding passages of two versions of
-    one work (a point of the score mapped to each version's time through its tempo)."""
-    picks = rng.choice(len(works), size=batch, replace=len(works) < batch)
+    one work (a point of the score mapped to each version's time through its tempo, the second crop up to
+    ``jitter`` frames off). About ``same_collection`` of the works come from one collection."""
+    picks = _pick_works(works, rng, batch, same_collection)
     out = np.empty((2 * batch, SEGMENT_FRAMES, 12), np.float32)
     for k, w in enumerate(picks):
         a, b = rng.choice(len(works[w]), size=2, replace=False)
@@ -158,8 +163,23 @@ def training_pairs(
         seg_score_s = SEGMENT_FRAMES * FRAME_S * max(va["tempo"], vb["tempo"])
         t = rng.uniform(0, max(cover - seg_score_s, 0.0))
         out[2 * k] = _crop(sa, int(t / va["tempo"] / FRAME_S), rng, stretch, noise)
-        out[2 * k + 1] = _crop(sb, int(t / vb["tempo"] / FRAME_S), rng, stretch, noise)
+        off = int(rng.integers(-jitter, jitter + 1)) if jitter else 0
+        out[2 * k + 1] = _crop(sb, max(0, int(t / vb["tempo"] / FRAME_S) + off), rng, stretch, noise)
     return out
+
+
+def _pick_works(
+    works: list[list[dict[str, Any]]], rng: np.random.Generator, batch: int, same_collection: float
+) -> np.ndarray:
+    """``batch`` distinct works, about ``same_collection`` of them from one random collection."""
+    replace = len(works) < batch
+    if not same_collection or replace:
+        return rng.choice(len(works), size=batch, replace=replace)
+    collections = np.array([str(w[0].get("collection", "")) for w in works])
+    pool = np.flatnonzero(collections == collections[rng.integers(len(works))])
+    same = rng.choice(pool, size=min(round(batch * same_collection), len(pool)), replace=False)
+    rest = np.setdiff1d(np.arange(len(works)), same)
+    return np.concatenate([same, rng.choice(rest, size=batch - len(same), replace=False)])
 
 
 def train_version_model(
@@ -167,8 +187,13 @@ def train_version_model(
     out_dir: str | os.PathLike[str],
     config: VersionTrainConfig | None = None,
     progress: bool = True,
+    catalog_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Train on the versioned catalog's training works only; write a new ``OUT/<version>/model.keras``."""
+    """Train on the versioned catalog's training works only; write a new ``OUT/<version>/model.keras``.
+
+    ``catalog_dir``: the catalog renders each work once more (the score's tempo and key, all its parts, its own
+    instruments): one more version of each training work.
+    """
     import keras
     import tensorflow as tf
     from musicrec_common.progress import tqdm
@@ -180,6 +205,21 @@ def train_version_model(
     rng = np.random.default_rng(cfg.seed)
     keras.utils.set_random_seed(cfg.seed)
     records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
+    if catalog_dir is not None:
+        from audio_service.core.catalog import load_catalog
+
+        train_works = {r["work_id"] for r in records}
+        records += [
+            {
+                "id": f"catalog:{s['id']}",
+                "work_id": s["id"],
+                "collection": s["collection"],
+                "file": str((Path(catalog_dir) / s["file"]).resolve()),  # absolute: read from the catalog
+                "tempo": 1.0,
+            }
+            for s in load_catalog(catalog_dir)
+            if s["id"] in train_works  # a catalog song's id is its work's id; held-out works stay out
+        ]
     by_work: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_work.setdefault(r["work_id"], []).append(r)
@@ -209,7 +249,7 @@ def train_version_model(
     done = 0
     bar = tqdm(total=cfg.steps, desc="version model", unit="step", disable=not progress)
     for done in range(1, cfg.steps + 1):
-        x = training_pairs(works, chroma, rng, cfg.batch, cfg.stretch, cfg.noise)
+        x = training_pairs(works, chroma, rng, cfg.batch, cfg.stretch, cfg.noise, cfg.jitter, cfg.same_collection)
         losses.append(float(step(tf.constant(x))))
         bar.update(1)
         if done % 50 == 0:
@@ -226,6 +266,7 @@ def train_version_model(
         "final_loss": round(float(np.mean(losses[-50:])), 4),
         "n_train_works": len(works),
         "n_train_versions": sum(len(w) for w in works),
+        "catalog": str(catalog_dir) if catalog_dir is not None else None,
         "config": asdict(cfg),
         "segment_frames": SEGMENT_FRAMES,
         "segment_hop": SEGMENT_HOP,
