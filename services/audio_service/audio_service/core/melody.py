@@ -155,8 +155,18 @@ class HumMatch:
     tempo_ratio: float  # the song's speed relative to the query
 
 
-def match_contour(query: np.ndarray, ref: np.ndarray, hop: int = 2) -> tuple[float, int, int, float, float]:
-    """Best placement of ``query`` in ``ref`` (both contours): ``(cost, start, length, transpose, ratio)``."""
+def match_contour(
+    query: np.ndarray,
+    ref: np.ndarray,
+    hop: int = 2,
+    ratios: tuple[float, ...] = RATIOS,
+    robust: bool = True,
+) -> tuple[float, int, int, float, float]:
+    """Best placement of ``query`` in ``ref`` (both contours): ``(cost, start, length, transpose, ratio)``.
+
+    ``robust``: the key is the median difference (a few wrong notes do not move it); else the mean (a quick
+    first pass over every melody).
+    """
     best = (np.inf, 0, 0, 0.0, 1.0)
     sung = np.isfinite(query)
     if sung.sum() * FRAME_S < MIN_SUNG_S or len(ref) == 0:
@@ -164,7 +174,7 @@ def match_contour(query: np.ndarray, ref: np.ndarray, hop: int = 2) -> tuple[flo
     # Trim silence around the query: its sung part is what is looked for.
     idx = np.flatnonzero(sung)
     query = query[idx[0] : idx[-1] + 1]
-    for ratio in RATIOS:
+    for ratio in ratios:
         q = _stretch(query, ratio)
         if len(q) > len(ref):
             # A query longer than the melody: compare its beginning.
@@ -175,7 +185,10 @@ def match_contour(query: np.ndarray, ref: np.ndarray, hop: int = 2) -> tuple[flo
         on = np.isfinite(diff)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # windows that are all rest
-            shift = np.nanmedian(np.where(on, diff, np.nan), axis=1)  # the singer's key
+            if robust:
+                shift = np.nanmedian(diff, axis=1)  # the singer's key
+            else:
+                shift = np.where(on, diff, 0.0).sum(axis=1) / on.sum(axis=1)
             err = np.minimum(np.abs(diff - shift[:, None]), COST_CAP)
             err = np.where(on, err, REST_PENALTY)
         cost = err.mean(axis=1)
@@ -196,12 +209,21 @@ class MelodyIndex:
     def __len__(self) -> int:
         return len(self.contours)
 
-    def search(self, query: np.ndarray, n: int = 10, within: set[str] | None = None) -> list[HumMatch]:
-        """The ``n`` best songs for the query contour ``(m,)``, best first."""
+    def search(
+        self, query: np.ndarray, n: int = 10, within: set[str] | None = None, shortlist: int = 80
+    ) -> list[HumMatch]:
+        """The ``n`` best songs for the query contour ``(m,)``, best first.
+
+        A quick pass (every other tempo ratio, every 4th offset, the mean key) ranks every melody; the
+        ``shortlist`` best are matched again at full resolution with the median key.
+        """
+        candidates = [(sid, ref) for sid, ref in self.contours.items() if within is None or sid in within]
+        if len(candidates) > shortlist:
+            quick = [match_contour(query, ref, hop=4, ratios=RATIOS[::2], robust=False)[0] for _, ref in candidates]
+            keep = np.argsort(quick, kind="stable")[:shortlist]
+            candidates = [candidates[i] for i in keep]
         found = []
-        for sid, ref in self.contours.items():
-            if within is not None and sid not in within:
-                continue
+        for sid, ref in candidates:
             cost, start, length, shift, ratio = match_contour(query, ref)
             if np.isfinite(cost):
                 found.append(
