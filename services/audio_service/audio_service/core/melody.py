@@ -185,10 +185,8 @@ def match_contour(
         on = np.isfinite(diff)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # windows that are all rest
-            if robust:
-                shift = np.nanmedian(diff, axis=1)  # the singer's key
-            else:
-                shift = np.where(on, diff, 0.0).sum(axis=1) / on.sum(axis=1)
+            # The singer's key: the median difference, or the mean on the quick pass.
+            shift = np.nanmedian(diff, axis=1) if robust else np.where(on, diff, 0.0).sum(axis=1) / on.sum(axis=1)
             err = np.minimum(np.abs(diff - shift[:, None]), COST_CAP)
             err = np.where(on, err, REST_PENALTY)
         cost = err.mean(axis=1)

@@ -190,7 +190,17 @@ def evaluate_versions(
                 index_vectors = np.concatenate([index_vectors, extra])
                 index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
             clip_scores = clip_topk(compare(clip_vectors[query_rows], index_vectors), works[query_rows], index_works)
-        results[name] = {"map": track_map(compare(vectors, vectors), works)} | clip_scores
+        if name in segs:  # songs as passages: two songs are as close as their passages (passage_similarity)
+            from audio_service.core.version_model import passage_similarity
+
+            n = len(segs[name])
+            sim = np.eye(n)
+            for i in range(n):
+                for j in range(i + 1, n):
+                    sim[i, j] = sim[j, i] = passage_similarity(segs[name][i], segs[name][j])
+        else:
+            sim = compare(vectors, vectors)
+        results[name] = {"map": track_map(sim, works)} | clip_scores
         results[name]["n_versions"] = float(len(held))
         results[name]["n_works"] = float(len(first))
     return results

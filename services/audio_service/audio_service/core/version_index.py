@@ -2,9 +2,10 @@
 
 Beside the sound index (which keeps finding songs that *sound* alike), this one finds songs that *play the same
 music*: another key, tempo or instrumentation. Each song is a run of consecutive segment vectors (one every ~5 s);
-``versions_of`` searches with every segment of a song and keeps, for each other song, its best passage match
-(``score``) and the share of the song's passages that found it (``coverage``: a cover shares most of them, a
-borrowed phrase one). Songs under :data:`THRESHOLD` are not reported.
+``versions_of`` searches with every segment of a song; every other song with a passage above :data:`THRESHOLD` is a
+candidate, ranked by how much the two songs share (``score``: each passage's best match in the other song, averaged
+both ways) with the share of the song's passages that found it (``coverage``: a cover shares most of them, a
+borrowed phrase one).
 
 Files (a versioned folder under ``INDEX_DIR``, switched atomically like the sound index): ``segments.faiss``,
 ``segments.npz`` (``song`` row and ``start`` seconds of every segment) and ``ids.json``.
@@ -23,7 +24,7 @@ from musicrec_common.versions import KEEP_VERSIONS
 
 from audio_service.core import index as vindex
 from audio_service.core.artifacts import current_dir, new_version_dir, prune, set_current
-from audio_service.core.version_model import VersionEmbedder
+from audio_service.core.version_model import VersionEmbedder, passage_similarity
 
 # Best-passage cosine from which two songs are reported as possible versions. Measured on the versioned catalog's
 # held-out works (bench/RESULTS.md, "Versions"): see evaluate-versions' threshold sweep.
@@ -34,8 +35,8 @@ NEIGHBOURS = 50  # segments looked up per query segment
 @dataclass(frozen=True)
 class VersionMatch:
     song_id: str
-    score: float  # best passage cosine
-    coverage: float  # share of the query song's passages whose best match is in this song (above THRESHOLD)
+    score: float  # passage similarity of the two songs (version_model.passage_similarity)
+    coverage: float  # share of the query song's passages that found this song above THRESHOLD
     query_start: float  # seconds: where the best passage is in the query song ...
     song_start: float  # ... and in this song
 
@@ -146,16 +147,19 @@ class VersionIndex:
                 found_by.setdefault(song, set()).add(q)
                 if song not in best or score > best[song][0]:
                     best[song] = (float(score), float(starts[q]), float(seg_start[row]))
-        out = [
-            VersionMatch(
-                song_id=ids[song],
-                score=round(s, 4),
-                coverage=round(len(found_by[song]) / len(vectors), 3),
-                query_start=round(qs, 2),
-                song_start=round(ss, 2),
+        out = []
+        for song, (_, qs, ss) in best.items():
+            a = self.first[song]
+            b = self.first[song + 1] if song + 1 < len(self.first) else len(self.seg_song)
+            out.append(
+                VersionMatch(
+                    song_id=ids[song],
+                    score=round(passage_similarity(vectors, self.vectors[a:b]), 4),
+                    coverage=round(len(found_by[song]) / len(vectors), 3),
+                    query_start=round(qs, 2),
+                    song_start=round(ss, 2),
+                )
             )
-            for song, (s, qs, ss) in best.items()
-        ]
         out.sort(key=lambda m: (-m.score, -m.coverage))
         return out[:n]
 

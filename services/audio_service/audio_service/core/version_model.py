@@ -51,6 +51,15 @@ def segments(chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np
     return segs, (np.array(starts, np.float32) * FRAME_S)
 
 
+def passage_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """How much two songs play the same music, from their segment vectors ``a (k, D)`` and ``b (m, D)``: each
+    segment's best match in the other song, averaged, both ways (a cover matches all along, a quotation once)."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    s = a @ b.T
+    return float(0.5 * (s.max(axis=1).mean() + s.max(axis=0).mean()))
+
+
 def _circular_conv(x: Any, filters: int, name: str) -> Any:
     """3 x 3 convolution, zero-padded in time and wrapped around the 12 pitch classes: ``(T, 12, C) -> (T, 12, F)``."""
     from keras import layers
