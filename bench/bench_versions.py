@@ -31,7 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    from audio_service.core.compare import chroma_sequence
     from audio_service.core.version_catalog import load_versions
     from audio_service.core.version_eval import Embed, evaluate_versions, track_map
     from audio_service.core.version_index import THRESHOLD
@@ -46,7 +45,7 @@ def main() -> int:
     args = parser.parse_args()
 
     model = VersionEmbedder.load(args.version_model_dir)
-    embedders: dict[str, Embed] = {"version_model": lambda y: model.embed_chroma(chroma_sequence(y))[:2]}
+    embedders: dict[str, Embed] = {"version_model": lambda y: model.embed_audio(y, 22050)[:2]}
     distractors: dict[str, np.ndarray | list[np.ndarray]] = {}
     distractor_works: list[str] | None = None
     if args.model_dir is not None:
@@ -64,7 +63,7 @@ def main() -> int:
         for s in songs:
             y, _ = load_audio(args.catalog / s["file"])
             chroma_vecs.append(chroma_vector(y))
-            segs.append(model.embed_chroma(chroma_sequence(y))[1])
+            segs.append(model.embed_audio(y, 22050)[1])
             if args.model_dir is not None:
                 cnn_vecs.append(cnn.embed_track(y).track)
         distractors = {"chroma": np.stack(chroma_vecs), "version_model": segs}
@@ -78,7 +77,7 @@ def main() -> int:
 
     # Passages: pairwise best-segment scores over the held-out versions.
     held = [v for v in load_versions(args.versions) if v["split"] == "held_out"]
-    chroma = version_chroma(args.versions, held)
+    chroma = version_chroma(args.versions, held, model.band)
     held = [v for v in held if len(chroma[v["id"]]) >= SEGMENT_FRAMES // 2]
     seg = [model.embed_chroma(chroma[v["id"]].astype(np.float32))[1] for v in held]
     works = np.array([v["work_id"] for v in held])

@@ -45,3 +45,15 @@ def test_a_transposed_slower_version_is_found_with_its_key_and_tempo(works: list
 def test_unrelated_works_share_no_passage(works: list[Work], one: int, other: int) -> None:
     result = compare(chroma_sequence(_render(works[one], 0, 1.0)), chroma_sequence(_render(works[other], 0, 1.0)))
     assert result.passages == [] and result.similarity == 0.0
+
+
+def test_band_limited_chroma_leaves_out_the_bass() -> None:
+    sr = 22050
+    t = np.arange(sr * 2) / sr
+    bass = np.sin(2 * np.pi * 55.0 * t)  # A1: below the band
+    tune = 0.3 * np.sin(2 * np.pi * 523.25 * t)  # C5
+    full = chroma_sequence((bass + tune).astype(np.float32), sr).mean(axis=0)
+    limited = chroma_sequence((bass + tune).astype(np.float32), sr, band=(100.0, 5000.0)).mean(axis=0)
+    assert int(np.argmax(limited)) == 0  # C, the tune
+    # A, the bass, weighs far less once its band is left out.
+    assert limited[9] / limited.max() < 0.5 * full[9] / full.max(), (full, limited)

@@ -65,7 +65,6 @@ def test_training_pairs_are_corresponding_passages() -> None:
 
 
 def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
-    from audio_service.core.compare import chroma_sequence
     from audio_service.core.version_catalog import build_versions
     from audio_service.core.version_eval import evaluate_versions
 
@@ -75,11 +74,10 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
         out, tmp_path / "vmodels", VersionTrainConfig(steps=3, batch=4, minutes=2), progress=False
     )
     assert summary["steps"] == 3 and np.isfinite(summary["final_loss"])
-    assert (Path(summary["path"]) / "model.keras").exists() and (out / "chroma.npz").exists()
+    assert (Path(summary["path"]) / "model.keras").exists() and (out / "chroma-100-5000.npz").exists()
     embedder = VersionEmbedder.load(tmp_path / "vmodels")
-    result = evaluate_versions(
-        out, embedders={"version_model": lambda y: embedder.embed_chroma(chroma_sequence(y))[:2]}
-    )
+    assert embedder.band == (100.0, 5000.0)  # the features it was trained on, from its meta
+    result = evaluate_versions(out, embedders={"version_model": lambda y: embedder.embed_audio(y, 22050)[:2]})
     assert set(result) == {"chroma", "version_model"}
     r = result["version_model"]
     assert 0 <= r["map"] <= 1 and 0 <= r["top1"] <= r["top10"] <= 1 and r["n_works"] >= 2

@@ -153,11 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             embedder = Embedder.load(args.model_dir)
             embedders["cnn"] = lambda y: embedder.embed_track(y).track
         if args.version_model_dir is not None:
-            from audio_service.core.compare import chroma_sequence
             from audio_service.core.version_model import VersionEmbedder
 
             version_model = VersionEmbedder.load(args.version_model_dir)
-            embedders["version_model"] = lambda y: version_model.embed_chroma(chroma_sequence(y))[:2]
+            embedders["version_model"] = lambda y: version_model.embed_audio(y, 22050)[:2]
         result = evaluate_versions(args.versions, embedders=embedders, limit=args.limit)
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -572,12 +572,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _add_version(versions: Any, song_id: str, data: bytes, limits: Any) -> None:
     """An uploaded song's passages for "possible versions" (the upload stands without them)."""
-    from audio_service.core.compare import chroma_sequence
     from audio_service.core.decode import load_audio
 
     try:
         y, sr = load_audio(data, limits=limits)
-        versions.add(song_id, chroma_sequence(y, sr))
+        versions.add_audio(song_id, y, sr)
         versions.save()
     except Exception:
         log.exception("version embedding of upload %s failed", song_id)

@@ -51,11 +51,18 @@ class Comparison:
     threshold: float = THRESHOLD
 
 
-def chroma_sequence(y: np.ndarray, sr: int = SR) -> np.ndarray:
-    """``(n_frames, 12)`` L2-normalised chroma, one frame every ``HOP`` samples."""
+def chroma_sequence(y: np.ndarray, sr: int = SR, band: tuple[float, float] | None = None) -> np.ndarray:
+    """``(n_frames, 12)`` L2-normalised chroma, one frame every ``HOP`` samples; with ``band``, only the energy
+    between those frequencies (Hz) counts (leaving out a bass line's and the drums' energy)."""
     import librosa
 
-    c = librosa.feature.chroma_stft(y=y.astype(np.float32), sr=sr, hop_length=HOP).T
+    if band is None:
+        c = librosa.feature.chroma_stft(y=y.astype(np.float32), sr=sr, hop_length=HOP).T
+    else:
+        power = np.abs(librosa.stft(y.astype(np.float32), n_fft=2048, hop_length=HOP)) ** 2
+        freqs = librosa.fft_frequencies(sr=sr, n_fft=2048)
+        power[(freqs < band[0]) | (freqs > band[1])] = 0.0
+        c = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=2048, hop_length=HOP).T
     return (c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-9)).astype(np.float32)
 
 

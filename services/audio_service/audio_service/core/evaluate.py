@@ -237,7 +237,6 @@ def _versions(
 ) -> dict[str, dict[str, float]]:
     """:func:`audio_service.core.version_eval.evaluate_versions` for the CNN, the version model and chroma, the
     whole catalog in each clip index as distractors."""
-    from audio_service.core.compare import chroma_sequence
     from audio_service.core.decode import load_audio
     from audio_service.core.version_eval import Embed, chroma_vector, evaluate_versions
 
@@ -252,12 +251,12 @@ def _versions(
 
         model = VersionEmbedder.load(version_model_dir)
         version_model = model
-        embedders["version_model"] = lambda y: version_model.embed_chroma(chroma_sequence(y))[:2]
+        embedders["version_model"] = lambda y: version_model.embed_audio(y, SR)[:2]
     for s in songs:
         y, _ = load_audio(Path(catalog_dir) / s["file"])
         chroma_vectors.append(chroma_vector(y))
         if model is not None:
-            version_segments.append(model.embed_chroma(chroma_sequence(y))[1])
+            version_segments.append(model.embed_audio(y, SR)[1])
     distractors["chroma"] = np.stack(chroma_vectors)
     if model is not None:
         distractors["version_model"] = version_segments

@@ -182,10 +182,8 @@ class LibraryAnalyzer:
         self.search.add_embedding(item.audio_id, emb, {k: v for k, v in meta.items() if v is not None})
         versions = self.versions
         if versions is not None:
-            from audio_service.core.compare import chroma_sequence
-
             try:  # the song's passages for "possible versions"; the sound analysis stands without them
-                versions.add(item.audio_id, chroma_sequence(y, SR))
+                versions.add_audio(item.audio_id, y, SR)
             except Exception:
                 log.exception("version embedding of %s failed", item.path)
 

@@ -111,6 +111,11 @@ class VersionIndex:
             self.vectors = np.concatenate([self.vectors, vecs.astype(np.float32)])
             self.faiss.add(vecs.astype(np.float32))
 
+    def add_audio(self, song_id: str, y: np.ndarray, sr: int) -> None:
+        """:meth:`add` for mono audio ``y`` (the model's own chroma)."""
+        if song_id not in self.row_of:
+            self.add(song_id, self.embedder.features(y, sr))
+
     def segments_of(self, song_id: str) -> tuple[np.ndarray, np.ndarray]:
         """``(vectors (k, D), starts (k,))`` of an indexed song (KeyError when it is not)."""
         row = self.row_of[song_id]
@@ -169,20 +174,22 @@ class VersionIndex:
         return self.match(vectors, starts, n=n, threshold=threshold, exclude=song_id)
 
 
-def recording_chroma(args: tuple[str, dict[str, object], object]) -> tuple[str, np.ndarray | str]:
+def recording_chroma(
+    args: tuple[str, dict[str, object], object, tuple[float, float] | None],
+) -> tuple[str, np.ndarray | str]:
     """``(song_id, chroma (n, 12) float16)`` of an indexed song's recording, or ``(song_id, why not)``."""
-    from audio_service.core.compare import chroma_sequence
     from audio_service.core.decode import AudioDecodeError, DecodeLimits, load_audio
     from audio_service.core.recordings import Folders, NoRecordingError, recording_path
+    from audio_service.core.version_model import features
 
-    song_id, meta, folders = args
+    song_id, meta, folders, band = args
     assert isinstance(folders, Folders)
     try:
         path = recording_path(song_id, dict(meta), folders)
         y, sr = load_audio(path, limits=DecodeLimits(max_bytes=1 << 30, max_duration_s=3600.0))
     except (NoRecordingError, AudioDecodeError) as exc:
         return song_id, f"{type(exc).__name__}: {exc}"[:200]
-    return song_id, chroma_sequence(y, sr).astype(np.float16)
+    return song_id, features(y, sr, band).astype(np.float16)
 
 
 def add_recordings(
@@ -199,7 +206,8 @@ def add_recordings(
 
     from musicrec_common.progress import tqdm
 
-    todo = [(sid, meta, folders) for sid, meta in metadata.items() if sid not in versions]
+    band = versions.embedder.band
+    todo = [(sid, meta, folders, band) for sid, meta in metadata.items() if sid not in versions]
     failed: dict[str, str] = {}
     added = 0
     pool = get_context("fork").Pool(workers) if workers > 1 and len(todo) > 1 else None

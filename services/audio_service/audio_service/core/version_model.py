@@ -29,8 +29,15 @@ import numpy as np
 from audio_service.core.compare import FRAME_S, chroma_sequence
 
 SEGMENT_FRAMES = 108  # ~10 s of chroma frames (hop 2048 at 22.05 kHz)
+CHROMA_BAND = (100.0, 5000.0)  # Hz: the tune and its chords, not a bass line's or the drums' energy
 SEGMENT_HOP = 54  # a segment every ~5 s
 EMBED_DIM = 128
+
+
+def features(y: np.ndarray, sr: int, band: tuple[float, float] | None) -> np.ndarray:
+    """What the version model reads: ``(n_frames, 12)`` chroma of mono ``y``, ``band``-limited (the model's own
+    ``meta["chroma_band"]``; None for models trained on full-band chroma)."""
+    return chroma_sequence(y, sr, band)
 
 
 def segments(chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray]:
@@ -105,17 +112,21 @@ class VersionTrainConfig:
     noise: float = 0.05
     jitter: int = SEGMENT_HOP // 2  # frames one crop may start off the other: an index holds a segment every hop
     same_collection: float = 0.5  # share of a batch from one collection: the hardest negatives
+    chroma_band: tuple[float, float] | None = CHROMA_BAND
     seed: int = 0
 
 
-def version_chroma(versions_dir: str | os.PathLike[str], records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Chroma ``(n, 12)`` float16 of every version, cached in ``DIR/chroma.npz`` (computed for new ones only)."""
+def version_chroma(
+    versions_dir: str | os.PathLike[str], records: list[dict[str, Any]], band: tuple[float, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Chroma ``(n, 12)`` float16 of every version (:func:`features`), cached in ``DIR/chroma[-band].npz``
+    (computed for new ones only)."""
     from musicrec_common.progress import tqdm
 
     from audio_service.core.decode import AudioDecodeError, load_audio
 
     root = Path(versions_dir)
-    cache = root / "chroma.npz"
+    cache = root / ("chroma.npz" if band is None else f"chroma-{band[0]:g}-{band[1]:g}.npz")
     have: dict[str, np.ndarray] = {}
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
@@ -127,7 +138,7 @@ def version_chroma(versions_dir: str | os.PathLike[str], records: list[dict[str,
         except AudioDecodeError:  # a version that rendered silent (its notes out of the instruments' range)
             have[r["id"]] = np.zeros((0, 12), np.float16)
             continue
-        have[r["id"]] = chroma_sequence(y, sr).astype(np.float16)
+        have[r["id"]] = features(y, sr, band).astype(np.float16)
     if todo:
         tmp = root / "chroma.tmp.npz"
         np.savez(tmp, **have)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
@@ -232,7 +243,7 @@ def train_version_model(
     by_work: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_work.setdefault(r["work_id"], []).append(r)
-    chroma = version_chroma(versions_dir, records)
+    chroma = version_chroma(versions_dir, records, cfg.chroma_band)
     usable = [[r for r in v if len(chroma[r["id"]]) >= SEGMENT_FRAMES // 2] for v in by_work.values()]
     works = [v for v in usable if len(v) >= 2]
     if len(works) < 4:
@@ -277,6 +288,7 @@ def train_version_model(
         "n_train_versions": sum(len(w) for w in works),
         "catalog": str(catalog_dir) if catalog_dir is not None else None,
         "config": asdict(cfg),
+        "chroma_band": list(cfg.chroma_band) if cfg.chroma_band else None,
         "segment_frames": SEGMENT_FRAMES,
         "segment_hop": SEGMENT_HOP,
         "frame_s": FRAME_S,
@@ -296,6 +308,8 @@ class VersionEmbedder:
         self.meta = meta
         self.version = version
         self.dim = int(model.output_shape[-1])
+        band = meta.get("chroma_band")
+        self.band: tuple[float, float] | None = (float(band[0]), float(band[1])) if band else None
         self._lock = threading.Lock()
         self._fn = tf.function(
             lambda x: model(x, training=False),
@@ -320,6 +334,14 @@ class VersionEmbedder:
         """``(k, SEGMENT_FRAMES, 12)`` → ``(k, D)`` unit vectors."""
         out = [np.asarray(self._fn(segs[i : i + batch].astype(np.float32))) for i in range(0, len(segs), batch)]
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def features(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """The chroma this model reads, ``(n_frames, 12)``, of mono audio ``y``."""
+        return features(y, sr, self.band)
+
+    def embed_audio(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`embed_chroma` of mono audio ``y``."""
+        return self.embed_chroma(self.features(y, sr))
 
     def embed_chroma(self, chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(track (D,), segment vectors (k, D), starts (k,) s)`` of a chroma sequence ``(n, 12)``."""
