@@ -107,8 +107,9 @@ def main() -> int:
         + (", the whole catalog in each clip index" if args.catalog else "")
         + ".\n\n| representation | track MAP | 10 s clip top-1 | clip top-10 |\n|---|---:|---:|---:|\n"
         + table
-        + f"\n\nTrack similarity from passages (mean best-segment match, both ways) with the version model: MAP "
-        f"**{passage_map:.3f}** (the table's MAP uses each song's mean segment vector).\n\n"
+        + "\n\nThe version model's track MAP ranks songs by passage similarity (each segment's best match in the "
+        f"other song, averaged both ways: {passage_map:.3f} recomputed here); the chroma baseline and the CNN by "
+        "the cosine of one vector per song.\n\n"
         '"Possible versions" threshold (best passage cosine between two songs): share of same-work pairs above it, '
         f"and other-work songs above it per song among these {n}:\n\n| threshold | recall | false per song |\n"
         "|---:|---:|---:|\n" + "\n".join(rows) + "\n"

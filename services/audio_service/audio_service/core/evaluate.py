@@ -43,6 +43,7 @@ def identify_conditions(
     seconds: float = 10.0,
     conditions: tuple[str, ...] | None = None,
     speeds: tuple[float, ...] = (1.0,),
+    off_speed_weight: float = 0.9,
 ) -> dict[str, dict[str, float]]:
     """Identification top-1 / top-10 of a ``seconds`` excerpt of each song, separately under each degradation of
     :mod:`audio_service.core.degrade` (a phone held up to a speaker), searched against the whole index."""
@@ -56,14 +57,15 @@ def identify_conditions(
     times: list[float] = []
     for k, s in enumerate(tqdm(songs, desc="conditions", unit="song")):
         y, _ = load_audio(Path(catalog_dir) / s["file"])
-        rng = np.random.default_rng([seed, k])
         n = int(seconds * SR)
-        start = int(rng.integers(0, max(1, len(y) - n)))
+        start = int(np.random.default_rng([seed, k]).integers(0, max(1, len(y) - n)))
         clip = y[start : start + n]
         for name in names:
+            # Each condition draws from its own generator: the same song gets the same degradation in any run.
+            rng = np.random.default_rng([seed, k, CONDITIONS.index(name)])
             q = condition(name, rng)(clip, SR)
             t1 = time.perf_counter()
-            got = [m.song_id for m in search.query_waveform(q, n=10, speeds=speeds)]
+            got = [m.song_id for m in search.query_waveform(q, n=10, speeds=speeds, off_speed_weight=off_speed_weight)]
             times.append(time.perf_counter() - t1)
             ranks[name].append(got.index(s["id"]) if s["id"] in got else 99)
     out: dict[str, dict[str, float]] = {}

@@ -5,7 +5,9 @@ exactly as the index cuts a song (a clean 128-frame patch) and a *query view* of
 moment (within half an index hop) degraded the way listeners' clips are: ±7 % time stretch
 (resampling the time axis), white noise at 0–20 dB SNR relative to the crop's own signal power
 (real white noise's mel power, scaled from the crop's time-domain power, added in the power
-domain), a spectral tilt and sometimes a frequency mask. The other pairs are two degraded crops
+domain), a spectral tilt and sometimes a frequency mask; half of them also pass through a phone held up to a
+speaker (:meth:`Augmenter.room`: a telephone band, a room's reverberant tail, a codec's low-pass, up to 10 % speed
+change). The other pairs are two degraded crops
 from anywhere in the song, so the mean of a song's patch vectors keeps describing its sound. The
 collection classifier on the same embedding keeps collections apart. Songs are held out by work id
 (a hash, so the split does not depend on the catalog order) and never seen in training.
@@ -43,7 +45,7 @@ class TrainConfig:
     width: int = 16
     near_fraction: float = 0.8  # share of identification-like pairs (see Augmenter.pair)
     same_collection: float = 0.5  # share of each batch drawn from one collection: harder negatives
-    microphone: float = 0.0  # share of query views also played through a phone held to a speaker (Augmenter.room)
+    microphone: float = 0.5  # share of query views also played through a phone held to a speaker (Augmenter.room)
 
 
 def is_heldout(song_id: str, fraction: float) -> bool:
