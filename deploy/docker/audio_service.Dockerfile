@@ -24,6 +24,8 @@ RUN groupadd --system --gid 10001 musicrec \
     && mkdir -p /var/lib/musicrec/audio /app/data \
     && chown -R musicrec:musicrec /var/lib/musicrec
 COPY --from=builder /opt/venv /opt/venv
+# The shipped version model ("possible versions"; trained once, see its README).
+COPY data/audio/version_model/ /app/data/audio/version_model/
 WORKDIR /app
 USER musicrec:musicrec
 EXPOSE 8002

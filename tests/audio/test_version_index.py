@@ -89,3 +89,47 @@ def test_versions_route_syncs_the_sound_index(
     with TestClient(create_app(without)) as client:
         resp = client.get(f"/versions/{ids[0]}")
         assert resp.status_code == 503 and resp.json()["error"]["code"] == "model_unavailable"
+
+
+def test_the_shipped_model_finds_a_transposed_slower_version(
+    tmp_path: Path,
+    tiny_catalog: tuple[Path, dict[str, Any]],
+    tiny_model: tuple[Path, Any],
+    tiny_index: tuple[Path, Any],
+) -> None:
+    """With the shipped weights (data/audio/version_model): a catalog song played 3 semitones higher and 10 %
+    slower (librosa; generated) is uploaded, and it is the first possible version of the song."""
+    import io
+
+    import librosa
+    import soundfile as sf
+    from audio_service.app.main import create_app
+    from audio_service.app.settings import Settings
+    from fastapi.testclient import TestClient
+
+    root = tmp_path / "audio"
+    shutil.copytree(tiny_catalog[0], root / "catalog")
+    shutil.copytree(tiny_model[0], root / "models")
+    shutil.copytree(tiny_index[0], root / "index")
+    token = "v" * 32
+    settings = Settings(var_dir=tmp_path, audio_dir=root, admin_token=token)
+    assert (settings.version_model / "model.keras").exists(), "the trained version model ships with the code"
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine._versions_sync.join(120)
+        song = max(engine.search.ids, key=lambda i: engine.search.metadata[i].get("duration_s", 0))
+        y, sr = librosa.load(str(root / "catalog" / engine.search.metadata[song]["file"]), sr=22050)
+        version = librosa.effects.time_stretch(librosa.effects.pitch_shift(y, sr=sr, n_steps=3), rate=0.9)
+        buf = io.BytesIO()
+        sf.write(buf, version, sr, format="WAV")
+        added = client.post(
+            "/songs",
+            files={"file": ("cover.wav", buf.getvalue(), "audio/wav")},
+            data={"song_id": "cover-of-it"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert added.status_code == 201, added.text
+        body = client.get(f"/versions/{song}").json()
+        assert body["ready"] and body["items"], body
+        assert body["items"][0]["song_id"] == "cover-of-it", body["items"]
+        assert body["items"][0]["score"] >= body["threshold"]

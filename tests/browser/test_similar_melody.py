@@ -40,6 +40,20 @@ def test_compare_a_song_with_its_version(stack: Any, browser: Any, screenshots: 
     console.attach(page)
     page.set_default_timeout(30_000)
     page.goto(f"/#/song/{stack.song.id}")
+    # Possible versions (the shipped version model; the index fills in the background after audio_service loads).
+    section = page.locator("#possible-versions")
+    for _ in range(30):
+        section.wait_for()
+        page.wait_for_function(
+            "() => { const s = document.querySelector('#possible-versions');"
+            " return s && !s.textContent.includes('Looking for'); }"
+        )
+        if "still being analysed" not in section.inner_text():
+            break
+        page.wait_for_timeout(2000)
+        page.reload()
+    text = section.inner_text()
+    assert "No other recording plays this music" in text or section.locator(".version-row").count(), text
     page.locator("#compare-button").click()
     page.wait_for_url(f"**/#/compare?a={stack.song.id}")
     assert stack.song.title in page.locator("#compare-a").inner_text()

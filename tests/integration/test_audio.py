@@ -182,6 +182,28 @@ def test_hum_a_catalog_tune(stack: Any, client: httpx.Client) -> None:
     assert bad.status_code == 415 and bad.json()["error"]["code"] == "bad_audio"
 
 
+def test_possible_versions(stack: Any, client: httpx.Client) -> None:
+    """The shipped version model: every catalog song's passages are indexed in the background after audio_service
+    loads; then a song's possible versions never include itself, and songs without a recording have none."""
+    import time
+
+    song = catalog_songs(client)[5]
+    deadline = time.monotonic() + 180
+    while True:
+        body = client.get(f"/api/songs/{song['id']}/versions").json()
+        if body["ready"] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert body["ready"] and body["degraded"] == [] and body["threshold"] > 0, body
+    for item in body["items"]:
+        assert item["song"]["id"] != song["id"] and 0 < item["coverage"] <= 1 and item["score"] >= body["threshold"]
+    msd = client.get("/api/songs/search", params={"q": "love", "source": "msd", "per_page": 50}).json()["items"]
+    silent = next(s for s in msd if not s["has_audio"])
+    none = client.get(f"/api/songs/{silent['id']}/versions").json()
+    assert none["items"] == [] and none["ready"] is True
+    assert client.get("/api/songs/100000000/versions").status_code == 404
+
+
 def test_oversized_upload_is_refused_before_forwarding(client: httpx.Client) -> None:
     big = b"\0" * (21 * 1024 * 1024)
     resp = client.post("/api/audio/query", files={"file": ("big.wav", big, "audio/wav")})

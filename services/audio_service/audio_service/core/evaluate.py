@@ -42,7 +42,7 @@ def identify_conditions(
     seed: int = 0,
     seconds: float = 10.0,
     conditions: tuple[str, ...] | None = None,
-    speeds: tuple[float, ...] = (1.0,),
+    speeds: tuple[float, ...] | None = None,
     off_speed_weight: float = 0.9,
 ) -> dict[str, dict[str, float]]:
     """Identification top-1 / top-10 of a ``seconds`` excerpt of each song, separately under each degradation of
@@ -51,8 +51,10 @@ def identify_conditions(
 
     from audio_service.core.decode import load_audio
     from audio_service.core.degrade import CONDITIONS, condition
+    from audio_service.core.search import QUERY_SPEEDS
 
     names = conditions or CONDITIONS
+    speeds = speeds or QUERY_SPEEDS  # what the service does with an uploaded clip
     ranks: dict[str, list[int]] = {c: [] for c in names}
     times: list[float] = []
     for k, s in enumerate(tqdm(songs, desc="conditions", unit="song")):
@@ -111,7 +113,7 @@ def evaluate(
     from audio_service.core.catalog import load_catalog
     from audio_service.core.decode import load_audio
     from audio_service.core.features import mfcc_vector
-    from audio_service.core.search import AudioSearch
+    from audio_service.core.search import QUERY_SPEEDS, AudioSearch
     from audio_service.core.train import catalog_mels
 
     t0 = time.perf_counter()
@@ -165,7 +167,7 @@ def evaluate(
         y, _ = load_audio(Path(catalog_dir) / s["file"])
         q = make_query(y, rng)
         t1 = time.perf_counter()
-        got = [m.song_id for m in search.query_waveform(q, n=10)]
+        got = [m.song_id for m in search.query_waveform(q, n=10, speeds=QUERY_SPEEDS)]
         t_query.append(time.perf_counter() - t1)
         hits["cnn"].append(got.index(s["id"]) if s["id"] in got else 99)
         qm = mf_norm(mfcc_vector(q))

@@ -2,8 +2,8 @@
 
 Beside the sound index (which keeps finding songs that *sound* alike), this one finds songs that *play the same
 music*: another key, tempo or instrumentation. Each song is a run of consecutive segment vectors (one every ~5 s);
-``versions_of`` searches with every segment of a song; every other song with a passage above :data:`THRESHOLD` is a
-candidate, ranked by how much the two songs share (``score``: each passage's best match in the other song, averaged
+``versions_of`` searches with every segment of a song; every other song with a passage above :data:`CANDIDATE` is a
+candidate, kept when the two songs' passage similarity reaches :data:`THRESHOLD` and ranked by it (``score``: each passage's best match in the other song, averaged
 both ways) with the share of the song's passages that found it (``coverage``: a cover shares most of them, a
 borrowed phrase one).
 
@@ -26,9 +26,10 @@ from audio_service.core import index as vindex
 from audio_service.core.artifacts import current_dir, new_version_dir, prune, set_current
 from audio_service.core.version_model import VersionEmbedder, passage_similarity
 
-# Best-passage cosine from which two songs are reported as possible versions. Measured on the versioned catalog's
-# held-out works (bench/RESULTS.md, "Versions"): see evaluate-versions' threshold sweep.
-THRESHOLD = 0.80
+# Passage similarity from which two songs are reported as possible versions. On the versioned catalog's held-out
+# works (bench/RESULTS.md, "Versions"), 0.75 kept 31 % of the true versions with 0.3 wrong songs per song.
+THRESHOLD = 0.75
+CANDIDATE = 0.6  # a passage this close makes a song a candidate (then judged by its passage similarity)
 NEIGHBOURS = 50  # segments looked up per query segment
 
 
@@ -36,7 +37,7 @@ NEIGHBOURS = 50  # segments looked up per query segment
 class VersionMatch:
     song_id: str
     score: float  # passage similarity of the two songs (version_model.passage_similarity)
-    coverage: float  # share of the query song's passages that found this song above THRESHOLD
+    coverage: float  # share of the query song's passages that found this song above CANDIDATE
     query_start: float  # seconds: where the best passage is in the query song ...
     song_start: float  # ... and in this song
 
@@ -131,8 +132,12 @@ class VersionIndex:
         n: int = 10,
         threshold: float = THRESHOLD,
         exclude: str | None = None,
+        symmetric: bool = False,
     ) -> list[VersionMatch]:
-        """Songs sharing passages with the query segments ``vectors (k, D)`` (their ``starts (k,)`` in seconds)."""
+        """Songs sharing passages with the query segments ``vectors (k, D)`` (their ``starts (k,)`` in seconds).
+
+        ``symmetric``: the query is a whole song, judged both ways; else a clip, judged by how well it is found.
+        """
         with self._lock:
             if len(self.seg_song) == 0 or len(vectors) == 0:
                 return []
@@ -144,7 +149,7 @@ class VersionIndex:
         skip = self.row_of.get(exclude) if exclude is not None else None
         for q in range(len(vectors)):
             for score, row in zip(scores[q], rows[q], strict=True):
-                if row < 0 or score < threshold:
+                if row < 0 or score < min(CANDIDATE, threshold):
                     continue
                 song = int(seg_song[row])
                 if song == skip:
@@ -156,10 +161,13 @@ class VersionIndex:
         for song, (_, qs, ss) in best.items():
             a = self.first[song]
             b = self.first[song + 1] if song + 1 < len(self.first) else len(self.seg_song)
+            shared = passage_similarity(vectors, self.vectors[a:b], symmetric)
+            if shared < threshold:
+                continue
             out.append(
                 VersionMatch(
                     song_id=ids[song],
-                    score=round(passage_similarity(vectors, self.vectors[a:b]), 4),
+                    score=round(shared, 4),
                     coverage=round(len(found_by[song]) / len(vectors), 3),
                     query_start=round(qs, 2),
                     song_start=round(ss, 2),
@@ -171,7 +179,7 @@ class VersionIndex:
     def versions_of(self, song_id: str, n: int = 10, threshold: float = THRESHOLD) -> list[VersionMatch]:
         """Other songs that may be versions of ``song_id`` (KeyError when it is not indexed)."""
         vectors, starts = self.segments_of(song_id)
-        return self.match(vectors, starts, n=n, threshold=threshold, exclude=song_id)
+        return self.match(vectors, starts, n=n, threshold=threshold, exclude=song_id, symmetric=True)
 
 
 def recording_chroma(

@@ -58,12 +58,15 @@ def segments(chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np
     return segs, (np.array(starts, np.float32) * FRAME_S)
 
 
-def passage_similarity(a: np.ndarray, b: np.ndarray) -> float:
+def passage_similarity(a: np.ndarray, b: np.ndarray, symmetric: bool = True) -> float:
     """How much two songs play the same music, from their segment vectors ``a (k, D)`` and ``b (m, D)``: each
-    segment's best match in the other song, averaged, both ways (a cover matches all along, a quotation once)."""
+    segment's best match in the other song, averaged, both ways (a cover matches all along, a quotation once).
+    ``symmetric=False``: only ``a``'s segments (how well a clip ``a`` is found inside ``b``)."""
     if len(a) == 0 or len(b) == 0:
         return 0.0
     s = a @ b.T
+    if not symmetric:
+        return float(s.max(axis=1).mean())
     return float(0.5 * (s.max(axis=1).mean() + s.max(axis=0).mean()))
 
 
