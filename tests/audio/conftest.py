@@ -45,3 +45,21 @@ def tiny_index(
     out = tmp_path_factory.mktemp("index")
     summary = build_index_from_catalog(tiny_catalog[0], tiny_model[0], out)
     return out, summary
+
+
+@pytest.fixture
+def audio_root(
+    tmp_path: Path,
+    tiny_catalog: tuple[Path, dict[str, Any]],
+    tiny_model: tuple[Path, dict[str, Any]],
+    tiny_index: tuple[Path, dict[str, Any]],
+) -> Path:
+    """An AUDIO_DIR of this test's own (``tmp_path/audio``): copies of the tiny catalog, model and index (the
+    service writes to them)."""
+    import shutil
+
+    root = tmp_path / "audio"
+    shutil.copytree(tiny_catalog[0], root / "catalog")
+    shutil.copytree(tiny_model[0], root / "models")
+    shutil.copytree(tiny_index[0], root / "index")
+    return root

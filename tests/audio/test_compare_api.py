@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -23,27 +22,14 @@ from .conftest import FIXTURES
 TOKEN = "c" * 32
 
 
-def _root(tmp_path: Path, catalog: Path, model: Path, index: Path) -> Path:
-    root = tmp_path / "audio"
-    shutil.copytree(catalog, root / "catalog")
-    shutil.copytree(model, root / "models")
-    shutil.copytree(index, root / "index")
-    return root
-
-
 def _wav(y: np.ndarray, sr: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, y, sr, format="WAV")
     return buf.getvalue()
 
 
-def test_compare_songs_and_clips(
-    tmp_path: Path,
-    tiny_catalog: tuple[Path, dict[str, Any]],
-    tiny_model: tuple[Path, Any],
-    tiny_index: tuple[Path, Any],
-) -> None:
-    root = _root(tmp_path, tiny_catalog[0], tiny_model[0], tiny_index[0])
+def test_compare_songs_and_clips(tmp_path: Path, audio_root: Path) -> None:
+    root = audio_root
     music = tmp_path / "music"
     music.mkdir()
     real = max(FIXTURES.glob("*.ogg"), key=lambda p: p.stat().st_size)

@@ -85,21 +85,13 @@ def test_synthetic_hums_find_their_melody() -> None:
     assert FRAME_S == 0.1
 
 
-def test_hum_api_on_the_tiny_catalog(
-    tmp_path: Path,
-    tiny_catalog: tuple[Path, dict[str, Any]],
-    tiny_model: tuple[Path, Any],
-    tiny_index: tuple[Path, Any],
-) -> None:
+def test_hum_api_on_the_tiny_catalog(tmp_path: Path, audio_root: Path) -> None:
     from audio_service.app.main import create_app
     from audio_service.app.settings import Settings
     from audio_service.cli import main
     from fastapi.testclient import TestClient
 
-    root = tmp_path / "audio"
-    shutil.copytree(tiny_catalog[0], root / "catalog")
-    shutil.copytree(tiny_model[0], root / "models")
-    shutil.copytree(tiny_index[0], root / "index")
+    root = audio_root
     with TestClient(create_app(Settings(var_dir=tmp_path, audio_dir=root))) as client:
         clip = {"file": ("hum.wav", b"RIFF" + b"\0" * 100, "audio/wav")}
         no_melodies = client.post("/hum", files=clip)
@@ -120,3 +112,24 @@ def test_hum_api_on_the_tiny_catalog(
         bad = client.post("/hum", files={"file": ("x.ogg", b"OggS" + b"\1" * 300, "audio/ogg")})
         assert bad.status_code == 415 and bad.json()["error"]["code"] == "bad_audio"
         assert client.get("/health").json()["status"] == "ok"
+
+
+def test_the_catalog_writes_its_melodies_while_rendering(
+    tiny_catalog: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """build-catalog leaves each song's tune beside its recording: build-melodies then never reads a score."""
+    import audio_service.core.catalog as catalog
+    from audio_service.core.melody import catalog_melodies
+
+    root = tmp_path / "catalog"
+    shutil.copytree(tiny_catalog[0], root)
+    assert list(root.rglob("*.melody.npy"))
+
+    def no_scores(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a score was parsed again")
+
+    monkeypatch.setattr(catalog, "parse_work", no_scores)
+    melodies = catalog_melodies(root, workers=1, progress=False)
+    assert len(melodies) >= 12 and (root / "melodies.npz").exists()
+    first = next(iter(melodies.values()))
+    assert first.shape[1] == 3 and np.all(first[:, 1] > first[:, 0])

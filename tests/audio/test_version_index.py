@@ -6,9 +6,7 @@ the trained model's quality is measured by `evaluate-versions` (bench/RESULTS.md
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -60,21 +58,12 @@ def test_versions_are_found_in_another_key_and_survive_a_reload(tmp_path: Path, 
         again.versions_of("nope")
 
 
-def test_versions_route_syncs_the_sound_index(
-    tmp_path: Path,
-    version_model: Path,
-    tiny_catalog: tuple[Path, dict[str, Any]],
-    tiny_model: tuple[Path, Any],
-    tiny_index: tuple[Path, Any],
-) -> None:
+def test_versions_route_syncs_the_sound_index(tmp_path: Path, version_model: Path, audio_root: Path) -> None:
     from audio_service.app.main import create_app
     from audio_service.app.settings import Settings
     from fastapi.testclient import TestClient
 
-    root = tmp_path / "audio"
-    shutil.copytree(tiny_catalog[0], root / "catalog")
-    shutil.copytree(tiny_model[0], root / "models")
-    shutil.copytree(tiny_index[0], root / "index")
+    root = audio_root
     settings = Settings(var_dir=tmp_path, audio_dir=root, version_model_dir=version_model)
     with TestClient(create_app(settings)) as client:
         engine = client.app.state.engine  # type: ignore[attr-defined]
@@ -91,12 +80,7 @@ def test_versions_route_syncs_the_sound_index(
         assert resp.status_code == 503 and resp.json()["error"]["code"] == "model_unavailable"
 
 
-def test_the_shipped_model_finds_a_transposed_slower_version(
-    tmp_path: Path,
-    tiny_catalog: tuple[Path, dict[str, Any]],
-    tiny_model: tuple[Path, Any],
-    tiny_index: tuple[Path, Any],
-) -> None:
+def test_the_shipped_model_finds_a_transposed_slower_version(tmp_path: Path, audio_root: Path) -> None:
     """With the shipped weights (data/audio/version_model): a catalog song played 3 semitones higher and 10 %
     slower (librosa; generated) is uploaded, and it is the first possible version of the song."""
     import io
@@ -107,10 +91,7 @@ def test_the_shipped_model_finds_a_transposed_slower_version(
     from audio_service.app.settings import Settings
     from fastapi.testclient import TestClient
 
-    root = tmp_path / "audio"
-    shutil.copytree(tiny_catalog[0], root / "catalog")
-    shutil.copytree(tiny_model[0], root / "models")
-    shutil.copytree(tiny_index[0], root / "index")
+    root = audio_root
     token = "v" * 32
     settings = Settings(var_dir=tmp_path, audio_dir=root, admin_token=token)
     assert (settings.version_model / "model.keras").exists(), "the trained version model ships with the code"

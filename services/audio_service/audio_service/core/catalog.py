@@ -408,6 +408,12 @@ def render_work(work: Work, out_dir: Path, cfg_hash: str) -> dict[str, Any]:
         config_hash=cfg_hash,
     )
     record = asdict(meta)
+    # The tune, read while the score is open (query by humming; core/melody.py collects these files).
+    from audio_service.core.melody import melody_notes
+
+    melody_path = out_dir / f"{rel.rsplit('.', 1)[0]}.melody.npy"
+    melody_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(melody_path, melody_notes(parts, EXCERPT_S))
     write_song(out_dir, rel, audio, record)
     return record
 

@@ -30,6 +30,17 @@ def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return (x / np.maximum(n, 1e-12)).astype(np.float32)
 
 
+def load_model_folder(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[str, Any], str]:
+    """``(keras model, meta, version)`` of ``DIR/current`` (or of DIR itself when it holds ``model.keras``)."""
+    import keras
+
+    root = Path(model_dir)
+    folder = root if (root / "model.keras").exists() else current_dir(root)
+    model = keras.saving.load_model(folder / "model.keras", compile=False)
+    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
+    return model, meta, folder.name
+
+
 class Embedder:
     """A loaded embedding model. Thread-safe: the traced ``tf.function`` is shared read-only."""
 
@@ -50,13 +61,7 @@ class Embedder:
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str]) -> Embedder:
         """Load ``MODELDIR/current`` (or MODELDIR itself if it holds ``model.keras``)."""
-        import keras
-
-        root = Path(model_dir)
-        folder = root if (root / "model.keras").exists() else current_dir(root)
-        model = keras.saving.load_model(folder / "model.keras", compile=False)
-        meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
-        return cls(model, meta, folder.name)
+        return cls(*load_model_folder(model_dir))
 
     def embed_patches(self, patches_db: np.ndarray, batch: int = 256) -> np.ndarray:
         """``(n, N_MELS, PATCH_FRAMES)`` dB patches → ``(n, D)`` unit vectors."""

@@ -97,8 +97,17 @@ def catalog_melodies(
         with np.load(cache, allow_pickle=False) as z:
             have = {k: z[k] for k in z.files}
     songs = [s for s in load_catalog(root) if s["id"] not in have and s.get("source_path")]
+    for s in list(songs):  # written by build-catalog beside the recording: no need to read the score again
+        sidecar = root / f"{str(s['file']).rsplit('.', 1)[0]}.melody.npy"
+        if sidecar.exists():
+            notes = np.load(sidecar, allow_pickle=False)
+            if len(notes):
+                have[s["id"]] = notes.astype(np.float32)
+            songs.remove(s)
     jobs = [(s["id"], s["collection"], s["source_path"], s.get("number")) for s in songs]
     if not jobs:
+        if len(have) != _cached_count(cache):
+            _save(cache, have)
         return have
     pool = get_context("fork").Pool(workers, maxtasksperchild=50) if workers > 1 and len(jobs) > 1 else None
     results = pool.imap_unordered(_catalog_job, jobs, chunksize=4) if pool is not None else map(_catalog_job, jobs)
@@ -110,10 +119,21 @@ def catalog_melodies(
         if pool is not None:
             pool.close()
             pool.join()
-    tmp = root / "melodies.tmp.npz"
-    np.savez(tmp, **have)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    os.replace(tmp, cache)
+    _save(cache, have)
     return have
+
+
+def _cached_count(cache: Path) -> int:
+    if not cache.exists():
+        return 0
+    with np.load(cache, allow_pickle=False) as z:
+        return len(z.files)
+
+
+def _save(cache: Path, melodies: dict[str, np.ndarray]) -> None:
+    tmp = cache.with_name("melodies.tmp.npz")
+    np.savez(tmp, **melodies)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    os.replace(tmp, cache)
 
 
 # ----------------------------------------------------------------------------------------------- queries

@@ -323,15 +323,9 @@ class VersionEmbedder:
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str]) -> VersionEmbedder:
         """Load ``DIR/current`` (or DIR itself when it holds ``model.keras``)."""
-        import keras
+        from audio_service.core.embed import load_model_folder
 
-        from audio_service.core.artifacts import current_dir
-
-        root = Path(model_dir)
-        folder = root if (root / "model.keras").exists() else current_dir(root)
-        model = keras.saving.load_model(folder / "model.keras", compile=False)
-        meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
-        return cls(model, meta, folder.name)
+        return cls(*load_model_folder(model_dir))
 
     def embed_segments(self, segs: np.ndarray, batch: int = 256) -> np.ndarray:
         """``(k, SEGMENT_FRAMES, 12)`` → ``(k, D)`` unit vectors."""

@@ -57,6 +57,18 @@ async def read_clip(state: AppState, request: Request, file: UploadFile, field: 
     return name, data, file.content_type or "application/octet-stream"
 
 
+def down(state: AppState) -> list[str]:
+    """audio_service is unreachable: count it and name it in the answer's ``degraded``."""
+    state.metrics.inc("gateway_degraded_responses_total", component="audio")
+    return ["audio"]
+
+
+async def by_audio_id(state: AppState, audio_ids: list[str]) -> dict[str, Song]:
+    """The songs of these audio ids (an id with no song, e.g. deleted since, is left out)."""
+    _, found, _ = await run_in_threadpool(_lookup, state, (), audio_ids, ())
+    return found
+
+
 def refused(exc: ServiceRejected, default: str = "bad_audio") -> NoReturn:
     """audio_service's 4xx, passed on with its code and message."""
     try:
@@ -78,18 +90,17 @@ async def query_by_sound(
     except ServiceRejected as exc:
         refused(exc)
     except ServiceDown:
-        state.metrics.inc("gateway_degraded_responses_total", component="audio")
-        return SoundQueryOut(items=[], degraded=["audio"])
-    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [i.song_id for i in body.items], ())
+        return SoundQueryOut(items=[], degraded=down(state))
+    songs = await by_audio_id(state, [i.song_id for i in body.items])
     return SoundQueryOut(
         items=[
             SoundMatch(
-                song=SongOut.of(by_audio[i.song_id]),
+                song=SongOut.of(songs[i.song_id]),
                 score=i.score,
                 segments=[Segment(**seg.model_dump()) for seg in i.segments],
             )
             for i in body.items
-            if i.song_id in by_audio
+            if i.song_id in songs
         ],
         degraded=[],
     )
@@ -109,25 +120,16 @@ async def possible_versions(state: State, song_id: int, n: Annotated[int, Query(
     try:
         body = await state.audio.versions(song.audio_id, n)
     except ServiceRejected as exc:
-        if exc.status == 404:  # not analysed yet (a library file waiting for its turn)
-            return VersionsOut(items=[], threshold=0.0, ready=False, degraded=[])
-        state.metrics.inc("gateway_degraded_responses_total", component="audio")
-        return VersionsOut(items=[], threshold=0.0, ready=False, degraded=["audio"])
+        not_yet = exc.status == 404  # not analysed yet (a library file waiting for its turn)
+        return VersionsOut(items=[], threshold=0.0, ready=False, degraded=[] if not_yet else down(state))
     except ServiceDown:
-        state.metrics.inc("gateway_degraded_responses_total", component="audio")
-        return VersionsOut(items=[], threshold=0.0, ready=False, degraded=["audio"])
-    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [i.song_id for i in body.items], ())
+        return VersionsOut(items=[], threshold=0.0, ready=False, degraded=down(state))
+    songs = await by_audio_id(state, [i.song_id for i in body.items])
     return VersionsOut(
         items=[
-            VersionOut(
-                song=SongOut.of(by_audio[i.song_id]),
-                score=i.score,
-                coverage=i.coverage,
-                query_start=i.query_start,
-                song_start=i.song_start,
-            )
+            VersionOut(song=SongOut.of(songs[i.song_id]), **i.model_dump(exclude={"song_id"}))
             for i in body.items
-            if i.song_id in by_audio
+            if i.song_id in songs
         ],
         threshold=body.threshold,
         ready=body.ready,
@@ -149,21 +151,13 @@ async def query_by_humming(
     except ServiceRejected as exc:
         refused(exc)
     except ServiceDown:
-        state.metrics.inc("gateway_degraded_responses_total", component="audio")
-        return HumOut(items=[], sung_s=0.0, n_melodies=0, degraded=["audio"])
-    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [i.song_id for i in body.items], ())
+        return HumOut(items=[], sung_s=0.0, n_melodies=0, degraded=down(state))
+    songs = await by_audio_id(state, [i.song_id for i in body.items])
     return HumOut(
         items=[
-            HumItem(
-                song=SongOut.of(by_audio[i.song_id]),
-                score=i.score,
-                song_start=i.song_start,
-                song_end=i.song_end,
-                transpose_semitones=i.transpose_semitones,
-                tempo_ratio=i.tempo_ratio,
-            )
+            HumItem(song=SongOut.of(songs[i.song_id]), **i.model_dump(exclude={"song_id"}))
             for i in body.items
-            if i.song_id in by_audio
+            if i.song_id in songs
         ],
         sung_s=body.sung_s,
         n_melodies=body.n_melodies,
@@ -220,7 +214,6 @@ async def compare_recordings(
     except ServiceRejected as exc:
         refused(exc)
     except ServiceDown:
-        state.metrics.inc("gateway_degraded_responses_total", component="audio")
         return CompareOut(
             a=SongOut.of(songs[0]) if songs[0] else None,
             b=SongOut.of(songs[1]) if songs[1] else None,
@@ -233,7 +226,7 @@ async def compare_recordings(
             b_duration_s=0.0,
             passages=[],
             matrix=[],
-            degraded=["audio"],
+            degraded=down(state),
         )
     return CompareOut(
         a=SongOut.of(songs[0]) if songs[0] else None,
