@@ -50,7 +50,9 @@ def test_versions_are_found_in_another_key_and_survive_a_reload(tmp_path: Path, 
     hit = index.match(vecs[2:3], starts[2:3], threshold=0.9995, exclude="song-a-up3")
     assert hit[0].song_id == "song-a" and hit[0].song_start == pytest.approx(float(starts[2]), abs=0.01)
 
-    index.save()
+    assert index.save_if_due(1e9) is None  # songs came, but the last save is recent: not yet
+    assert index.save_if_due(0.0) is not None
+    assert index.save_if_due(0.0) is None  # nothing new since
     again = VersionIndex.load(version_model, tmp_path / "vindex")
     assert again.ids == index.ids and np.allclose(again.vectors, index.vectors)
     assert [m.song_id for m in again.versions_of("song-a", threshold=0.9995)] == ["song-a-up3"]

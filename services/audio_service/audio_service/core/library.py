@@ -230,18 +230,24 @@ class LibraryAnalyzer:
                 idle or self._unsaved >= self.save_every or time.monotonic() - self._last_save >= self.save_interval_s
             )
         if due:
-            self.save()
+            self.save(final=idle)
         return True
 
-    def save(self) -> None:
+    def save(self, final: bool = True) -> None:
+        """Save the sound index; the versions' passages too when ``final`` (the queue is empty), else when due."""
+        versions = self.versions
         with self._cond:
             if not self._unsaved:
+                if final and versions is not None:
+                    versions.save_if_due(0.0)
                 return
             self._unsaved = 0
             self._last_save = time.monotonic()
         self.search.save()
-        if self.versions is not None:
-            self.versions.save()
+        if versions is not None:
+            from audio_service.core.version_index import SAVE_INTERVAL_S
+
+            versions.save_if_due(0.0 if final else SAVE_INTERVAL_S)
         if self.on_saved is not None:
             self.on_saved()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from audio_service.core.version_model import VersionEmbedder, passage_similarity
 THRESHOLD = 0.75
 CANDIDATE = 0.6  # a passage this close makes a song a candidate (then judged by its passage similarity)
 NEIGHBOURS = 50  # segments looked up per query segment
+SAVE_INTERVAL_S = 300.0  # while songs keep coming, their passages are written at most this often
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class VersionIndex:
         self.vectors = np.zeros((0, embedder.dim), np.float32)
         self.faiss = vindex.make_index(embedder.dim, self.vectors)
         self._lock = threading.RLock()
+        self._unsaved = 0
+        self._last_save = time.monotonic()
 
     @classmethod
     def load(
@@ -81,8 +85,17 @@ class VersionIndex:
         self.faiss = vindex.make_index(self.embedder.dim, self.vectors)
         return self
 
+    def save_if_due(self, min_interval_s: float = SAVE_INTERVAL_S) -> Path | None:
+        """Save when songs were added and the last save is ``min_interval_s`` old (a large library's passages are
+        hundreds of MB: not rewritten every few songs); None when nothing was saved."""
+        if not self._unsaved or time.monotonic() - self._last_save < min_interval_s:
+            return None
+        return self.save()
+
     def save(self, keep: int = KEEP_VERSIONS) -> Path:
         with self._lock:
+            self._unsaved = 0
+            self._last_save = time.monotonic()
             folder = new_version_dir(self.index_dir, prefix="v")
             np.savez(folder / "segments.npz", song=self.seg_song, start=self.seg_start, vectors=self.vectors)
             meta = {"ids": self.ids, "model_version": self.embedder.version, "n_segments": len(self.seg_song)}
@@ -111,6 +124,7 @@ class VersionIndex:
             self.seg_start = np.concatenate([self.seg_start, starts.astype(np.float32)])
             self.vectors = np.concatenate([self.vectors, vecs.astype(np.float32)])
             self.faiss.add(vecs.astype(np.float32))
+            self._unsaved += 1
 
     def add_audio(self, song_id: str, y: np.ndarray, sr: int) -> None:
         """:meth:`add` for mono audio ``y`` (the model's own chroma)."""
