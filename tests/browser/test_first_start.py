@@ -89,7 +89,14 @@ def test_the_banner_follows_the_first_start_to_the_ready_notice(
         time.sleep(0.3)
     worker.join(timeout=60)
     assert len(seen) >= 2, seen  # the banner named a step, then it advanced (a count or a next step)
-    labels = ("Rendering the demo catalog", "Training the sound model", "Indexing", "Drawing the map", "Adding")
+    labels = (
+        "Rendering the demo catalog",
+        "Reading the catalog's melodies",
+        "Training the sound model",
+        "Indexing",
+        "Drawing the map",
+        "Adding",
+    )
     assert all(s.startswith(labels) for s in seen), seen
     page.wait_for_function(
         "() => document.getElementById('banner').innerText.includes('Sound matching is ready')", timeout=30_000

@@ -182,6 +182,8 @@ export async function render(root, ctx) {
       mount(out, empty("Clip too large", "Choose a clip under 20 MB."));
       return;
     }
+    songB = null;
+    mount(chosenB, `your clip: ${file.name || "clip"}`);
     run({ file });
   });
 

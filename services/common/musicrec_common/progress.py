@@ -24,6 +24,7 @@ STALE_S = 6 * 3600  # a "running" record older than this is from a run that died
 
 LABELS = {
     "audio-catalog": "Rendering the demo catalog",
+    "audio-melodies": "Reading the catalog's melodies",
     "audio-train": "Training the sound model",
     "audio-index": "Indexing the catalog's sound",
     "audio-map": "Drawing the map of the catalog",
