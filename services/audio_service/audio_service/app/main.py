@@ -164,17 +164,16 @@ class Engine:
     def song_chroma(self, song_id: str) -> Any:
         """``(n_frames, 12)`` chroma of an indexed song's whole recording (cached); ApiError 404 when unknown."""
         from audio_service.core.compare import chroma_sequence
-        from audio_service.core.decode import DecodeLimits, load_audio
-        from audio_service.core.recordings import FeatureCache, NoRecordingError, recording_path
+        from audio_service.core.recordings import FeatureCache, NoRecordingError, load_recording
 
         search = self.require()
         if song_id not in search.row_of:
             raise ApiError(404, f"song {song_id!r} is not in the audio index", code="unknown_song")
 
         def compute(sid: str) -> Any:
-            path = recording_path(sid, search.metadata.get(sid, {}), self.folders())
-            limits = DecodeLimits(max_bytes=1 << 30, max_duration_s=self.settings.library_max_duration_s)
-            y, sr = load_audio(path, limits=limits)
+            # The index of now: after a reload, self.search is another object than the first call's.
+            meta = self.require().metadata.get(sid, {})
+            y, sr = load_recording(sid, meta, self.folders(), self.settings.library_max_duration_s)
             return chroma_sequence(y, sr)
 
         if self._chroma is None:

@@ -62,6 +62,17 @@ def recording_path(song_id: str, meta: dict[str, Any], folders: Folders) -> Path
     raise NoRecordingError(song_id)
 
 
+def load_recording(
+    song_id: str, meta: dict[str, Any], folders: Folders, max_duration_s: float = 3600.0
+) -> tuple[np.ndarray, int]:
+    """The decoded recording ``(y (n,), sr)`` of an indexed song (:func:`recording_path`; AudioDecodeError when it
+    cannot be decoded)."""
+    from audio_service.core.decode import DecodeLimits, load_audio
+
+    path = recording_path(song_id, meta, folders)
+    return load_audio(path, limits=DecodeLimits(max_bytes=1 << 30, max_duration_s=max_duration_s))
+
+
 class FeatureCache:
     """The last ``size`` songs' features (e.g. chroma sequences), computed once per song id; thread-safe."""
 

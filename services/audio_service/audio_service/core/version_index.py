@@ -200,15 +200,14 @@ def recording_chroma(
     args: tuple[str, dict[str, object], object, tuple[float, float] | None],
 ) -> tuple[str, np.ndarray | str]:
     """``(song_id, chroma (n, 12) float16)`` of an indexed song's recording, or ``(song_id, why not)``."""
-    from audio_service.core.decode import AudioDecodeError, DecodeLimits, load_audio
-    from audio_service.core.recordings import Folders, NoRecordingError, recording_path
+    from audio_service.core.decode import AudioDecodeError
+    from audio_service.core.recordings import Folders, NoRecordingError, load_recording
     from audio_service.core.version_model import features
 
     song_id, meta, folders, band = args
     assert isinstance(folders, Folders)
     try:
-        path = recording_path(song_id, dict(meta), folders)
-        y, sr = load_audio(path, limits=DecodeLimits(max_bytes=1 << 30, max_duration_s=3600.0))
+        y, sr = load_recording(song_id, dict(meta), folders)
     except (NoRecordingError, AudioDecodeError) as exc:
         return song_id, f"{type(exc).__name__}: {exc}"[:200]
     return song_id, features(y, sr, band).astype(np.float16)
