@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from gateway.app.settings import Settings
-from gateway.db.models import Play, PlayEvent, Rating
+from gateway.db.models import Play, PlayEvent, Rating, SkipEvent
 from gateway.db.session import make_engine
 from sqlalchemy import select
 
@@ -150,3 +151,48 @@ def test_user_a_never_touches_user_b(client: TestClient, gw_settings: Settings) 
     assert not [p for p in paths if p.startswith("/api/me") and "user" in p]
     # /1/ is the ListenBrainz-compatible API (players append it to the server URL); it takes tokens, not ids.
     assert all(p.startswith(("/api", "/health", "/metrics", "/1/")) for p in paths)
+
+
+def test_an_early_skip_is_kept_as_a_skip_not_a_play(client: TestClient, gw_settings: Settings, tmp_path: Path) -> None:
+    from gateway.db.export import export_plays
+
+    token = register(client, "skipper")
+    me = client.get("/api/me", headers=bearer(token)).json()
+    played = client.post(
+        "/api/me/plays", json={"song_id": 2, "ended": True, "played_ms": 201_000}, headers=bearer(token)
+    )
+    assert played.status_code == 201 and played.json()["recorded"] == "play" and played.json()["count"] == 1
+    late = client.post(
+        "/api/me/plays", json={"song_id": 3, "skipped": True, "played_ms": 95_000}, headers=bearer(token)
+    )
+    assert late.json()["recorded"] == "play"  # left after 30 s: listened to, a play
+    early = client.post(
+        "/api/me/plays", json={"song_id": 4, "skipped": True, "played_ms": 3_000}, headers=bearer(token)
+    )
+    assert early.status_code == 201 and early.json() | {"played_at": None} == {
+        "song_id": 4,
+        "count": 0,
+        "played_at": None,
+        "recorded": "skip",
+    }
+    bad = client.post("/api/me/plays", json={"song_id": 4, "skipped": True, "ended": True}, headers=bearer(token))
+    assert bad.status_code == 422
+    rows = db_rows(gw_settings)
+    assert sorted(r for r in rows["plays"] if r[0] == me["id"]) == [(me["id"], 2, 1), (me["id"], 3, 1)]
+    assert database_url(gw_settings)
+    engine = make_engine(database_url(gw_settings))
+    with engine.connect() as conn:
+        skips = [tuple(r) for r in conn.execute(select(SkipEvent.user_id, SkipEvent.song_id, SkipEvent.played_ms))]
+        lengths = sorted(r[0] for r in conn.execute(select(PlayEvent.played_ms).where(PlayEvent.user_id == me["id"])))
+    assert skips == [(me["id"], 4, 3_000)] and lengths == [95_000, 201_000]
+    # What training reads: the plays; the skip is no positive count.
+    out = tmp_path / "plays.tsv"
+    export_plays(engine, out)
+    engine.dispose()
+    mine = [line.split("\t") for line in out.read_text().splitlines() if line.startswith(f"gw-user:{me['id']}\t")]
+    assert sorted((song, count.strip()) for _, song, count in mine) == [("gw:2", "1"), ("gw:3", "1")]
+
+
+def database_url(settings: Settings) -> str:
+    assert settings.database_url is not None
+    return settings.database_url

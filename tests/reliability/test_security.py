@@ -79,6 +79,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("PUT", "/api/me/ratings/{song_id}"): "user",
     ("DELETE", "/api/me/ratings/{song_id}"): "user",
     ("PUT", "/api/me/feedback/{song_id}"): "user",
+    ("GET", "/api/me/exclusions"): "user",
+    ("PUT", "/api/me/exclusions"): "user",
+    ("POST", "/api/me/exclusions"): "user",
     ("DELETE", "/api/me/feedback/{song_id}"): "user",
     ("GET", "/api/me/history"): "user",
     ("GET", "/api/admin/users"): "admin",
@@ -201,6 +204,10 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"rating": 4}
     elif path.startswith("/api/me/feedback") and method == "PUT":
         kwargs["json"] = {"kind": "like"}
+    elif path == "/api/me/exclusions" and method == "PUT":
+        kwargs["json"] = {"rules": [{"kind": "tag", "value": "matrix"}]}
+    elif path == "/api/me/exclusions" and method == "POST":
+        kwargs["json"] = {"kind": "tag", "value": "matrix"}
     elif path == "/1/submit-listens":
         kwargs["json"] = {
             "listen_type": "playing_now",

@@ -30,8 +30,9 @@ from pydantic import TypeAdapter, ValidationError
 from gateway.app.downstream import ServiceDown, ServiceRejected
 from gateway.app.schemas import Basis
 from gateway.app.state import AppState
-from gateway.core.fusion import Candidate, Fused, fuse, named_first_on_ties
+from gateway.core.fusion import Candidate, Fused, Why, fuse, named_first_on_ties
 from gateway.core.modes import MODES, Mode
+from gateway.core.taste import Taste
 from gateway.db.catalog import chart
 from gateway.db.export import cf_song_key
 from gateway.db.models import Song
@@ -60,6 +61,9 @@ class Context:
         fallback: ``popular`` when the listener's list is not personalised.
         within: the ``library`` scope's songs (gateway ids); None for every song.
         within_cf: the same songs' ids in the cf model (sent to cf_service so that it ranks only them).
+        taste: the listener's signals and exclusion rules (:func:`with_taste`), applied to every list.
+        left_out: songs the listener's rules or signals kept out of the list (the answer says so).
+        refilled: songs the charts added because the list ran short after that.
     """
 
     state: AppState
@@ -71,6 +75,9 @@ class Context:
     fallback: str | None = None
     within: frozenset[int] | None = None
     within_cf: tuple[str, ...] | None = None
+    taste: Taste | None = None
+    left_out: int = 0
+    refilled: int = 0
 
     @property
     def audio_depth(self) -> int:
@@ -368,7 +375,8 @@ async def for_user(ctx: Context, mode: Mode, n: int) -> list[Fused]:
         ctx.depth = n
         lists["cf"] = await popular(ctx)
         ctx.fallback = "popular"
-    return _fuse(ctx, lists, mode, n, exclude=ctx.profile.seen)
+    fused = _fuse(ctx, lists, mode, n, exclude=ctx.profile.seen)
+    return await refill(ctx, fused, n, ctx.profile.seen)
 
 
 async def for_song(
@@ -383,9 +391,26 @@ async def for_song(
     """A seed song's fused "more like this" list for ``mode``, without the seed and ``exclude``."""
     assert ctx.seed is not None
     lists = await candidates(ctx, mode.song)
-    return _fuse(
-        ctx, lists, mode, n, exclude={ctx.seed.id, *exclude}, max_per_artist=max_per_artist, artist_window=artist_window
-    )
+    left_out = {ctx.seed.id, *exclude}
+    fused = _fuse(ctx, lists, mode, n, exclude=left_out, max_per_artist=max_per_artist, artist_window=artist_window)
+    return await refill(ctx, fused, n, left_out)
+
+
+def taste_factor(ctx: Context) -> Callable[[int], float] | None:
+    """The listener's signals and rules as a score factor for :func:`fuse`, counting what it leaves out."""
+    taste = ctx.taste
+    if taste is None or not taste.active:
+        return None
+    left: set[int] = set()
+
+    def factor(song_id: int) -> float:
+        f = taste.factor(ctx.songs.get(song_id))
+        if f <= 0 and song_id not in left:
+            left.add(song_id)
+            ctx.left_out += 1
+        return f
+
+    return factor
 
 
 def _fuse(
@@ -410,7 +435,73 @@ def _fuse(
         max_per_artist=max_per_artist,
         artist_window=artist_window,
         named={sid for sid, song in songs.items() if is_named(song)},
+        factor=taste_factor(ctx),
     )
+
+
+async def refill(ctx: Context, fused: list[Fused], n: int, exclude: set[int]) -> list[Fused]:
+    """A list the listener's rules and signals left short, filled up from the charts (never with holes)."""
+    if len(fused) >= n or not ctx.left_out:
+        return fused
+    have = {f.song_id for f in fused} | exclude
+    ctx.depth = 4 * n + len(have)
+    factor = taste_factor(ctx) or (lambda _: 1.0)
+    out = list(fused)
+    for cand in await popular(ctx):
+        if len(out) >= n:
+            break
+        if cand.song_id in have or not ctx.allowed(cand.song_id) or factor(cand.song_id) <= 0:
+            continue
+        have.add(cand.song_id)
+        out.append(Fused(cand.song_id, 0.0, {"popular": cand.rank}, [Why("popular", "popular with listeners")]))
+        ctx.refilled += 1
+    return out
+
+
+NEIGHBOURS_PER_SIGNAL = 10
+SIGNAL_SONGS = 8  # the most recent negative signals whose neighbours are looked up
+
+
+async def with_taste(ctx: Context) -> None:
+    """Set ``ctx.taste`` from the profile's signals and rules, with the neighbours of its recent negative songs
+    (sound and co-listening: one cached call each)."""
+    profile = ctx.profile
+    if profile is None or not (profile.signals or profile.rules):
+        return
+    taste = Taste(list(profile.signals), profile.rules)
+    wanted = taste.negative_songs(SIGNAL_SONGS)
+    if wanted:
+        _, _, seeds = await run_in_threadpool(_lookup_ids, ctx.state, wanted)
+        neighbours: dict[int, set[int]] = {}
+
+        async def around(song: Song) -> None:
+            audio_items, cf_items_ = await asyncio.gather(
+                audio_similar(ctx.state, song.audio_id, NEIGHBOURS_PER_SIGNAL, ctx.degraded)
+                if song.audio_id
+                else _nothing(),
+                cf_similar_items(
+                    ctx.state, cf_song_key(song.id, song.msd_song_id), NEIGHBOURS_PER_SIGNAL, ctx.degraded
+                ),
+            )
+            by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for i in audio_items])
+            by_cf = await run_in_threadpool(_lookup_cf, ctx.state, [i.song_id for i in cf_items_])
+            near = {s.id for s in by_audio.values()} | {s.id for s in by_cf.values()}
+            neighbours[song.id] = near
+            ctx.songs.update({s.id: s for s in (*by_audio.values(), *by_cf.values())})
+
+        await asyncio.gather(*(around(song) for song in seeds.values()))
+        taste.neighbours = neighbours
+        taste.prepare()
+    ctx.taste = taste
+
+
+async def _nothing() -> list[SimilarSong]:
+    return []
+
+
+def _lookup_ids(state: AppState, ids: Sequence[int]) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
+    with state.sessions() as session:
+        return songs_by_keys(session, (), (), ids)
 
 
 def basis(sources: dict[str, int]) -> Basis:

@@ -15,10 +15,11 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.app.guards import MAX_ID
 from gateway.core import security
+from gateway.core.taste import tag_names
 from gateway.db.models import FeedbackKind, Song
 
 
@@ -112,6 +113,9 @@ class SongOut(BaseModel):
         default=False,  # lists cached before the flag existed still validate
         description="MSD lists this song's song-to-track match as wrong: its name may belong to another recording",
     )
+    tags: list[str] = Field(
+        default_factory=list, description="Last.fm tags (MSD songs) or the catalog's collection and instruments"
+    )
 
     @classmethod
     def of(cls, song: Song) -> SongOut:
@@ -130,6 +134,7 @@ class SongOut(BaseModel):
             has_audio=has_audio,
             audio_url=f"/api/songs/{song.id}/audio" if has_audio else None,
             metadata_uncertain=bool(song.metadata_uncertain),
+            tags=tag_names(song),
         )
 
 
@@ -154,7 +159,6 @@ class MySongState(BaseModel):
 class SongDetailOut(SongOut):
     tempo_bpm: float | None
     metadata_note: str | None = Field(description="Why the metadata is uncertain, when it is")
-    tags: list[str]
     extra: dict[str, Any] | None
     stats: SongStats
     me: MySongState | None = Field(default=None, description="Only when logged in")
@@ -168,12 +172,10 @@ class SongDetailOut(SongOut):
                 extra = loaded if isinstance(loaded, dict) else {"value": loaded}
             except ValueError:
                 extra = None
-        tags = [t.strip() for t in (song.tags or "").split("|") if t.strip()]
         return cls(
             **SongOut.of(song).model_dump(),
             tempo_bpm=song.tempo_bpm,
             metadata_note=song.metadata_note if song.metadata_uncertain else None,
-            tags=tags,
             extra=extra,
             stats=SongStats(**stats),
             me=MySongState(**me) if me is not None else None,
@@ -209,15 +211,44 @@ class ChartOut(BaseModel):
 # --- listening -------------------------------------------------------------------
 
 
+SKIP_MS = 30_000  # a song left before this is a skip: a negative signal, not a play
+
+
 class PlayIn(RequestBody):
+    """A play the player reports; with ``played_ms`` and ``skipped`` it says how the song was left."""
+
     song_id: int = Field(ge=1, le=MAX_ID)
     count: int = Field(default=1, ge=1, le=1000, description="Plays to add (default 1)")
+    played_ms: int | None = Field(
+        default=None, ge=0, le=86_400_000, description="How long the song was played, in milliseconds"
+    )
+    ended: bool = Field(default=False, description="The song played to its end")
+    skipped: bool = Field(
+        default=False,
+        description=f"The listener moved on before the end; before {SKIP_MS // 1000} s (or with no `played_ms`) "
+        "this is a skip: it lowers the song, its artist and its neighbours in later lists and is not a play",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_leave(self) -> PlayIn:
+        if self.ended and self.skipped:
+            raise ValueError("a play either ended or was skipped, not both")
+        if self.skipped and self.count != 1:
+            raise ValueError("a skip is one play (count 1)")
+        return self
+
+    @property
+    def is_skip(self) -> bool:
+        return self.skipped and (self.played_ms is None or self.played_ms < SKIP_MS)
 
 
 class PlayOut(BaseModel):
     song_id: int
-    count: int = Field(description="The user's plays of this song, this one included")
+    count: int = Field(description="The user's plays of this song, this one included (a skip adds none)")
     played_at: UtcDatetime
+    recorded: Literal["play", "skip"] = Field(
+        default="play", description="`skip`: an early skip, kept as a negative signal, not as a play"
+    )
 
 
 class RatingIn(RequestBody):
@@ -238,6 +269,35 @@ class FeedbackOut(BaseModel):
     song_id: int
     kind: FeedbackKind
     created_at: UtcDatetime
+
+
+def _rule_value(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+class ExclusionIn(RequestBody):
+    """One rule: songs by this artist, of this genre (tagtraum) or with this tag (Last.fm, or the catalog's
+    collection and instruments) never appear in your lists."""
+
+    kind: Literal["artist", "genre", "tag"]
+    value: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_rule_value)]
+
+
+class ExclusionsIn(RequestBody):
+    rules: list[ExclusionIn] = Field(max_length=500, description="Every rule you want (replaces the old ones)")
+
+
+class ExclusionOut(BaseModel):
+    id: int
+    kind: Literal["artist", "genre", "tag"]
+    value: str
+
+
+class ExclusionsOut(BaseModel):
+    rules: list[ExclusionOut]
 
 
 HistoryKind = Literal["plays", "ratings", "feedback"]
@@ -362,6 +422,10 @@ class RecsOut(BaseModel):
     items: list[RecItem]
     degraded: list[str] = Field(description="Components left out of this answer: cf, audio, cache")
     fallback: str | None = Field(default=None, description="`popular` when the list is not personalised")
+    left_out: int = Field(default=0, description="Songs your exclusion rules, skips and dislikes kept out of this list")
+    refilled: int = Field(
+        default=0, description="Songs added from the charts because the list ran short after leaving those out"
+    )
 
 
 class RadioOut(BaseModel):
@@ -369,6 +433,8 @@ class RadioOut(BaseModel):
     scope: Literal["all", "library"]
     items: list[RecItem]
     degraded: list[str]
+    left_out: int = Field(default=0, description="Songs your exclusion rules, skips and dislikes kept out")
+    refilled: int = Field(default=0, description="Songs added from the charts to keep the mix full")
 
 
 class Segment(BaseModel):

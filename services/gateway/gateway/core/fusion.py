@@ -70,6 +70,7 @@ def fuse(
     artist_window: int = 10,
     k: float = 60.0,
     named: Collection[int] | None = None,
+    factor: Callable[[int], float] | None = None,
 ) -> list[Fused]:
     """Weighted RRF of several ranked lists.
 
@@ -83,6 +84,8 @@ def fuse(
         k: RRF constant; larger flattens the rank curve.
         named: ids of songs with a title and an artist; among songs of equal fused score they come first
             (any other order is the score's).
+        factor: song id -> what its fused score is multiplied by (the listener's signals and rules,
+            :class:`gateway.core.taste.Taste`); 0 leaves the song out.
 
     Returns:
         Up to ``n`` fused songs, best first; the songs pushed out of the first
@@ -106,6 +109,13 @@ def fuse(
             entry.sources[source] = cand.rank
             if cand.reason and cand.reason not in entry.reasons:
                 entry.why.append(Why(source, cand.reason, cand.about))
+    if factor is not None:
+        for song_id in list(fused):
+            f = factor(song_id)
+            if f <= 0:
+                del fused[song_id]
+            else:
+                fused[song_id].score *= f
     titled = named if named is not None else ()
     # Rounded: equal rank sums reached in a different order differ in the last bits.
     ordered = sorted(fused.values(), key=lambda f: (-round(f.score, 12), f.song_id not in titled, f.song_id))

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, utcnow
+from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, SkipEvent, Song, utcnow
 from gateway.db.retry import run_transaction
 
 
@@ -56,8 +56,9 @@ def _upsert(session: Session, model: Any, key: dict[str, int], changes: dict[str
             raise
 
 
-def record_play(session: Session, user_id: int, song_id: int, n: int = 1) -> PlayResult:
-    """Add ``n`` plays: the aggregate row (count += n) and one timestamped event, in one transaction."""
+def record_play(session: Session, user_id: int, song_id: int, n: int = 1, played_ms: int | None = None) -> PlayResult:
+    """Add ``n`` plays: the aggregate row (count += n) and one timestamped event (with how long the player played
+    it, when it said), in one transaction."""
 
     def work(s: Session) -> PlayResult:
         _require_song(s, song_id)
@@ -69,9 +70,24 @@ def record_play(session: Session, user_id: int, song_id: int, n: int = 1) -> Pla
             {"count": Play.count + n, "last_played_at": now},
             {"count": n, "last_played_at": now},
         )
-        s.execute(insert(PlayEvent).values(user_id=user_id, song_id=song_id, count=n, played_at=now))
+        s.execute(
+            insert(PlayEvent).values(user_id=user_id, song_id=song_id, count=n, played_at=now, played_ms=played_ms)
+        )
         total = s.execute(select(Play.count).where(Play.user_id == user_id, Play.song_id == song_id)).scalar_one()
         return PlayResult(song_id, int(total), now)
+
+    return run_transaction(session, work)
+
+
+def record_skip(session: Session, user_id: int, song_id: int, played_ms: int | None) -> PlayResult:
+    """An early skip: one skip event, no play (the play count stays what it was)."""
+
+    def work(s: Session) -> PlayResult:
+        _require_song(s, song_id)
+        now = utcnow()
+        s.execute(insert(SkipEvent).values(user_id=user_id, song_id=song_id, played_ms=played_ms or 0, skipped_at=now))
+        total = s.execute(select(Play.count).where(Play.user_id == user_id, Play.song_id == song_id)).scalar()
+        return PlayResult(song_id, int(total or 0), now)
 
     return run_transaction(session, work)
 

@@ -238,6 +238,7 @@ class PlayEvent(Base):
     song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
     count: Mapped[int] = mapped_column(Integer, default=1)
     played_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    played_ms: Mapped[int | None] = mapped_column(Integer)  # how long the player played it, when it said
 
     __table_args__ = (
         CheckConstraint("count >= 1", name="count_positive"),
@@ -322,3 +323,32 @@ class Star(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("user_id", "kind", "item_key", name="uq_stars_user_item"),)
+
+
+class SkipEvent(Base):
+    """A song the listener skipped early (in its first 30 s): a negative signal, never a play."""
+
+    __tablename__ = "skip_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    song_id: Mapped[int] = mapped_column(ForeignKey("songs.id", ondelete="CASCADE"))
+    played_ms: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_skip_events_user_skipped", "user_id", "skipped_at"),)
+
+
+class Exclusion(Base):
+    """A listener's rule keeping an artist, a genre or a tag out of every list (``value_key``: casefolded)."""
+
+    __tablename__ = "exclusions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # artist | genre | tag
+    value: Mapped[str] = mapped_column(String(255))
+    value_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "kind", "value_key", name="uq_exclusions_user_rule"),)

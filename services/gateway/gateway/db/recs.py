@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.core.taste import (
+    BAD_RATING_WEIGHT,
+    DISLIKE_WEIGHT,
+    LIKE_WEIGHT,
+    SKIP_MEMORY_DAYS,
+    SKIP_WEIGHT,
+    Rules,
+    Signal,
+)
 from gateway.db.export import cf_song_key, parse_cf_song_key
-from gateway.db.models import Feedback, FeedbackKind, Play, PlayEvent, Rating, Song, User
+from gateway.db.models import Exclusion, Feedback, FeedbackKind, Play, PlayEvent, Rating, SkipEvent, Song, User, utcnow
 
 RECENT_AUDIO_SEEDS = 5
 
@@ -25,6 +36,8 @@ class Profile:
         app_activity: True once the user has played, rated or liked anything in the app; the
             precomputed list (trained on the imported history) is then stale and fold-in is used.
         audio_seeds: (song id, audio id, title) of the most recent plays that have audio.
+        signals: skips, likes, dislikes and bad ratings, for :class:`gateway.core.taste.Taste`.
+        rules: the listener's exclusion rules.
         stamp: changes whenever any of the above changes; part of the cache key.
     """
 
@@ -33,7 +46,14 @@ class Profile:
     seen: set[int] = field(default_factory=set)
     app_activity: bool = False
     audio_seeds: list[tuple[int, str, str]] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    rules: Rules = field(default_factory=Rules)
     stamp: str = ""
+
+    @property
+    def disliked(self) -> set[int]:
+        """Songs disliked or rated badly: never in any of the listener's lists again."""
+        return {s.song_id for s in self.signals if not s.fades and s.weight < 0}
 
 
 def load_profile(session: Session, user_id: int) -> Profile:
@@ -50,24 +70,24 @@ def load_profile(session: Session, user_id: int) -> Profile:
         msd_of[song_id] = msd_id
         seen.add(song_id)
     ratings = session.execute(
-        select(Rating.song_id, Song.msd_song_id, Rating.rating, Rating.updated_at)
+        select(Rating.song_id, Song.msd_song_id, Rating.rating, Rating.updated_at, Song.artist)
         .join(Song, Song.id == Rating.song_id)
         .where(Rating.user_id == user_id)
     ).all()
     feedback = session.execute(
-        select(Feedback.song_id, Song.msd_song_id, Feedback.kind, Feedback.created_at)
+        select(Feedback.song_id, Song.msd_song_id, Feedback.kind, Feedback.created_at, Song.artist)
         .join(Song, Song.id == Feedback.song_id)
         .where(Feedback.user_id == user_id)
     ).all()
     # A good rating or a like counts like a few plays; a bad rating or a dislike removes the song's pull.
-    for song_id, msd_id, rating, _ in ratings:
+    for song_id, msd_id, rating, _, _ in ratings:
         msd_of[song_id] = msd_id
         if rating >= 4:
             weights[song_id] = weights.get(song_id, 0.0) + (rating - 2)
         elif rating <= 2:
             weights.pop(song_id, None)
             seen.add(song_id)
-    for song_id, msd_id, kind, _ in feedback:
+    for song_id, msd_id, kind, _, _ in feedback:
         msd_of[song_id] = msd_id
         if kind == FeedbackKind.like:
             weights[song_id] = weights.get(song_id, 0.0) + 3
@@ -86,14 +106,39 @@ def load_profile(session: Session, user_id: int) -> Profile:
         .limit(RECENT_AUDIO_SEEDS)
     ).all()
     stamp = user_stamp(session, user_id)
+    signals = load_signals(session, user_id, ratings, feedback)
     return Profile(
         msd_user_id=msd_user_id,
         history=history,
         seen=seen,
         app_activity=bool(last_event[1] or ratings or feedback),
         audio_seeds=[(s[0], str(s[1]), s[2] or "this song") for s in seeds],
+        signals=signals,
+        rules=load_rules(session, user_id),
         stamp=stamp,
     )
+
+
+def load_signals(session: Session, user_id: int, ratings: Sequence[Any], feedback: Sequence[Any]) -> list[Signal]:
+    """Early skips of the last :data:`SKIP_MEMORY_DAYS` (fading), likes, dislikes and bad ratings (staying)."""
+    since = utcnow() - dt.timedelta(days=SKIP_MEMORY_DAYS)
+    skips = session.execute(
+        select(SkipEvent.song_id, Song.artist, SkipEvent.skipped_at)
+        .join(Song, Song.id == SkipEvent.song_id)
+        .where(SkipEvent.user_id == user_id, SkipEvent.skipped_at >= since)
+    ).all()
+    out = [Signal(song_id, artist, SKIP_WEIGHT, at, fades=True) for song_id, artist, at in skips]
+    for song_id, _, kind, at, artist in feedback:
+        out.append(Signal(song_id, artist, LIKE_WEIGHT if kind == FeedbackKind.like else DISLIKE_WEIGHT, at))
+    for song_id, _, rating, at, artist in ratings:
+        if rating <= 2:
+            out.append(Signal(song_id, artist, BAD_RATING_WEIGHT, at))
+    return out
+
+
+def load_rules(session: Session, user_id: int) -> Rules:
+    rows = session.execute(select(Exclusion.kind, Exclusion.value).where(Exclusion.user_id == user_id)).all()
+    return Rules.of((kind, value) for kind, value in rows)
 
 
 def user_stamp(session: Session, user_id: int) -> str:
@@ -103,7 +148,9 @@ def user_stamp(session: Session, user_id: int) -> str:
     feedback = session.execute(
         select(func.count(), func.max(Feedback.created_at)).where(Feedback.user_id == user_id)
     ).one()
-    raw = f"{events or 0}.{ratings[0]}.{ratings[1]}.{feedback[0]}.{feedback[1]}"
+    skips = session.execute(select(func.max(SkipEvent.id)).where(SkipEvent.user_id == user_id)).scalar()
+    rules = session.execute(select(func.count(), func.max(Exclusion.id)).where(Exclusion.user_id == user_id)).one()
+    raw = f"{events or 0}.{ratings[0]}.{ratings[1]}.{feedback[0]}.{feedback[1]}.{skips or 0}.{rules[0]}.{rules[1]}"
     return raw.replace(" ", "T")
 
 

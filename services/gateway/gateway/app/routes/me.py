@@ -17,6 +17,10 @@ from gateway.app.schemas import (
     AppCredentialIn,
     AppCredentialOut,
     AppCredentialsOut,
+    ExclusionIn,
+    ExclusionOut,
+    ExclusionsIn,
+    ExclusionsOut,
     FeedbackIn,
     FeedbackOut,
     HistoryItemOut,
@@ -32,7 +36,7 @@ from gateway.app.schemas import (
     ScrobbleTokensOut,
     SongOut,
 )
-from gateway.db import listening
+from gateway.db import exclusions, listening
 from gateway.db.listening import SongNotFound
 from gateway.db.models import Feedback, Rating
 
@@ -49,14 +53,25 @@ def _not_found(exc: SongNotFound) -> ApiError:
 
 @router.post("/plays", response_model=PlayOut, status_code=status.HTTP_201_CREATED)
 async def record_play(body: PlayIn, user: User, state: State) -> PlayOut:
-    """Record `count` plays of a song; answered only once committed."""
+    """Record `count` plays of a song, or how the player left it (`played_ms`, `ended`, `skipped`): a skip in the
+    first 30 s is recorded as a skip (`recorded: "skip"`), which lowers the song, its artist and its neighbours in
+    later lists, and is not a play. Answered only once committed."""
+    skip = body.is_skip
     try:
         result = await write_for_user(
-            state, user.id, lambda db: listening.record_play(db, user.id, body.song_id, body.count)
+            state,
+            user.id,
+            lambda db: (
+                listening.record_skip(db, user.id, body.song_id, body.played_ms)
+                if skip
+                else listening.record_play(db, user.id, body.song_id, body.count, body.played_ms)
+            ),
         )
     except SongNotFound as exc:
         raise _not_found(exc) from None
-    return PlayOut(song_id=result.song_id, count=result.total, played_at=result.played_at)
+    return PlayOut(
+        song_id=result.song_id, count=result.total, played_at=result.played_at, recorded="skip" if skip else "play"
+    )
 
 
 @router.post("/imports", response_model=ImportOut, status_code=status.HTTP_201_CREATED)
@@ -231,3 +246,30 @@ def history(
     total, rows = listening.history(db, user.id, kind, offset=(page - 1) * per_page, limit=per_page)
     items = [HistoryItemOut(song=SongOut.of(song), **values) for song, values in rows]
     return HistoryOut(kind=kind, page=page, per_page=per_page, total=total, items=items)
+
+
+def _rules_out(rules: list[exclusions.Rule]) -> ExclusionsOut:
+    return ExclusionsOut(rules=[ExclusionOut(id=i, kind=k, value=v) for i, k, v in rules])  # type: ignore[arg-type]
+
+
+@router.get("/exclusions", response_model=ExclusionsOut)
+def get_exclusions(user: User, db: Db) -> ExclusionsOut:
+    """Your exclusion rules: artists, genres and tags kept out of every list (recommendations, radio, mixes)."""
+    return _rules_out(exclusions.list_rules(db, user.id))
+
+
+@router.put("/exclusions", response_model=ExclusionsOut)
+async def put_exclusions(body: ExclusionsIn, user: User, state: State) -> ExclusionsOut:
+    """Replace your exclusion rules with these (an empty list removes them all)."""
+    pairs = [(r.kind, r.value) for r in body.rules]
+    return _rules_out(await write_for_user(state, user.id, lambda db: exclusions.replace_rules(db, user.id, pairs)))
+
+
+@router.post("/exclusions", response_model=ExclusionsOut, status_code=status.HTTP_201_CREATED)
+async def add_exclusion(body: ExclusionIn, user: User, state: State) -> ExclusionsOut:
+    """Add one rule (from a song's or an artist's menu); one already there changes nothing."""
+    try:
+        rules = await write_for_user(state, user.id, lambda db: exclusions.add_rule(db, user.id, body.kind, body.value))
+    except exclusions.TooManyRules as exc:
+        raise ApiError(422, str(exc), code="validation_error") from None
+    return _rules_out(rules)

@@ -18,7 +18,7 @@ from musicrec_common.web import ApiError
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.app import recommending
-from gateway.app.deps import State, User, state_stamp
+from gateway.app.deps import MaybeUser, State, User, state_stamp
 from gateway.app.downstream import ServiceDown, ServiceRejected
 from gateway.app.schemas import (
     MapOut,
@@ -139,6 +139,7 @@ async def my_recommendations(
     if cached is not None:
         return Response(content=cached, media_type="application/json")  # stored already validated
     ctx.profile = await run_in_threadpool(_profile, state, user.id)
+    await recommending.with_taste(ctx)
     fused = await recommending.for_user(ctx, chosen, n)
     out = RecsOut(
         mode=chosen.name,
@@ -146,6 +147,8 @@ async def my_recommendations(
         items=_items(fused, await _named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
         fallback=ctx.fallback,
+        left_out=ctx.left_out,
+        refilled=ctx.refilled,
     )
     for component in degraded:
         state.metrics.inc("gateway_degraded_responses_total", component=component)
@@ -204,18 +207,27 @@ async def similar_songs(
 
 
 @router.get("/api/songs/{song_id}/radio", response_model=RadioOut)
-async def radio(state: State, song_id: int, scope: ScopeParam = None) -> RadioOut:
-    """A 25-song mix from one song: sound and co-listening together, no repeats, at most 2 songs per artist."""
+async def radio(state: State, song_id: int, user: MaybeUser, scope: ScopeParam = None) -> RadioOut:
+    """A 25-song mix from one song: sound and co-listening together, no repeats, at most 2 songs per artist.
+    Logged in, it listens back: no disliked song, your exclusion rules, skipped artists and their neighbours
+    lowered (or left out)."""
     degraded: set[str] = set()
     seed = await _seed(state, song_id)
     ctx = recommending.Context(state, degraded, seed=seed, depth=100)
     used = await scoped(state, ctx, scope)
-    fused = await recommending.for_song(ctx, MODES["hybrid"], 25, max_per_artist=2, artist_window=25)
+    exclude: frozenset[int] = frozenset()
+    if user is not None:
+        ctx.profile = await run_in_threadpool(_profile, state, user.id)
+        await recommending.with_taste(ctx)
+        exclude = frozenset(ctx.profile.disliked)
+    fused = await recommending.for_song(ctx, MODES["hybrid"], 25, max_per_artist=2, artist_window=25, exclude=exclude)
     return RadioOut(
         seed=SongOut.of(seed),
         scope=used,
         items=_items(fused, await _named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
+        left_out=ctx.left_out,
+        refilled=ctx.refilled,
     )
 
 
