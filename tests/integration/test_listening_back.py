@@ -60,6 +60,8 @@ def test_three_skips_of_an_artist_keep_it_out_of_radio_and_recommendations(stack
     assert again["left_out"] >= 1
     recs = client.get("/api/me/recommendations", params={"n": 50}).json()
     assert len(recs["items"]) == 50 and artist not in {i["song"]["artist"] for i in recs["items"]}
+    daily = client.get("/api/me/mixes/daily").json()
+    assert len(daily["items"]) == 50 and artist not in {i["song"]["artist"] for i in daily["items"]}
     # Anonymous radio does not know this listener: the artist is still there.
     anonymous = httpx.get(stack.url("gateway", f"/api/songs/{seed}/radio"), timeout=60).json()
     assert artist in {i["song"]["artist"] for i in anonymous["items"]}
@@ -80,13 +82,15 @@ def test_an_excluded_tag_never_appears_and_lists_stay_full(stack: Any) -> None:
         "sound": client.get("/api/me/recommendations", params={"mode": "audio", "n": 100}).json(),
         "radio": client.get(f"/api/songs/{seed}/radio").json(),
         "catalog radio": client.get(f"/api/songs/{seen[0]['song']['id']}/radio").json(),
+        "daily mix": client.get("/api/me/mixes/daily").json(),
+        "rediscover": client.get("/api/me/mixes/rediscover").json(),
     }
     for name, body in lists.items():
         songs = [i["song"] for i in body["items"]]
         assert all(tag not in {t.casefold() for t in s["tags"]} for s in songs), name
         assert len(songs) == len({s["id"] for s in songs}), name
     assert len(lists["recommendations"]["items"]) == 50 and lists["recommendations"]["left_out"] >= 1
-    assert len(lists["radio"]["items"]) == 25
+    assert len(lists["radio"]["items"]) == 25 and len(lists["daily mix"]["items"]) == 50
     # 100 sound-alikes asked of two seeds' neighbours, songs left out: filled up from the charts, and it says so.
     assert len(lists["sound"]["items"]) == 100
     assert lists["sound"]["left_out"] >= 1 and lists["sound"]["refilled"] >= 1
@@ -108,3 +112,31 @@ def test_a_disliked_song_never_returns(stack: Any) -> None:
     assert disliked not in after
     for song in [seed, *radio[:3]]:
         assert disliked not in [i["song"]["id"] for i in client.get(f"/api/songs/{song}/radio").json()["items"]]
+
+
+def test_the_daily_mix_is_fixed_for_the_day_and_spread(stack: Any) -> None:
+    client = listener(stack)
+    first = client.get("/api/me/mixes/daily").json()
+    again = client.get("/api/me/mixes/daily").json()
+    ids = [i["song"]["id"] for i in first["items"]]
+    assert first["kind"] == "daily" and len(ids) == 50 == len(set(ids))
+    assert ids == [i["song"]["id"] for i in again["items"]]  # the same all day
+    artists = Counter(i["song"]["artist"] for i in first["items"] if i["song"]["artist"])
+    assert max(artists.values()) <= 2
+    # Drawn, not the top of the list: it reaches beyond the listener's top 50 recommendations.
+    top = {i["song"]["id"] for i in client.get("/api/me/recommendations", params={"n": 50}).json()["items"]}
+    assert 10 <= len(set(ids) & top) < 50
+    played = {i["song"]["id"] for i in client.get("/api/me/history", params={"per_page": 100}).json()["items"]}
+    assert not played & set(ids)
+
+
+def test_rediscover_brings_back_old_favourites_among_new_songs(stack: Any) -> None:
+    alice = httpx.Client(base_url=stack.url("gateway", ""), timeout=60)
+    token = alice.post("/api/auth/login", json={"username": "alice", "password": stack.env["DEMO_PASSWORD"]})
+    alice.headers["Authorization"] = f"Bearer {token.json()['token']}"
+    body = alice.get("/api/me/mixes/rediscover", params={"n": 20}).json()
+    assert body["kind"] == "rediscover" and len(body["items"]) == 20
+    history = alice.get("/api/me/history", params={"per_page": 100}).json()["items"]
+    favourites = {i["song"]["id"] for i in history if i["count"] >= 2 and i["last_played_at"] is None}
+    old = [i for i in body["items"] if i["song"]["id"] in favourites]
+    assert len(old) == 10 and all("a favourite you have not played lately" in i["reasons"] for i in old)

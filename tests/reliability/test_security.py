@@ -80,6 +80,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/me/ratings/{song_id}"): "user",
     ("PUT", "/api/me/feedback/{song_id}"): "user",
     ("GET", "/api/me/exclusions"): "user",
+    ("GET", "/api/me/mixes/daily"): "user",
+    ("GET", "/api/me/mixes/rediscover"): "user",
     ("PUT", "/api/me/exclusions"): "user",
     ("POST", "/api/me/exclusions"): "user",
     ("DELETE", "/api/me/feedback/{song_id}"): "user",

@@ -31,7 +31,7 @@ from gateway.app.limits import SharedLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.middleware import SecurityHeadersMiddleware
 from gateway.app.openapi import document_errors
-from gateway.app.routes import admin, audio, auth, charts, library, listenbrainz, me, recommend, songs, subsonic
+from gateway.app.routes import admin, audio, auth, charts, library, listenbrainz, me, mixes, recommend, songs, subsonic
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings, get_settings
 from gateway.app.state import AppState
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         me.router,
         admin.router,
         recommend.router,
+        mixes.router,
         audio.router,
         listenbrainz.router,
         library.router,

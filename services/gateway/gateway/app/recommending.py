@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 from musicrec_common import keys
-from musicrec_common.schemas import FoldInRequest, HistoryItem, RecommendedSong, SimilarSong
+from musicrec_common.schemas import FoldInRequest, HistoryItem, MapPoint, RecommendedSong, SimilarSong
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.app.downstream import ServiceDown, ServiceRejected
@@ -78,6 +78,7 @@ class Context:
     taste: Taste | None = None
     left_out: int = 0
     refilled: int = 0
+    cf_depth: int = CF_DEPTH
 
     @property
     def audio_depth(self) -> int:
@@ -139,23 +140,28 @@ async def cached_list(
 
 
 async def cf_items(
-    state: AppState, profile: Profile, degraded: set[str], within: tuple[str, ...] | None = None
+    state: AppState,
+    profile: Profile,
+    degraded: set[str],
+    within: tuple[str, ...] | None = None,
+    depth: int = CF_DEPTH,
 ) -> tuple[list[RecommendedSong], bool]:
     """The listener's cf list (MSD ids, with ``because``) and whether it is a popularity fallback.
 
     ``within`` (cf keys): only those songs; the precomputed lists rank every song, so fold-in is used.
+    ``depth``: how many songs; deeper than the precomputed lists (:data:`CF_DEPTH`), cf_service is asked.
     """
     if within is not None and not within:
         return [], False  # the library has no song the cf model could know
     if profile.msd_user_id and not profile.app_activity and within is None:
         # The listener is in the training data and did nothing since: the precomputed list holds.
-        version = await state.cache.get_str(keys.CF_VERSION, degraded)
+        version = await state.cache.get_str(keys.CF_VERSION, degraded) if depth <= CF_DEPTH else None
         if version:
             items = await cached_list(state, keys.cf_recs(version, profile.msd_user_id), "cf_recs", _RECS, degraded)
             if items is not None:
-                return items, False
+                return items[:depth], False
         try:
-            body = await state.cf.recommendations(profile.msd_user_id, CF_DEPTH)
+            body = await state.cf.recommendations(profile.msd_user_id, depth)
         except (ServiceDown, ServiceRejected):
             degraded.add("cf")
             return [], False
@@ -165,7 +171,7 @@ async def cf_items(
             HistoryItem(song_id=s, play_count=min(PLAY_COUNT_MAX, max(1, round(w))))
             for s, w in profile.history[:FOLD_IN_MAX]
         ],
-        n=CF_DEPTH,
+        n=depth,
         within=list(within) if within is not None else None,
     )
     try:
@@ -198,7 +204,7 @@ def cf_candidates(items: list[RecommendedSong], by_msd: dict[str, Song], fallbac
 
 async def cf_user(ctx: Context) -> list[Candidate]:
     assert ctx.profile is not None
-    items, fallback = await cf_items(ctx.state, ctx.profile, ctx.degraded, ctx.within_cf)
+    items, fallback = await cf_items(ctx.state, ctx.profile, ctx.degraded, ctx.within_cf, ctx.cf_depth)
     wanted = [i.song_id for i in items] + [b.song_id for i in items for b in i.because]
     by_msd = await run_in_threadpool(_lookup_cf, ctx.state, wanted)
     ctx.songs.update({s.id: s for s in by_msd.values()})
@@ -344,6 +350,28 @@ SOURCES: dict[str, Source] = {
         Source("audio-similar", "audio", audio_similar_to_seed),
     )
 }
+
+
+_POINTS = TypeAdapter(list[MapPoint])
+
+
+async def map_points(state: AppState, degraded: set[str]) -> list[MapPoint]:
+    """audio_service's catalog map (every indexed song's 2-D position), cache-aside; empty with ``audio``
+    degraded when audio_service cannot answer."""
+    raw = await state.cache.get_json(keys.MAP, "map", degraded)
+    try:
+        points = _POINTS.validate_python(raw) if raw is not None else None
+    except ValidationError:
+        points = None
+    if points is None:
+        try:
+            points = (await state.audio.map()).points
+        except (ServiceDown, ServiceRejected):
+            degraded.add("audio")
+            return []
+        dumped = [p.model_dump(mode="json") for p in points]
+        await state.cache.set_json(keys.MAP, dumped, state.settings.recs_cache_ttl_s, degraded)
+    return list(points)
 
 
 # --- the flow ----------------------------------------------------------------------------------

@@ -437,6 +437,18 @@ class RadioOut(BaseModel):
     refilled: int = Field(default=0, description="Songs added from the charts to keep the mix full")
 
 
+class MixOut(BaseModel):
+    """A mix drawn for one listener and one day."""
+
+    kind: Literal["daily", "rediscover"]
+    day: str = Field(description="The UTC day the mix is drawn for (a new one every day)")
+    scope: Literal["all", "library"]
+    items: list[RecItem]
+    degraded: list[str]
+    left_out: int = Field(default=0, description="Songs your exclusion rules, skips and dislikes kept out")
+    refilled: int = Field(default=0, description="Songs added from the charts to keep the mix full")
+
+
 class Segment(BaseModel):
     query_start: float
     query_end: float

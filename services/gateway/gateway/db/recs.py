@@ -188,3 +188,41 @@ def songs_by_keys(
         for song in session.execute(select(Song).where(Song.id.in_(part))).scalars():
             by_id[song.id] = song
     return by_msd, by_audio, by_id
+
+
+REDISCOVER_MIN_PLAYS = 2
+
+
+def rediscover_candidates(session: Session, user_id: int, quiet_days: int, limit: int) -> list[int]:
+    """Songs the listener liked or played often (at least :data:`REDISCOVER_MIN_PLAYS` times) and has not played in
+    ``quiet_days`` days (imported listens have no time: they count as long ago), most played first."""
+    since = utcnow() - dt.timedelta(days=quiet_days)
+    quiet = (Play.last_played_at.is_(None)) | (Play.last_played_at < since)
+    played = session.execute(
+        select(Play.song_id, Play.count)
+        .where(Play.user_id == user_id, Play.count >= REDISCOVER_MIN_PLAYS, quiet)
+        .order_by(Play.count.desc(), Play.song_id)
+        .limit(limit)
+    ).all()
+    recent = set(
+        session.execute(select(Play.song_id).where(Play.user_id == user_id, Play.last_played_at >= since)).scalars()
+    )
+    liked = session.execute(
+        select(Feedback.song_id)
+        .where(Feedback.user_id == user_id, Feedback.kind == FeedbackKind.like)
+        .order_by(Feedback.created_at.desc())
+        .limit(limit)
+    ).scalars()
+    out = [int(s) for s, _ in played]
+    out += [int(s) for s in liked if s not in recent and s not in out]
+    return out[:limit]
+
+
+def played_since(session: Session, user_id: int, days: float) -> set[int]:
+    """Songs the listener played in the last ``days`` days (held back from radio for a while)."""
+    since = utcnow() - dt.timedelta(days=days)
+    return set(
+        session.execute(
+            select(PlayEvent.song_id).where(PlayEvent.user_id == user_id, PlayEvent.played_at >= since).distinct()
+        ).scalars()
+    )

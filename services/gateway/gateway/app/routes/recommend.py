@@ -13,13 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from musicrec_common import keys
-from musicrec_common.schemas import MapPoint as AudioMapPoint
 from musicrec_common.web import ApiError
-from pydantic import TypeAdapter, ValidationError
 
 from gateway.app import recommending
 from gateway.app.deps import MaybeUser, State, User, state_stamp
-from gateway.app.downstream import ServiceDown, ServiceRejected
 from gateway.app.schemas import (
     MapOut,
     MapPoint,
@@ -33,10 +30,9 @@ from gateway.app.state import AppState
 from gateway.core.fusion import Fused
 from gateway.core.modes import MODES, Mode, describe
 from gateway.db.models import Song
-from gateway.db.recs import Profile, load_profile, songs_by_keys
+from gateway.db.recs import Profile, load_profile, played_since, songs_by_keys
 
 router = APIRouter(tags=["recommendations"])
-_POINTS = TypeAdapter(list[AudioMapPoint])
 # The values come from the mode table (gateway.core.modes); the OpenAPI enum is filled in from it too.
 ModeParam = Annotated[str | None, Query(max_length=64, description=f"Default RECS_DEFAULT_MODE. {describe()}")]
 ScopeParam = Annotated[
@@ -206,11 +202,22 @@ async def similar_songs(
     return out
 
 
+RADIO_LENGTH = 25
+RADIO_POOL = 100
+RADIO_HOLD_DAYS = 2.0  # a song played this lately rests before radio plays it again
+
+
+def _played_lately(state: AppState, user_id: int) -> set[int]:
+    with state.sessions() as session:
+        return played_since(session, user_id, RADIO_HOLD_DAYS)
+
+
 @router.get("/api/songs/{song_id}/radio", response_model=RadioOut)
 async def radio(state: State, song_id: int, user: MaybeUser, scope: ScopeParam = None) -> RadioOut:
-    """A 25-song mix from one song: sound and co-listening together, no repeats, at most 2 songs per artist.
-    Logged in, it listens back: no disliked song, your exclusion rules, skipped artists and their neighbours
-    lowered (or left out)."""
+    """A 25-song mix from one song: sound and co-listening together, no repeats, at most 2 songs per artist, drawn
+    from the 100 best by rank weight (seeded by the listener and the day: new every day). Logged in, it listens
+    back: no disliked song, songs played in the last two days rest, your exclusion rules apply, skipped artists
+    and their neighbours are lowered (or left out)."""
     degraded: set[str] = set()
     seed = await _seed(state, song_id)
     ctx = recommending.Context(state, degraded, seed=seed, depth=100)
@@ -235,18 +242,9 @@ async def radio(state: State, song_id: int, user: MaybeUser, scope: ScopeParam =
 async def catalog_map(state: State) -> MapOut:
     """Every catalog song as a point of a 2-D projection of its audio embedding, for the map view."""
     degraded: set[str] = set()
-    raw = await state.cache.get_json(keys.MAP, "map", degraded)
-    try:
-        points = _POINTS.validate_python(raw) if raw is not None else None
-    except ValidationError:
-        points = None
-    if points is None:
-        try:
-            points = (await state.audio.map()).points
-        except (ServiceDown, ServiceRejected):
-            return MapOut(points=[], collections=[], degraded=["audio"])
-        dumped = [p.model_dump(mode="json") for p in points]
-        await state.cache.set_json(keys.MAP, dumped, state.settings.recs_cache_ttl_s, degraded)
+    points = await recommending.map_points(state, degraded)
+    if "audio" in degraded:
+        return MapOut(points=[], collections=[], degraded=["audio"])
     _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [p.song_id for p in points], ())
     out = [
         MapPoint(
