@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     body = f"""
 Real data: {len(users):,} listeners of the development split's TEST (their TRAIN histories ranked by the vote,
 pools of the top {args.pool}); {args.days} simulated days; catalogue = the {n_songs:,} songs of TRAIN. Mix sampling:
-`gateway.core.mixes` (ALPHA {mixes.ALPHA}, HALF_RANK {mixes.HALF_RANK}, yesterday's draw x{mixes.YESTERDAY}).
+`gateway.core.mixes` (the first {mixes.HEAD}: alpha {mixes.HEAD_ALPHA}, half rank {mixes.HEAD_HALF_RANK}; the rest:
+alpha {mixes.ALPHA}, half rank {mixes.HALF_RANK}, yesterday's songs x{mixes.YESTERDAY}; at most 2 per artist).
 
 | | daily mix (50) | fixed list of before (top 50) | target |
 |---|---|---|---|

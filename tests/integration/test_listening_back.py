@@ -140,3 +140,50 @@ def test_rediscover_brings_back_old_favourites_among_new_songs(stack: Any) -> No
     favourites = {i["song"]["id"] for i in history if i["count"] >= 2 and i["last_played_at"] is None}
     old = [i for i in body["items"] if i["song"]["id"] in favourites]
     assert len(old) == 10 and all("a favourite you have not played lately" in i["reasons"] for i in old)
+
+
+def catalog_point_songs(client: httpx.Client) -> list[dict[str, Any]]:
+    points = client.get("/api/catalog/map").json()["points"]
+    return [client.get(f"/api/songs/{p['song_id']}").json() for p in points]
+
+
+def test_tag_radio_plays_the_prompt_and_extends_it_by_sound(stack: Any) -> None:
+    client = listener(stack)
+    chips = client.get("/api/tags", params={"n": 50}).json()["tags"]
+    assert chips and chips == sorted(chips, key=lambda t: -t["songs"])
+    catalog = catalog_point_songs(client)
+    collection = Counter(t for s in catalog for t in s["tags"]).most_common(1)[0][0]  # the catalog's own tags
+    body = client.get("/api/radio", params={"q": f'tag:"{collection.upper()}" -tag:nonexistent'}).json()
+    assert body["matched"] >= 1 and body["prompt"].startswith(f'tag:"{collection.casefold()}"')
+    items = body["items"]
+    assert 0 < len(items) <= 25 and len({i["song"]["id"] for i in items}) == len(items)
+    tagged = [i for i in items if collection.casefold() in {t.casefold() for t in i["song"]["tags"]}]
+    assert tagged and all(i["basis"] in ("tags", "sound") for i in items)
+    # The same prompt (any spelling) gives the same radio all day.
+    again = client.get("/api/radio", params={"q": f'tag:"{collection}"  -tag:NONEXISTENT'}).json()
+    assert [i["song"]["id"] for i in again["items"]] == [i["song"]["id"] for i in items]
+    # An artist and a tag together; a minus term keeps a tag out of the whole radio.
+    artist = next(s["artist"] for s in catalog if collection in s["tags"] and s["artist"])
+    both = client.get("/api/radio", params={"q": f'artist:"{artist}" tag:"{collection}" -tag:piano'}).json()
+    assert all("piano" not in {t.casefold() for t in i["song"]["tags"]} for i in both["items"])
+    bad = client.get("/api/radio", params={"q": "mood:happy"})
+    assert bad.status_code == 422 and "unknown key" in bad.json()["error"]["message"]
+
+
+def test_a_path_between_two_songs_moves_in_small_steps(stack: Any) -> None:
+    client = listener(stack)
+    catalog = catalog_point_songs(client)
+    a, b = catalog[0]["id"], catalog[-1]["id"]
+    body = client.get(f"/api/songs/{a}/path/{b}", params={"n": 6}).json()
+    ids = [s["id"] for s in body["items"]]
+    assert body["basis"] == "sound" and ids[0] == a and ids[-1] == b and len(ids) == len(set(ids)) <= 6
+    assert len(ids) >= 3
+    # Songs without audio walk through co-listening.
+    recs = client.get("/api/me/recommendations", params={"mode": "cf", "n": 20}).json()["items"]
+    x, y = recs[0]["song"]["id"], recs[-1]["song"]["id"]
+    walk = client.get(f"/api/songs/{x}/path/{y}", params={"n": 8}).json()
+    steps = [s["id"] for s in walk["items"]]
+    assert walk["basis"] == "listeners" and steps[0] == x and steps[-1] == y and 3 <= len(steps) <= 8
+    assert len(steps) == len(set(steps))
+    assert client.get(f"/api/songs/{x}/path/{x}").status_code == 422
+    assert client.get(f"/api/songs/{x}/path/999999999").status_code == 404

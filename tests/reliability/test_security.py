@@ -91,6 +91,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/me/recommendations"): "user",
     ("GET", "/api/songs/{song_id}/similar"): "public",
     ("GET", "/api/songs/{song_id}/radio"): "public",
+    ("GET", "/api/songs/{song_id}/path/{end_id}"): "public",
+    ("GET", "/api/radio"): "public",
+    ("GET", "/api/tags"): "public",
     ("POST", "/api/audio/query"): "public",
     ("POST", "/api/audio/compare"): "public",
     ("POST", "/api/audio/hum"): "public",
@@ -190,7 +193,13 @@ def make_admin(client: TestClient, username: str) -> None:
 
 def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
     """A valid request for the route: only who asks changes between identities."""
-    url = path.replace("{song_id}", "1").replace("{token_id}", "1").replace("{file_id}", "1").replace("{name}", "ping")
+    url = (
+        path.replace("{song_id}", "1")
+        .replace("{end_id}", "2")
+        .replace("{token_id}", "1")
+        .replace("{file_id}", "1")
+        .replace("{name}", "ping")
+    )
     kwargs: dict[str, Any] = {}
     if path == "/api/auth/register":
         kwargs["json"] = {"username": f"m_{uuid.uuid4().hex[:10]}", "password": PASSWORD}
@@ -232,6 +241,8 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"title": "Creep"}  # the song's own title: valid, and changes nothing visible
     elif path == "/api/songs/search":
         kwargs["params"] = {"q": "creep"}
+    elif path == "/api/radio":
+        kwargs["params"] = {"q": "tag:rock"}
     return {"method": method, "url": url, **kwargs}
 
 

@@ -31,7 +31,20 @@ from gateway.app.limits import SharedLimiter
 from gateway.app.metrics import Metrics
 from gateway.app.middleware import SecurityHeadersMiddleware
 from gateway.app.openapi import document_errors
-from gateway.app.routes import admin, audio, auth, charts, library, listenbrainz, me, mixes, recommend, songs, subsonic
+from gateway.app.routes import (
+    admin,
+    audio,
+    auth,
+    charts,
+    library,
+    listenbrainz,
+    me,
+    mixes,
+    radio,
+    recommend,
+    songs,
+    subsonic,
+)
 from gateway.app.search_service import SearchService
 from gateway.app.settings import Settings, get_settings
 from gateway.app.state import AppState
@@ -137,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin.router,
         recommend.router,
         mixes.router,
+        radio.router,
         audio.router,
         listenbrainz.router,
         library.router,

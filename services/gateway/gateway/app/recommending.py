@@ -541,6 +541,10 @@ def basis(sources: dict[str, int]) -> Basis:
         return "listeners"
     if audio:
         return "sound"
+    if "tags" in sources:
+        return "tags"
+    if "history" in sources:
+        return "history"
     return "popular"
 
 

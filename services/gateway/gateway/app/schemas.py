@@ -389,13 +389,13 @@ class ImportOut(BaseModel):
 # --- recommendations, similar songs, radio, search by sound, the map --------------------------------
 
 
-Basis = Literal["listeners", "sound", "both", "popular"]
+Basis = Literal["listeners", "sound", "both", "popular", "tags", "history"]
 
 
 class WhyOut(BaseModel):
     """One reason in full: what gave it, the sentence, and the song it names (linkable), if any."""
 
-    kind: Literal["listeners", "sound", "popular"]
+    kind: Literal["listeners", "sound", "popular", "tags", "history"]
     text: str
     song: SongOut | None = Field(
         default=None, description="The song the reason names (you played it; it sounds like it)"
@@ -409,7 +409,7 @@ class RecItem(BaseModel):
     sources: dict[str, int] = Field(description="Rank of the song in each source's list")
     basis: Basis = Field(
         description="What put the song here: `listeners` (co-listening), `sound` (it sounds alike), `both`, "
-        "or `popular` (the charts)"
+        "`popular` (the charts), `tags` (a radio prompt's tags) or `history` (your own favourites)"
     )
     why: list[WhyOut] = Field(default_factory=list, description="Every reason, with the song it names")
 
@@ -435,6 +435,38 @@ class RadioOut(BaseModel):
     degraded: list[str]
     left_out: int = Field(default=0, description="Songs your exclusion rules, skips and dislikes kept out")
     refilled: int = Field(default=0, description="Songs added from the charts to keep the mix full")
+
+
+class PromptRadioOut(BaseModel):
+    """A radio from a prompt of tags, genres and artists."""
+
+    prompt: str = Field(description="The prompt as read (one spelling of it)")
+    scope: Literal["all", "library"]
+    matched: int = Field(description="Songs carrying the prompt's tags, genres or artists")
+    items: list[RecItem]
+    degraded: list[str]
+    left_out: int = 0
+    refilled: int = 0
+
+
+class TagCount(BaseModel):
+    name: str
+    songs: int
+
+
+class TagsOut(BaseModel):
+    tags: list[TagCount]
+
+
+class PathOut(BaseModel):
+    """Songs from ``start`` to ``end`` in small steps (both ends included)."""
+
+    basis: Literal["sound", "listeners", "none"] = Field(
+        description="`sound`: through the sound embedding; `listeners`: through co-listening (a song without "
+        "audio); `none`: nothing knows both songs (just the two ends)"
+    )
+    items: list[SongOut]
+    degraded: list[str]
 
 
 class MixOut(BaseModel):

@@ -97,7 +97,7 @@ async def rediscover(
     )
     items: dict[int, Fused] = {f.song_id: f for f in fused if f.song_id in set(new)}
     for s in old:
-        items[s] = Fused(s, 0.0, {}, [Why("history", "a favourite you have not played lately")])
+        items[s] = Fused(s, 0.0, {"history": 1}, [Why("history", "a favourite you have not played lately")])
     order = mixes.flow(_interleave(old, new, mixes.day_seed(user.id, "rediscover-mix", day)), await _vectors(ctx))
     chosen = [items[s] for s in order]
     return MixOut(

@@ -74,7 +74,12 @@ def mode_for(state: AppState, name: str | None, *, song: bool = False) -> Mode:
     return mode
 
 
-WHY_KIND: dict[str, Literal["listeners", "sound", "popular"]] = {"cf": "listeners", "audio": "sound"}
+WHY_KIND: dict[str, Literal["listeners", "sound", "popular", "tags", "history"]] = {
+    "cf": "listeners",
+    "audio": "sound",
+    "tags": "tags",
+    "history": "history",
+}
 
 
 def _why(f: Fused, songs: dict[int, Song]) -> list[WhyOut]:
