@@ -80,6 +80,13 @@ ACCESS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/me/ratings/{song_id}"): "user",
     ("PUT", "/api/me/feedback/{song_id}"): "user",
     ("GET", "/api/me/exclusions"): "user",
+    ("GET", "/api/me/playlists"): "user",
+    ("POST", "/api/me/playlists"): "user",
+    ("GET", "/api/me/playlists/{playlist_id}"): "user",
+    ("PATCH", "/api/me/playlists/{playlist_id}"): "user",
+    ("DELETE", "/api/me/playlists/{playlist_id}"): "user",
+    ("GET", "/api/me/playlists/{playlist_id}/export"): "user",
+    ("POST", "/api/me/playlists/import"): "user",
     ("GET", "/api/me/mixes/daily"): "user",
     ("GET", "/api/me/mixes/rediscover"): "user",
     ("PUT", "/api/me/exclusions"): "user",
@@ -195,7 +202,7 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
     """A valid request for the route: only who asks changes between identities."""
     url = (
         path.replace("{song_id}", "1")
-        .replace("{end_id}", "2")
+        .replace("{end_id}", "2").replace("{playlist_id}", "1")
         .replace("{token_id}", "1")
         .replace("{file_id}", "1")
         .replace("{name}", "ping")
@@ -241,6 +248,12 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
         kwargs["json"] = {"title": "Creep"}  # the song's own title: valid, and changes nothing visible
     elif path == "/api/songs/search":
         kwargs["params"] = {"q": "creep"}
+    elif path == "/api/me/playlists" and method == "POST":
+        kwargs["json"] = {"name": "matrix", "song_ids": [1]}
+    elif path == "/api/me/playlists/{playlist_id}" and method == "PATCH":
+        kwargs["json"] = {"name": "matrix"}
+    elif path == "/api/me/playlists/import":
+        kwargs["files"] = {"file": ("p.jspf", b'{"playlist": {"title": "m", "track": []}}', "application/json")}
     elif path == "/api/radio":
         kwargs["params"] = {"q": "tag:rock"}
     return {"method": method, "url": url, **kwargs}
@@ -283,6 +296,13 @@ def test_authorisation_matrix_covers_every_route(make_app: Callable[..., TestCli
                         "/api/me/app-credentials", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"}
                     )
                     req["url"] = f"/api/me/app-credentials/{made.json()['id']}"
+                if "{playlist_id}" in path and token and username:
+                    made = client.post(
+                        "/api/me/playlists",
+                        json={"name": "x", "song_ids": [1]},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    req["url"] = req["url"].replace("/playlists/1", f"/playlists/{made.json()['id']}")
                 if token and carrier == "bearer":
                     req["headers"] = {"Authorization": f"Bearer {token}"}
                 elif token:

@@ -469,6 +469,59 @@ class PathOut(BaseModel):
     degraded: list[str]
 
 
+class PlaylistIn(RequestBody):
+    name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_rule_value)]
+    song_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default_factory=list, max_length=10_000)
+    comment: str | None = Field(default=None, max_length=1024)
+
+
+class PlaylistPatch(RequestBody):
+    name: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_rule_value)] | None = None
+    comment: str | None = Field(default=None, max_length=1024)
+    public: bool | None = None
+    song_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=10_000, description="The whole list in its new order (reorder, remove)"
+    )
+
+
+class PlaylistSummaryOut(BaseModel):
+    id: int
+    name: str
+    public: bool
+    owner: str
+    mine: bool
+    songs: int
+    updated_at: UtcDatetime
+
+
+class PlaylistsOut(BaseModel):
+    playlists: list[PlaylistSummaryOut]
+
+
+class PlaylistOut(BaseModel):
+    id: int
+    name: str
+    comment: str | None
+    public: bool
+    owner: str
+    mine: bool
+    updated_at: UtcDatetime
+    songs: list[SongOut]
+
+
+class UnmatchedTrack(BaseModel):
+    position: int = Field(description="0-based position in the imported file")
+    title: str | None
+    creator: str | None
+
+
+class PlaylistImportOut(BaseModel):
+    playlist: PlaylistOut
+    tracks: int = Field(description="Tracks in the file")
+    matched: int = Field(description="Tracks found here (in the new playlist, in order)")
+    unmatched: list[UnmatchedTrack]
+
+
 class MixOut(BaseModel):
     """A mix drawn for one listener and one day."""
 
