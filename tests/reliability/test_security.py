@@ -202,7 +202,8 @@ def request_for(method: str, path: str, login_as: str) -> dict[str, Any]:
     """A valid request for the route: only who asks changes between identities."""
     url = (
         path.replace("{song_id}", "1")
-        .replace("{end_id}", "2").replace("{playlist_id}", "1")
+        .replace("{end_id}", "2")
+        .replace("{playlist_id}", "1")
         .replace("{token_id}", "1")
         .replace("{file_id}", "1")
         .replace("{name}", "ping")
