@@ -107,11 +107,36 @@ export const songs = {
     api(`/api/songs/${encodeURIComponent(id)}/similar`, { query: { mode, n, scope }, signal }),
   radio: (id, scope) => api(`/api/songs/${encodeURIComponent(id)}/radio`, { query: { scope } }),
   versions: (id, n = 10, signal) => api(`/api/songs/${encodeURIComponent(id)}/versions`, { query: { n }, signal }),
+  path: (a, b, n = 10, signal) => api(`/api/songs/${encodeURIComponent(a)}/path/${encodeURIComponent(b)}`, { query: { n }, signal }),
+};
+
+/** A radio from a prompt: `tag:jazz artist:"Norah Jones" -tag:live`. */
+export const promptRadio = (q, n = 25, signal) => api("/api/radio", { query: { q, n }, signal });
+export const topTags = (n = 24, signal) => api("/api/tags", { query: { n }, signal });
+
+export const playlists = {
+  list: (signal) => api("/api/me/playlists", { signal }),
+  get: (id, signal) => api(`/api/me/playlists/${encodeURIComponent(id)}`, { signal }),
+  create: (name, songIds) => api("/api/me/playlists", { method: "POST", json: { name, song_ids: songIds } }),
+  update: (id, changes) => api(`/api/me/playlists/${encodeURIComponent(id)}`, { method: "PATCH", json: changes }),
+  remove: (id) => api(`/api/me/playlists/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  exportUrl: (id, format) => `/api/me/playlists/${encodeURIComponent(id)}/export?format=${format}`,
+  importFile: (file) => {
+    const form = new FormData();
+    form.append("file", file, file.name || "playlist.jspf");
+    return api("/api/me/playlists/import", { method: "POST", form });
+  },
 };
 
 export const me = {
   recommendations: (mode, n = 20, signal, scope) => api("/api/me/recommendations", { query: { mode, n, scope }, signal }),
   play: (songId, count = 1) => api("/api/me/plays", { method: "POST", json: { song_id: songId, count } }),
+  /** How the player left a song: {played_ms, ended} or {played_ms, skipped} (an early skip is not a play). */
+  listened: (songId, how) => api("/api/me/plays", { method: "POST", json: { song_id: songId, ...how } }),
+  mix: (kind, signal, scope) => api(`/api/me/mixes/${kind}`, { query: { scope }, signal }),
+  exclusions: (signal) => api("/api/me/exclusions", { signal }),
+  exclude: (kind, value) => api("/api/me/exclusions", { method: "POST", json: { kind, value } }),
+  setExclusions: (rules) => api("/api/me/exclusions", { method: "PUT", json: { rules } }),
   rate: (songId, rating) => api(`/api/me/ratings/${songId}`, { method: "PUT", json: { rating } }),
   unrate: (songId) => api(`/api/me/ratings/${songId}`, { method: "DELETE" }),
   feedback: (songId, kind) => api(`/api/me/feedback/${songId}`, { method: "PUT", json: { kind } }),

@@ -14,6 +14,8 @@ import * as home from "./views/home.js";
 import * as libraryView from "./views/library.js";
 import * as login from "./views/login.js";
 import * as mapView from "./views/map.js";
+import * as mixes from "./views/mixes.js";
+import * as playlistsView from "./views/playlists.js";
 import * as notFound from "./views/notfound.js";
 import * as search from "./views/search.js";
 import * as song from "./views/song.js";
@@ -30,6 +32,8 @@ const ROUTES = [
   { name: "charts", pattern: /^charts$/, view: charts },
   { name: "library", pattern: /^library$/, view: libraryView },
   { name: "map", pattern: /^map$/, view: mapView },
+  { name: "mixes", pattern: /^mixes$/, view: mixes },
+  { name: "playlists", pattern: /^playlists(?:\/(\d+))?$/, view: playlistsView, keys: ["id"], auth: true },
   { name: "login", pattern: /^(login|register)$/, view: login },
 ];
 

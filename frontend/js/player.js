@@ -6,8 +6,9 @@ import { cover } from "./components/cover.js";
 import { toast } from "./components/toast.js";
 import * as session from "./session.js";
 
-/** A play is recorded once this many seconds have been heard (or half of a shorter song). */
-export const PLAY_THRESHOLD_S = 10;
+/** A play is recorded once this many seconds have been heard (or half of a shorter song); a song left before is
+ * reported as a skip (a negative signal for later lists, not a play). */
+export const PLAY_THRESHOLD_S = 30;
 
 const listeners = new Set();
 const state = {
@@ -105,6 +106,7 @@ export function playQueue(songs, { context = "", startIndex = 0 } = {}) {
 }
 
 function load(index, startAt) {
+  leaveCurrent();
   state.index = index;
   state.song = state.queue[index];
   state.error = "";
@@ -167,14 +169,26 @@ function threshold() {
   return Number.isFinite(d) && d > 0 ? Math.min(PLAY_THRESHOLD_S, d / 2) : PLAY_THRESHOLD_S;
 }
 
-async function recordPlay(song) {
+async function recordPlay(song, how = {}) {
   if (!session.user()) return;
   try {
-    await me.play(song.id, 1);
+    await me.listened(song.id, { played_ms: Math.round(heard * 1000), ...how });
     emit("listening-changed", { songId: song.id, what: "play" });
   } catch (err) {
     console.warn("recording the play failed", err);
   }
+}
+
+/** Leaving a song before it counted as a play (next, previous, another song) is a skip. */
+function leaveCurrent() {
+  if (!state.song || recorded || state.error || heard <= 0) return;
+  recorded = true;
+  const song = state.song;
+  const playedMs = Math.round(heard * 1000);
+  if (!session.user()) return;
+  me.listened(song.id, { played_ms: playedMs, skipped: true })
+    .then(() => emit("listening-changed", { songId: song.id, what: "skip" }))
+    .catch((err) => console.warn("recording the skip failed", err));
 }
 
 function onTimeUpdate() {
@@ -384,6 +398,10 @@ export function init() {
   });
   audio.addEventListener("timeupdate", onTimeUpdate);
   audio.addEventListener("ended", () => {
+    if (!recorded && state.song) {
+      recorded = true; // a short song heard to its end is a play
+      recordPlay(state.song, { ended: true });
+    }
     if (state.index + 1 < state.queue.length) next();
     else {
       state.playing = false;

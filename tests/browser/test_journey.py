@@ -147,14 +147,14 @@ def test_listener_journey(stack: Any, browser: Any, screenshots: Path, console: 
 
     # --- play: the audio element's time advances; the mini-player shows the song ----------------------
     with page.expect_response(
-        lambda r: r.url.endswith("/api/me/plays") and r.request.method == "POST", timeout=30_000
+        lambda r: r.url.endswith("/api/me/plays") and r.request.method == "POST", timeout=60_000
     ) as play_recorded:
         page.locator("#song-play").click()
         page.wait_for_function("() => document.getElementById('audio').currentTime > 1", timeout=20_000)
         assert page.locator("#player .mp-title").inner_text() == "Vibe Ace"
         assert page.locator("#player").get_by_role("button", name="Pause").is_visible()
         shot(page, screenshots, "04-song-playing")
-        # --- like and rate while it plays (the play is recorded after 10 s of listening) ---------------
+        # --- like and rate while it plays (the play is recorded after 30 s of listening) ---------------
         page.locator("#like-button").click()
         page.wait_for_function("() => document.getElementById('like-button').getAttribute('aria-pressed') === 'true'")
         page.locator("#rating label.star").nth(3).click()

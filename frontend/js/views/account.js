@@ -3,6 +3,7 @@ import { ApiError, auth, me as meApi } from "../api.js";
 import { formatCount, formatDate, h, mount } from "../dom.js";
 import { field, formAlert } from "../components/form.js";
 import { historyImport } from "../components/historyImport.js";
+import { exclusionsEditor } from "../components/exclusions.js";
 import { appPasswords } from "../components/appPasswords.js";
 import { scrobbleTokens } from "../components/scrobbleTokens.js";
 import { describeError } from "../components/states.js";
@@ -154,6 +155,7 @@ export async function render(root, ctx) {
       h("p", { class: "muted", text: `${me.username}${me.is_admin ? " (administrator)" : ""} · member since ${formatDate(me.created_at)}` }),
       stats,
       historyImport({ upload: meApi.importHistory, onImported }),
+      exclusionsEditor({ list: meApi.exclusions, save: meApi.setExclusions }),
       appPasswords({
         username: me.username,
         list: meApi.appCredentials,

@@ -21,7 +21,14 @@ export async function render(root, ctx) {
   const data = await load(body, ctx, () => render(root, ctx));
   if (!data) return;
   const view = drawing(data);
-  mount(body, h("p", { class: "muted", text: `${plural(data.points.length, "song")} · ${plural(data.collections.length, "collection")}` }), view.frame, legend(data, view));
+  // A song path (#/map?path=1,2,3): drawn as a line through its songs, in order.
+  const wanted = (ctx.query.get("path") || "").split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const byId = new Map(data.points.map((p) => [p.song_id, p]));
+  view.path = wanted.map((id) => byId.get(id)).filter(Boolean);
+  const caption = view.path.length
+    ? h("p", { class: "map-path-caption", id: "map-path-caption", text: `The path: ${plural(view.path.length, "song")} from “${view.path[0].title || "a song"}” to “${view.path[view.path.length - 1].title || "a song"}”` })
+    : null;
+  mount(body, h("p", { class: "muted", text: `${plural(data.points.length, "song")} · ${plural(data.collections.length, "collection")}` }), caption, view.frame, legend(data, view));
   bind(view, { onPlay: playPoint });
   const observer = new ResizeObserver(() => view.resize());
   observer.observe(view.frame);
@@ -87,7 +94,7 @@ function drawing({ points, collections }) {
   const spanY = maxY - minY || 1;
   const radius = points.length > 3000 ? 2.5 : points.length > 500 ? 3.5 : 5;
   // The view's state: what the handlers change and the drawing reads.
-  const view = { points, canvas, tooltip, frame, colorOf, hidden: new Set(), hovered: null, selected: null, width: 0, height: 0 };
+  const view = { points, canvas, tooltip, frame, colorOf, hidden: new Set(), hovered: null, selected: null, width: 0, height: 0, path: [] };
 
   view.px = (p) => {
     const scale = Math.min((view.width - 2 * PAD) / spanX, (view.height - 2 * PAD) / spanY);
@@ -115,6 +122,23 @@ function drawing({ points, collections }) {
       ctx2d.fill();
     }
     ctx2d.globalAlpha = 1;
+    if (view.path && view.path.length > 1) {
+      ctx2d.strokeStyle = ring;
+      ctx2d.lineWidth = 2.5;
+      ctx2d.beginPath();
+      view.path.forEach((p, i) => {
+        const [x, y] = view.px(p);
+        if (i === 0) ctx2d.moveTo(x, y);
+        else ctx2d.lineTo(x, y);
+      });
+      ctx2d.stroke();
+      for (const p of view.path) {
+        const [x, y] = view.px(p);
+        ctx2d.beginPath();
+        ctx2d.arc(x, y, radius + 2, 0, Math.PI * 2);
+        ctx2d.stroke();
+      }
+    }
     for (const p of [view.hovered, view.selected]) {
       if (!p || !view.visible(p)) continue;
       const [x, y] = view.px(p);

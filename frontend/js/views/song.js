@@ -94,6 +94,32 @@ function feedbackButtons(song, detail) {
   return [like, dislike];
 }
 
+/** "Never play…": keep this song's artist, genre or one of its tags out of every list (exclusion rules). */
+function excludeMenu(song, detail) {
+  const choices = [];
+  if (song.artist) choices.push(["artist", song.artist, `the artist ${song.artist}`]);
+  if (song.genre) choices.push(["genre", song.genre, `the genre ${song.genre}`]);
+  for (const t of (detail.tags || []).slice(0, 8)) choices.push(["tag", t, `the tag ${t}`]);
+  if (!choices.length) return null;
+  const select = h(
+    "select",
+    { class: "input", id: "exclude-choice", "aria-label": "What to keep out of your lists" },
+    choices.map(([kind, value, label], i) => h("option", { value: String(i), text: label })),
+  );
+  const btn = h("button", { type: "button", class: "button button-ghost", id: "exclude-button" }, icon("ban", 18), "Never play");
+  btn.addEventListener("click", async () => {
+    const [kind, value, label] = choices[Number(select.value)];
+    try {
+      await me.exclude(kind, value);
+      emit("listening-changed", { songId: song.id, what: "exclusion" });
+      toast(`Done: ${label} stays out of your lists (undo on your account page).`, "ok", 4000);
+    } catch (err) {
+      toast(err instanceof ApiError ? err.message : "Could not save.", "error");
+    }
+  });
+  return h("span", { class: "exclude-menu" }, btn, select);
+}
+
 function ratingBox(song, detail) {
   if (!session.user()) {
     return h("p", { class: "muted" }, h("a", { href: `#/login?next=${encodeURIComponent(`song/${song.id}`)}`, text: "Log in" }), " to rate this song and get recommendations.");
@@ -311,6 +337,8 @@ export async function render(root, ctx) {
         radioButton(song),
         song.has_audio ? h("a", { class: "button button-ghost", id: "compare-button", href: `#/compare?a=${song.id}` }, icon("compare", 18), "Compare with…") : null,
         session.user() ? feedbackButtons(song, detail) : null,
+        session.user() ? excludeMenu(song, detail) : null,
+        h("a", { class: "button button-ghost", id: "path-from-here", href: `#/mixes?a=${song.id}` }, "Path from here…"),
       ),
       controls ? controls.bar : null,
       ratingBox(song, detail),
