@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
+import pytest
 from gateway.core import mixes
+
+from ..conftest import load_bench_module
 
 POOL = list(range(1000, 1300))
 DAY = dt.date(2026, 12, 6)
@@ -43,3 +47,11 @@ def test_flow_follows_the_sound_and_spreads_songs_without_audio() -> None:
     assert [s for s in order if s in vectors] == [1, 2, 3, 4, 5, 6]
     assert sorted(order) == [1, 2, 3, 4, 5, 6, 100, 200]
     assert order.index(100) not in (0, 7) and order.index(200) - order.index(100) > 1
+
+
+def test_the_mixes_benchmark_runs_on_the_shipped_split(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load_bench_module("bench_mixes")
+    assert bench.main(["--users", "30", "--days", "3", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    overlap = float(re.search(r"day-to-day overlap[^|]*\| ([\d.]+)%", out).group(1))  # type: ignore[union-attr]
+    assert 0 < overlap < 100
