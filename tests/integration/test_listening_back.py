@@ -112,6 +112,8 @@ def test_a_disliked_song_never_returns(stack: Any) -> None:
     assert disliked not in after
     for song in [seed, *radio[:3]]:
         assert disliked not in [i["song"]["id"] for i in client.get(f"/api/songs/{song}/radio").json()["items"]]
+    for kind in ("daily", "rediscover"):
+        assert disliked not in [i["song"]["id"] for i in client.get(f"/api/me/mixes/{kind}").json()["items"]]
 
 
 def test_the_daily_mix_is_fixed_for_the_day_and_spread(stack: Any) -> None:
