@@ -26,7 +26,11 @@ export async function render(root, ctx) {
   const byId = new Map(data.points.map((p) => [p.song_id, p]));
   view.path = wanted.map((id) => byId.get(id)).filter(Boolean);
   const caption = view.path.length
-    ? h("p", { class: "map-path-caption", id: "map-path-caption", text: `The path: ${plural(view.path.length, "song")} from “${view.path[0].title || "a song"}” to “${view.path[view.path.length - 1].title || "a song"}”` })
+    ? h("p", {
+        class: "map-path-caption",
+        id: "map-path-caption",
+        text: `The path: ${plural(wanted.length, "song")}${view.path.length < wanted.length ? ` (${view.path.length} on the map: the others are not in the catalog’s map)` : ""} from “${view.path[0].title || "a song"}” to “${view.path[view.path.length - 1].title || "a song"}”`,
+      })
     : null;
   mount(body, h("p", { class: "muted", text: `${plural(data.points.length, "song")} · ${plural(data.collections.length, "collection")}` }), caption, view.frame, legend(data, view));
   bind(view, { onPlay: playPoint });
