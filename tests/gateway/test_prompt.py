@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from gateway.core.prompt import PromptError, parse
 
-
-@dataclass(frozen=True)
-class S:
-    id: int
-    artist: str | None = None
-    genre: str | None = None
-    tags: str | None = None
+from .test_taste import S
 
 
 def test_keys_quotes_bare_words_and_minus() -> None:

@@ -16,6 +16,8 @@ NOW = dt.datetime(2026, 12, 6, 12, 0)
 
 @dataclass(frozen=True)
 class S:
+    """A song as the rules read it."""
+
     id: int
     artist: str | None = None
     genre: str | None = None

@@ -6,6 +6,7 @@ The candidates are the fused list of the listener (cf and sound, their signals a
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Annotated, Literal
 
@@ -54,16 +55,7 @@ async def daily_mix(
     drawn = mixes.daily(
         [f.song_id for f in fused], n, user.id, day, artist_of={k: v.artist for k, v in ctx.songs.items()}
     )
-    chosen = [by_id[s] for s in drawn]
-    return MixOut(
-        kind="daily",
-        day=day.isoformat(),
-        scope=used,
-        items=_items(chosen, await _named(state, chosen, ctx.songs)),
-        degraded=sorted(degraded),
-        left_out=ctx.left_out,
-        refilled=ctx.refilled,
-    )
+    return await _answer("daily", day, used, [by_id[s] for s in drawn], ctx)
 
 
 @router.get("/rediscover", response_model=MixOut)
@@ -99,13 +91,22 @@ async def rediscover(
     for s in old:
         items[s] = Fused(s, 0.0, {"history": 1}, [Why("history", "a favourite you have not played lately")])
     order = mixes.flow(_interleave(old, new, mixes.day_seed(user.id, "rediscover-mix", day)), await _vectors(ctx))
-    chosen = [items[s] for s in order]
+    return await _answer("rediscover", day, used, [items[s] for s in order], ctx)
+
+
+async def _answer(
+    kind: Literal["daily", "rediscover"],
+    day: dt.date,
+    used: Literal["all", "library"],
+    chosen: list[Fused],
+    ctx: recommending.Context,
+) -> MixOut:
     return MixOut(
-        kind="rediscover",
+        kind=kind,
         day=day.isoformat(),
         scope=used,
-        items=_items(chosen, await _named(state, chosen, ctx.songs)),
-        degraded=sorted(degraded),
+        items=_items(chosen, await _named(ctx.state, chosen, ctx.songs)),
+        degraded=sorted(ctx.degraded),
         left_out=ctx.left_out,
         refilled=ctx.refilled,
     )
