@@ -113,12 +113,12 @@ def is_named(song: Song | None) -> bool:
     return song is not None and bool(song.title) and bool(song.artist)
 
 
-def _lookup_cf(state: AppState, cf_keys: Sequence[str]) -> dict[str, Song]:
+def lookup_cf(state: AppState, cf_keys: Sequence[str]) -> dict[str, Song]:
     with state.sessions() as session:
         return songs_by_cf_keys(session, cf_keys)
 
 
-def _lookup_audio(state: AppState, audio_ids: Sequence[str]) -> dict[str, Song]:
+def lookup_audio(state: AppState, audio_ids: Sequence[str]) -> dict[str, Song]:
     with state.sessions() as session:
         return songs_by_keys(session, (), audio_ids)[1]
 
@@ -206,7 +206,7 @@ async def cf_user(ctx: Context) -> list[Candidate]:
     assert ctx.profile is not None
     items, fallback = await cf_items(ctx.state, ctx.profile, ctx.degraded, ctx.within_cf, ctx.cf_depth)
     wanted = [i.song_id for i in items] + [b.song_id for i in items for b in i.because]
-    by_msd = await run_in_threadpool(_lookup_cf, ctx.state, wanted)
+    by_msd = await run_in_threadpool(lookup_cf, ctx.state, wanted)
     ctx.songs.update({s.id: s for s in by_msd.values()})
     if fallback:
         ctx.fallback = "popular"
@@ -253,7 +253,7 @@ async def audio_user(ctx: Context) -> list[Candidate]:
     seeds = ctx.profile.audio_seeds
     depth = ctx.audio_depth
     lists = await asyncio.gather(*(audio_similar(ctx.state, a, depth, ctx.degraded) for _, a, _ in seeds))
-    by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for lst in lists for i in lst])
+    by_audio = await run_in_threadpool(lookup_audio, ctx.state, [i.song_id for lst in lists for i in lst])
     ctx.songs.update({s.id: s for s in by_audio.values()})
     pairs = [(t, lst) for (_, _, t), lst in zip(seeds, lists, strict=True)]
     return audio_candidates(pairs, by_audio, [song_id for song_id, _, _ in seeds])
@@ -312,7 +312,7 @@ async def cf_similar(ctx: Context) -> list[Candidate]:
     items = await cf_similar_items(ctx.state, key, ctx.depth, ctx.degraded, ctx.within_cf)
     if not items:
         return []
-    by_msd = await run_in_threadpool(_lookup_cf, ctx.state, [i.song_id for i in items])
+    by_msd = await run_in_threadpool(lookup_cf, ctx.state, [i.song_id for i in items])
     ctx.songs.update({s.id: s for s in by_msd.values()})
     why = f"often played with {title_of(seed)}"
     return [
@@ -330,7 +330,7 @@ async def audio_similar_to_seed(ctx: Context) -> list[Candidate]:
     items = await audio_similar(ctx.state, seed.audio_id, max(ctx.depth, ctx.audio_depth), ctx.degraded)
     if not items:
         return []
-    by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for i in items])
+    by_audio = await run_in_threadpool(lookup_audio, ctx.state, [i.song_id for i in items])
     ctx.songs.update({s.id: s for s in by_audio.values()})
     why = f"sounds like {title_of(seed)}"
     return [
@@ -499,7 +499,7 @@ async def with_taste(ctx: Context) -> None:
     taste = Taste(list(profile.signals), profile.rules)
     wanted = taste.negative_songs(SIGNAL_SONGS)
     if wanted:
-        _, _, seeds = await run_in_threadpool(_lookup_ids, ctx.state, wanted)
+        _, _, seeds = await run_in_threadpool(lookup_ids, ctx.state, wanted)
         neighbours: dict[int, set[int]] = {}
 
         async def around(song: Song) -> None:
@@ -511,8 +511,8 @@ async def with_taste(ctx: Context) -> None:
                     ctx.state, cf_song_key(song.id, song.msd_song_id), NEIGHBOURS_PER_SIGNAL, ctx.degraded
                 ),
             )
-            by_audio = await run_in_threadpool(_lookup_audio, ctx.state, [i.song_id for i in audio_items])
-            by_cf = await run_in_threadpool(_lookup_cf, ctx.state, [i.song_id for i in cf_items_])
+            by_audio = await run_in_threadpool(lookup_audio, ctx.state, [i.song_id for i in audio_items])
+            by_cf = await run_in_threadpool(lookup_cf, ctx.state, [i.song_id for i in cf_items_])
             near = {s.id for s in by_audio.values()} | {s.id for s in by_cf.values()}
             neighbours[song.id] = near
             ctx.songs.update({s.id: s for s in (*by_audio.values(), *by_cf.values())})
@@ -527,7 +527,7 @@ async def _nothing() -> list[SimilarSong]:
     return []
 
 
-def _lookup_ids(state: AppState, ids: Sequence[int]) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
+def lookup_ids(state: AppState, ids: Sequence[int]) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
     with state.sessions() as session:
         return songs_by_keys(session, (), (), ids)
 

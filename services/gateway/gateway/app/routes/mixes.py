@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from gateway.app import recommending
 from gateway.app.deps import State, User
-from gateway.app.routes.recommend import ScopeParam, _items, _named, _profile, scoped
+from gateway.app.routes.recommend import ScopeParam, load_listener, rec_items, scoped, with_named
 from gateway.app.schemas import MixOut
 from gateway.app.state import AppState
 from gateway.core import mixes
@@ -35,7 +35,7 @@ async def _pool(
 ) -> tuple[recommending.Context, Literal["all", "library"]]:
     ctx = recommending.Context(state, degraded, cf_depth=POOL)
     used = await scoped(state, ctx, scope)
-    ctx.profile = await run_in_threadpool(_profile, state, user_id)
+    ctx.profile = await run_in_threadpool(load_listener, state, user_id)
     await recommending.with_taste(ctx)
     return ctx, used
 
@@ -73,7 +73,7 @@ async def rediscover(
 
     favourites = await run_in_threadpool(old_favourites)
     fused = await recommending.for_user(ctx, MODES["hybrid"], POOL)
-    _, _, known = await run_in_threadpool(recommending._lookup_ids, state, favourites)
+    _, _, known = await run_in_threadpool(recommending.lookup_ids, state, favourites)
     ctx.songs.update(known)
     day = mixes.today()
     factor = recommending.taste_factor(ctx) or (lambda _: 1.0)
@@ -105,7 +105,7 @@ async def _answer(
         kind=kind,
         day=day.isoformat(),
         scope=used,
-        items=_items(chosen, await _named(ctx.state, chosen, ctx.songs)),
+        items=rec_items(chosen, await with_named(ctx.state, chosen, ctx.songs)),
         degraded=sorted(ctx.degraded),
         left_out=ctx.left_out,
         refilled=ctx.refilled,

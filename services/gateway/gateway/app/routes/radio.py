@@ -14,7 +14,15 @@ from musicrec_common.web import ApiError
 from gateway.app import recommending
 from gateway.app.deps import MaybeUser, State
 from gateway.app.downstream import ServiceDown, ServiceRejected
-from gateway.app.routes.recommend import ScopeParam, _items, _named, _played_lately, _profile, _seed, scoped
+from gateway.app.routes.recommend import (
+    ScopeParam,
+    load_listener,
+    played_lately,
+    rec_items,
+    scoped,
+    seed_song,
+    with_named,
+)
 from gateway.app.schemas import PathOut, PromptRadioOut, SongOut, TagCount, TagsOut
 from gateway.app.state import AppState
 from gateway.core import mixes
@@ -63,10 +71,10 @@ async def prompt_radio(
     exclude: set[int] = set()
     held_back: set[int] = set()
     if user is not None:
-        ctx.profile = await run_in_threadpool(_profile, state, user.id)
+        ctx.profile = await run_in_threadpool(load_listener, state, user.id)
         await recommending.with_taste(ctx)
         exclude = ctx.profile.disliked
-        held_back = await run_in_threadpool(_played_lately, state, user.id)
+        held_back = await run_in_threadpool(played_lately, state, user.id)
 
     def read() -> list[tuple[Song, int, int]]:
         with state.sessions() as session:
@@ -82,7 +90,7 @@ async def prompt_radio(
     lists = await asyncio.gather(
         *(recommending.audio_similar(state, s.audio_id or "", SOUND_DEPTH, degraded) for s in seeds)
     )
-    by_audio = await run_in_threadpool(recommending._lookup_audio, state, [i.song_id for lst in lists for i in lst])
+    by_audio = await run_in_threadpool(recommending.lookup_audio, state, [i.song_id for lst in lists for i in lst])
     ctx.songs.update({s.id: s for s in by_audio.values()})
     sound = recommending.audio_candidates(
         [(recommending.title_of(s), lst) for s, lst in zip(seeds, lists, strict=True)],
@@ -115,7 +123,7 @@ async def prompt_radio(
         prompt=prompt.canonical(),
         scope=used,
         matched=len(tagged),
-        items=_items(chosen, await _named(state, chosen, ctx.songs)),
+        items=rec_items(chosen, await with_named(state, chosen, ctx.songs)),
         degraded=sorted(degraded),
         left_out=ctx.left_out,
     )
@@ -151,13 +159,13 @@ async def song_path(
 ) -> PathOut:
     """Songs that move from one song to another in small steps, no song twice: through the sound embedding when
     both have audio, else through co-listening. Your disliked songs are never stepped on."""
-    start, end = await _seed(state, song_id), await _seed(state, end_id)
+    start, end = await seed_song(state, song_id), await seed_song(state, end_id)
     if start.id == end.id:
         raise ApiError(422, "a path needs two different songs", code="validation_error")
     degraded: set[str] = set()
     disliked: set[int] = set()
     if user is not None:
-        disliked = (await run_in_threadpool(_profile, state, user.id)).disliked - {start.id, end.id}
+        disliked = (await run_in_threadpool(load_listener, state, user.id)).disliked - {start.id, end.id}
     if start.audio_id and end.audio_id:
         steps = await _sound_path(state, start, end, n + len(disliked), degraded)
         if steps is not None:
@@ -183,7 +191,7 @@ async def _sound_path(state: AppState, start: Song, end: Song, n: int, degraded:
     except ServiceDown:
         degraded.add("audio")
         return None
-    by_audio = await run_in_threadpool(recommending._lookup_audio, state, [i.song_id for i in answer.items])
+    by_audio = await run_in_threadpool(recommending.lookup_audio, state, [i.song_id for i in answer.items])
     steps = [by_audio[i.song_id] for i in answer.items if i.song_id in by_audio]
     return steps if len(steps) >= 2 else None
 
@@ -196,7 +204,7 @@ async def _listening_path(
 
     async def near(song: Song) -> list[Song]:
         items = await recommending.cf_similar_items(state, cf_song_key(song.id, song.msd_song_id), 50, degraded)
-        by_key = await run_in_threadpool(recommending._lookup_cf, state, [i.song_id for i in items])
+        by_key = await run_in_threadpool(recommending.lookup_cf, state, [i.song_id for i in items])
         return [by_key[i.song_id] for i in items if i.song_id in by_key]
 
     around_start, around_end = await asyncio.gather(near(start), near(end))

@@ -94,7 +94,7 @@ def _why(f: Fused, songs: dict[int, Song]) -> list[WhyOut]:
     return out or [WhyOut(kind="popular", text="popular with listeners")]
 
 
-def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
+def rec_items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
     return [
         RecItem(
             song=SongOut.of(songs[f.song_id]),
@@ -109,12 +109,12 @@ def _items(fused: Sequence[Fused], songs: dict[int, Song]) -> list[RecItem]:
     ]
 
 
-async def _named(state: AppState, fused: Sequence[Fused], songs: dict[int, Song]) -> dict[int, Song]:
+async def with_named(state: AppState, fused: Sequence[Fused], songs: dict[int, Song]) -> dict[int, Song]:
     """``songs`` plus the songs the reasons name that no source looked up (the listener's own recent plays)."""
     missing = {w.about for f in fused for w in f.why if w.about is not None and w.about not in songs}
     if not missing:
         return songs
-    _, _, by_id = await run_in_threadpool(_lookup, state, (), (), sorted(missing))
+    _, _, by_id = await run_in_threadpool(lookup_keys, state, (), (), sorted(missing))
     return songs | by_id
 
 
@@ -139,13 +139,13 @@ async def my_recommendations(
     cached = await state.cache.get_raw(key, "user_recs", degraded, field)
     if cached is not None:
         return Response(content=cached, media_type="application/json")  # stored already validated
-    ctx.profile = await run_in_threadpool(_profile, state, user.id)
+    ctx.profile = await run_in_threadpool(load_listener, state, user.id)
     await recommending.with_taste(ctx)
     fused = await recommending.for_user(ctx, chosen, n)
     out = RecsOut(
         mode=chosen.name,
         scope=used,
-        items=_items(fused, await _named(state, fused, ctx.songs)),
+        items=rec_items(fused, await with_named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
         fallback=ctx.fallback,
         left_out=ctx.left_out,
@@ -158,20 +158,20 @@ async def my_recommendations(
     return out
 
 
-def _profile(state: AppState, user_id: int) -> Profile:
+def load_listener(state: AppState, user_id: int) -> Profile:
     with state.sessions() as session:
         return load_profile(session, user_id)
 
 
-def _lookup(
+def lookup_keys(
     state: AppState, msd_ids: Any, audio_ids: Any, ids: Any
 ) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
     with state.sessions() as session:
         return songs_by_keys(session, msd_ids, audio_ids, ids)
 
 
-async def _seed(state: AppState, song_id: int) -> Song:
-    _, _, by_id = await run_in_threadpool(_lookup, state, (), (), [song_id])
+async def seed_song(state: AppState, song_id: int) -> Song:
+    _, _, by_id = await run_in_threadpool(lookup_keys, state, (), (), [song_id])
     if song_id not in by_id:
         raise ApiError(404, f"no song {song_id}", code="song_not_found")
     return by_id[song_id]
@@ -194,12 +194,12 @@ async def similar_songs(
     cached = await state.cache.get_json(key, "song_similar", degraded)
     if cached is not None:
         return RecsOut.model_validate(cached)
-    ctx.seed = await _seed(state, song_id)
+    ctx.seed = await seed_song(state, song_id)
     fused = await recommending.for_song(ctx, chosen, n)
     out = RecsOut(
         mode=chosen.name,
         scope=used,
-        items=_items(fused, await _named(state, fused, ctx.songs)),
+        items=rec_items(fused, await with_named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
     )
     if not degraded:
@@ -212,7 +212,7 @@ RADIO_POOL = 100
 RADIO_HOLD_DAYS = 2.0  # a song played this lately rests before radio plays it again
 
 
-def _played_lately(state: AppState, user_id: int) -> set[int]:
+def played_lately(state: AppState, user_id: int) -> set[int]:
     with state.sessions() as session:
         return played_since(session, user_id, RADIO_HOLD_DAYS)
 
@@ -224,19 +224,19 @@ async def radio(state: State, song_id: int, user: MaybeUser, scope: ScopeParam =
     back: no disliked song, songs played in the last two days rest, your exclusion rules apply, skipped artists
     and their neighbours are lowered (or left out)."""
     degraded: set[str] = set()
-    seed = await _seed(state, song_id)
+    seed = await seed_song(state, song_id)
     ctx = recommending.Context(state, degraded, seed=seed, depth=100)
     used = await scoped(state, ctx, scope)
     exclude: frozenset[int] = frozenset()
     if user is not None:
-        ctx.profile = await run_in_threadpool(_profile, state, user.id)
+        ctx.profile = await run_in_threadpool(load_listener, state, user.id)
         await recommending.with_taste(ctx)
         exclude = frozenset(ctx.profile.disliked)
     fused = await recommending.for_song(ctx, MODES["hybrid"], 25, max_per_artist=2, artist_window=25, exclude=exclude)
     return RadioOut(
         seed=SongOut.of(seed),
         scope=used,
-        items=_items(fused, await _named(state, fused, ctx.songs)),
+        items=rec_items(fused, await with_named(state, fused, ctx.songs)),
         degraded=sorted(degraded),
         left_out=ctx.left_out,
         refilled=ctx.refilled,
@@ -250,7 +250,7 @@ async def catalog_map(state: State) -> MapOut:
     points = await recommending.map_points(state, degraded)
     if "audio" in degraded:
         return MapOut(points=[], collections=[], degraded=["audio"])
-    _, by_audio, _ = await run_in_threadpool(_lookup, state, (), [p.song_id for p in points], ())
+    _, by_audio, _ = await run_in_threadpool(lookup_keys, state, (), [p.song_id for p in points], ())
     out = [
         MapPoint(
             song_id=by_audio[p.song_id].id,
