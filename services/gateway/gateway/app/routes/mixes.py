@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from musicrec_common.schemas import ErrorResponse
 
 from gateway.app import recommending
 from gateway.app.deps import State, User
@@ -24,7 +25,11 @@ from gateway.core.fusion import Fused, Why
 from gateway.core.modes import MODES
 from gateway.db.recs import rediscover_candidates
 
-router = APIRouter(prefix="/api/me/mixes", tags=["recommendations"])
+router = APIRouter(
+    prefix="/api/me/mixes",
+    tags=["recommendations"],
+    responses={401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
 
 POOL = 300  # fused candidates a mix is drawn from
 QUIET_DAYS = 30

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from musicrec_common.schemas import ErrorResponse
 from musicrec_common.web import ApiError
 
 from gateway.app.deps import Db, State, User
@@ -28,7 +29,11 @@ from gateway.db.history_import import _ids_by_key
 from gateway.db.models import Song
 from gateway.db.recs import songs_by_keys
 
-router = APIRouter(prefix="/api/me/playlists", tags=["playlists"])
+router = APIRouter(
+    prefix="/api/me/playlists",
+    tags=["playlists"],
+    responses={code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422)},
+)
 MAX_JSPF_BYTES = 8 * 1024 * 1024
 
 

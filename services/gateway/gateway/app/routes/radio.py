@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from musicrec_common.schemas import SonicPathRequest
+from musicrec_common.schemas import ErrorResponse, SonicPathRequest
 from musicrec_common.web import ApiError
 
 from gateway.app import recommending
@@ -33,7 +33,7 @@ from gateway.db.export import cf_song_key
 from gateway.db.models import Song
 from gateway.db.tags import songs_for_prompt, top_tags
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], responses={422: {"model": ErrorResponse}})
 
 RADIO_LENGTH = 25
 POOL = 150
@@ -153,7 +153,7 @@ async def tags(state: State, n: Annotated[int, Query(ge=1, le=200)] = 30) -> Tag
     return TagsOut(tags=found)
 
 
-@router.get("/api/songs/{song_id}/path/{end_id}", response_model=PathOut)
+@router.get("/api/songs/{song_id}/path/{end_id}", response_model=PathOut, responses={404: {"model": ErrorResponse}})
 async def song_path(
     state: State, song_id: int, end_id: int, user: MaybeUser, n: Annotated[int, Query(ge=2, le=50)] = 10
 ) -> PathOut:
