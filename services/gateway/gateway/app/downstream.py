@@ -28,6 +28,11 @@ class ServiceRejected(Exception):
         self.body = body
 
 
+# What a dead kept-alive connection raises (not a timeout: a slow service is not asked twice).
+STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+STALE_ATTEMPTS = 4  # the pool may hold one dead connection per concurrent request of before
+
+
 async def call(
     http: httpx.AsyncClient,
     metrics: Metrics,
@@ -39,11 +44,22 @@ async def call(
     timeout: float,
     **kwargs: Any,
 ) -> Any:
-    try:
-        resp = await http.request(method, base_url.rstrip("/") + path, timeout=timeout, **kwargs)
-    except (httpx.HTTPError, OSError) as exc:
-        metrics.inc("gateway_downstream_errors_total", service=service)
-        raise ServiceDown(service, type(exc).__name__) from exc
+    url = base_url.rstrip("/") + path
+    for attempt in range(1, STALE_ATTEMPTS + 1):
+        try:
+            resp = await http.request(method, url, timeout=timeout, **kwargs)
+            break
+        except STALE as exc:
+            # A kept-alive connection to a process that has restarted since fails at once, before any answer:
+            # the pool drops it and the next attempt takes another (or a new) connection. Every call here is a
+            # read, so asking again is safe.
+            if attempt < STALE_ATTEMPTS:
+                continue
+            metrics.inc("gateway_downstream_errors_total", service=service)
+            raise ServiceDown(service, type(exc).__name__) from exc
+        except (httpx.HTTPError, OSError) as exc:
+            metrics.inc("gateway_downstream_errors_total", service=service)
+            raise ServiceDown(service, type(exc).__name__) from exc
     if resp.status_code >= 500:
         metrics.inc("gateway_downstream_errors_total", service=service)
         raise ServiceDown(service, f"HTTP {resp.status_code}")

@@ -1,0 +1,52 @@
+"""Calls to the services: a dead kept-alive connection is asked again at once; a slow service is not."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from gateway.app.downstream import STALE_ATTEMPTS, ServiceDown, call
+from gateway.app.metrics import Metrics
+
+
+def run(failures: list[Exception]) -> tuple[object, int]:
+    """``call`` through a transport that raises ``failures`` in turn, then answers; returns (body, attempts)."""
+    attempts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        if failures:
+            raise failures.pop(0)
+        return httpx.Response(200, json={"ok": True})
+
+    async def go() -> object:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            return await call(http, Metrics(), "cf", "http://cf", "GET", "/x", timeout=1.0)
+
+    return asyncio.run(go()), attempts
+
+
+def test_a_restarted_services_dead_connections_are_retried() -> None:
+    dead = [httpx.RemoteProtocolError("Server disconnected"), httpx.ReadError("reset")]
+    assert run(dead) == ({"ok": True}, 3)
+    with pytest.raises(ServiceDown):
+        run([httpx.RemoteProtocolError("gone")] * STALE_ATTEMPTS)
+
+
+def test_a_timeout_is_not_asked_twice() -> None:
+    attempts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        raise httpx.ReadTimeout("slow")
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            await call(http, Metrics(), "cf", "http://cf", "GET", "/x", timeout=1.0)
+
+    with pytest.raises(ServiceDown):
+        asyncio.run(go())
+    assert attempts == 1
