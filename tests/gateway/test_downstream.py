@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 from gateway.app.downstream import STALE_ATTEMPTS, ServiceDown, call
 from gateway.app.metrics import Metrics
+
+
+def in_thread(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` in a thread of its own: another test module may leave a loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def run(failures: list[Exception]) -> tuple[object, int]:
@@ -25,7 +34,7 @@ def run(failures: list[Exception]) -> tuple[object, int]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
             return await call(http, Metrics(), "cf", "http://cf", "GET", "/x", timeout=1.0)
 
-    return asyncio.run(go()), attempts
+    return in_thread(go()), attempts
 
 
 def test_a_restarted_services_dead_connections_are_retried() -> None:
@@ -48,5 +57,5 @@ def test_a_timeout_is_not_asked_twice() -> None:
             await call(http, Metrics(), "cf", "http://cf", "GET", "/x", timeout=1.0)
 
     with pytest.raises(ServiceDown):
-        asyncio.run(go())
+        in_thread(go())
     assert attempts == 1
