@@ -18,7 +18,7 @@ Sources (:data:`SOURCES`):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -62,7 +62,7 @@ class Context:
         within: the ``library`` scope's songs (gateway ids); None for every song.
         within_cf: the same songs' ids in the cf model (sent to cf_service so that it ranks only them).
         taste: the listener's signals and exclusion rules (:func:`with_taste`), applied to every list.
-        left_out: songs the listener's rules or signals kept out of the list (the answer says so).
+        left_out_ids: songs the listener's rules or signals kept out of the list (the answer counts them).
         refilled: songs the charts added because the list ran short after that.
     """
 
@@ -76,9 +76,13 @@ class Context:
     within: frozenset[int] | None = None
     within_cf: tuple[str, ...] | None = None
     taste: Taste | None = None
-    left_out: int = 0
+    left_out_ids: set[int] = field(default_factory=set)
     refilled: int = 0
     cf_depth: int = CF_DEPTH
+
+    @property
+    def left_out(self) -> int:
+        return len(self.left_out_ids)
 
     @property
     def audio_depth(self) -> int:
@@ -116,6 +120,14 @@ def is_named(song: Song | None) -> bool:
 def lookup_cf(state: AppState, cf_keys: Sequence[str]) -> dict[str, Song]:
     with state.sessions() as session:
         return songs_by_cf_keys(session, cf_keys)
+
+
+def lookup_keys(
+    state: AppState, msd_ids: Iterable[str], audio_ids: Iterable[str], ids: Iterable[int]
+) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
+    """Songs by MSD id, by audio id and by gateway id (:func:`gateway.db.recs.songs_by_keys`), in one session."""
+    with state.sessions() as session:
+        return songs_by_keys(session, msd_ids, audio_ids, ids)
 
 
 def lookup_audio(state: AppState, audio_ids: Sequence[str]) -> dict[str, Song]:
@@ -429,13 +441,11 @@ def taste_factor(ctx: Context) -> Callable[[int], float] | None:
     taste = ctx.taste
     if taste is None or not taste.active:
         return None
-    left: set[int] = set()
 
     def factor(song_id: int) -> float:
         f = taste.factor(ctx.songs.get(song_id))
-        if f <= 0 and song_id not in left:
-            left.add(song_id)
-            ctx.left_out += 1
+        if f <= 0:
+            ctx.left_out_ids.add(song_id)
         return f
 
     return factor
@@ -499,7 +509,7 @@ async def with_taste(ctx: Context) -> None:
     taste = Taste(list(profile.signals), profile.rules)
     wanted = taste.negative_songs(SIGNAL_SONGS)
     if wanted:
-        _, _, seeds = await run_in_threadpool(lookup_ids, ctx.state, wanted)
+        _, _, seeds = await run_in_threadpool(lookup_keys, ctx.state, (), (), wanted)
         neighbours: dict[int, set[int]] = {}
 
         async def around(song: Song) -> None:
@@ -525,11 +535,6 @@ async def with_taste(ctx: Context) -> None:
 
 async def _nothing() -> list[SimilarSong]:
     return []
-
-
-def lookup_ids(state: AppState, ids: Sequence[int]) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
-    with state.sessions() as session:
-        return songs_by_keys(session, (), (), ids)
 
 
 def basis(sources: dict[str, int]) -> Basis:

@@ -16,9 +16,9 @@ from musicrec_common.schemas import ErrorBody, ErrorResponse
 from musicrec_common.web import ApiError
 from pydantic import ValidationError
 
+from gateway.app import recommending
 from gateway.app.deps import State, client_address
 from gateway.app.downstream import ServiceDown, ServiceRejected
-from gateway.app.routes.recommend import lookup_keys
 from gateway.app.schemas import (
     CompareOut,
     HumItem,
@@ -65,7 +65,7 @@ def down(state: AppState) -> list[str]:
 
 async def by_audio_id(state: AppState, audio_ids: list[str]) -> dict[str, Song]:
     """The songs of these audio ids (an id with no song, e.g. deleted since, is left out)."""
-    _, found, _ = await run_in_threadpool(lookup_keys, state, (), audio_ids, ())
+    _, found, _ = await run_in_threadpool(recommending.lookup_keys, state, (), audio_ids, ())
     return found
 
 
@@ -111,7 +111,7 @@ async def possible_versions(state: State, song_id: int, n: Annotated[int, Query(
     """Songs that may be versions of this one, or borrow a passage from it: the same music in another key, tempo
     or instrumentation (the version model), best first, only above its threshold. A song without a recording has
     none; compare any two with `POST /api/audio/compare` to see the passages."""
-    _, _, by_id = await run_in_threadpool(lookup_keys, state, (), (), [song_id])
+    _, _, by_id = await run_in_threadpool(recommending.lookup_keys, state, (), (), [song_id])
     song = by_id.get(song_id)
     if song is None:
         raise ApiError(404, f"no song {song_id}", code="song_not_found")
@@ -191,7 +191,7 @@ async def compare_recordings(
             )
     await state.audio_query_limiter.take([f"ip:{client_address(request)}"], "sound searches from this address")
     wanted = [s for s in (a, b) if s is not None]
-    _, _, by_id = await run_in_threadpool(lookup_keys, state, (), (), wanted)
+    _, _, by_id = await run_in_threadpool(recommending.lookup_keys, state, (), (), wanted)
     songs: list[Song | None] = []
     sides: list[str | Clip] = []
     for name, song_id, upload in (("a", a, file_a), ("b", b, file_b)):

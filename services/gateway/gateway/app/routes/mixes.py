@@ -78,7 +78,7 @@ async def rediscover(
 
     favourites = await run_in_threadpool(old_favourites)
     fused = await recommending.for_user(ctx, MODES["hybrid"], POOL)
-    _, _, known = await run_in_threadpool(recommending.lookup_ids, state, favourites)
+    _, _, known = await run_in_threadpool(recommending.lookup_keys, state, (), (), favourites)
     ctx.songs.update(known)
     day = mixes.today()
     factor = recommending.taste_factor(ctx) or (lambda _: 1.0)

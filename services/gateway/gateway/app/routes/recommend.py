@@ -8,7 +8,7 @@ downstream service does turns into a 5xx here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
@@ -30,7 +30,7 @@ from gateway.app.state import AppState
 from gateway.core.fusion import Fused
 from gateway.core.modes import MODES, Mode, describe
 from gateway.db.models import Song
-from gateway.db.recs import Profile, load_profile, played_since, songs_by_keys
+from gateway.db.recs import Profile, load_profile, played_since
 
 router = APIRouter(tags=["recommendations"])
 # The values come from the mode table (gateway.core.modes); the OpenAPI enum is filled in from it too.
@@ -114,7 +114,7 @@ async def with_named(state: AppState, fused: Sequence[Fused], songs: dict[int, S
     missing = {w.about for f in fused for w in f.why if w.about is not None and w.about not in songs}
     if not missing:
         return songs
-    _, _, by_id = await run_in_threadpool(lookup_keys, state, (), (), sorted(missing))
+    _, _, by_id = await run_in_threadpool(recommending.lookup_keys, state, (), (), sorted(missing))
     return songs | by_id
 
 
@@ -163,15 +163,8 @@ def load_listener(state: AppState, user_id: int) -> Profile:
         return load_profile(session, user_id)
 
 
-def lookup_keys(
-    state: AppState, msd_ids: Any, audio_ids: Any, ids: Any
-) -> tuple[dict[str, Song], dict[str, Song], dict[int, Song]]:
-    with state.sessions() as session:
-        return songs_by_keys(session, msd_ids, audio_ids, ids)
-
-
 async def seed_song(state: AppState, song_id: int) -> Song:
-    _, _, by_id = await run_in_threadpool(lookup_keys, state, (), (), [song_id])
+    _, _, by_id = await run_in_threadpool(recommending.lookup_keys, state, (), (), [song_id])
     if song_id not in by_id:
         raise ApiError(404, f"no song {song_id}", code="song_not_found")
     return by_id[song_id]
@@ -250,7 +243,7 @@ async def catalog_map(state: State) -> MapOut:
     points = await recommending.map_points(state, degraded)
     if "audio" in degraded:
         return MapOut(points=[], collections=[], degraded=["audio"])
-    _, by_audio, _ = await run_in_threadpool(lookup_keys, state, (), [p.song_id for p in points], ())
+    _, by_audio, _ = await run_in_threadpool(recommending.lookup_keys, state, (), [p.song_id for p in points], ())
     out = [
         MapPoint(
             song_id=by_audio[p.song_id].id,
