@@ -137,6 +137,13 @@ def run_fraction(fraction: float, work: Path, args: argparse.Namespace) -> dict[
             )  # fmt: skip
             out["single_precompute"] = asdict(pre)
             print(f"f={fraction:g} single precompute: {pre.status} {pre.seconds}s {pre.peak_rss_gb}GB", file=sys.stderr)
+            lat = measure(
+                ["nice", "-n", "10", sys.executable, str(Path(__file__).resolve()), "--latency-of", str(models)],
+                folder / "single_latency.log", args.timeout_s, args.max_rss_gb,
+            )  # fmt: skip
+            if lat.status == "ok" and lat.stdout:
+                out["on_demand"] = json.loads(lat.stdout.splitlines()[-1])
+                print(f"f={fraction:g} on demand: {out['on_demand']}", file=sys.stderr)
     if "spark" in args.paths:
         spark = measure(
             module(
@@ -153,6 +160,48 @@ def run_fraction(fraction: float, work: Path, args: argparse.Namespace) -> dict[
         out["spark"] = asdict(spark)
         print(f"f={fraction:g} spark: {spark.status} {spark.seconds}s {spark.peak_rss_gb}GB", file=sys.stderr)
     (folder / "result.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def on_demand_latency(model_dir: str, n: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Latency of the lists cf_service scores on demand (no precomputed list), in this process.
+
+    ``recommend``: a training listener's top-100 (``GET /recommendations/{user}``); ``fold_in``: the top-100 of a
+    history the model has not seen (``POST /recommendations/fold-in``; a training listener's songs, under a new id).
+    One warm-up call each, then ``n`` timed calls on random listeners.
+    """
+    import numpy as np
+
+    sys.path[:0] = [str(REPO / "services" / "common"), str(REPO / "services" / "cf_service")]
+    from cf_service.core.artifacts import load_current
+
+    t = time.perf_counter()
+    vote = load_current(model_dir).warm()
+    load_s = time.perf_counter() - t
+    inter = vote.interactions
+    rng = np.random.default_rng(seed)
+    users = rng.choice(inter.n_users, n + 1, replace=False)
+    counts = inter.counts.tocsr()
+    out: dict[str, Any] = {"load_s": round(load_s, 1), "calls": n}
+    for name in ("recommend", "fold_in"):
+        times = []
+        for k, u in enumerate(users.tolist()):
+            row = counts[u]
+            history = [
+                (str(inter.songs[j]), float(c)) for j, c in zip(row.indices.tolist(), row.data.tolist(), strict=True)
+            ]
+            t = time.perf_counter()
+            if name == "recommend":
+                vote.recommend(str(inter.users[u]), 100)
+            else:
+                vote.recommend_for_history(history, 100)
+            if k:  # the first call warms caches
+                times.append((time.perf_counter() - t) * 1000)
+        arr = np.asarray(times)
+        out[name] = {
+            "p50_ms": round(float(np.percentile(arr, 50)), 2),
+            "p99_ms": round(float(np.percentile(arr, 99)), 2),
+        }
     return out
 
 
@@ -280,8 +329,83 @@ def report(results: list[dict[str, Any]], command: str, notes: str) -> str:
             lines.append(f"| {label} | {t[1]:.2f} | {_fmt_s(t[0])} | - | set by `spark.driver.memory` |")
         else:
             lines.append(f"| {label} | {t[1]:.2f} | {_fmt_s(t[0])} | {m[1]:.2f} | {m[0]:.1f} GB |")
+    lines += [
+        "",
+        "The same power law through every fraction measured (the exponent the precompute must keep at or under 1.2):",
+        "",
+        "| path | fractions | time exponent k | full-size time | memory exponent | full-size peak RSS |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for label, all_points in step_points(results).items():
+        t = power_law([(f, secs) for f, secs, _ in all_points])
+        m = power_law([(f, gb) for f, _, gb in all_points])
+        if t is None or m is None:
+            continue
+        fracs = ", ".join(f"{f:g}" for f, _, _ in sorted(all_points))
+        memory = (
+            ("-", "set by `spark.driver.memory`") if label.startswith("Spark") else (f"{m[1]:.2f}", f"{m[0]:.1f} GB")
+        )
+        lines.append(f"| {label} | {fracs} | {t[1]:.2f} | {_fmt_s(t[0])} | {memory[0]} | {memory[1]} |")
+    latency = [(r["fraction"], r["on_demand"]) for r in results if "on_demand" in r]
+    if latency:
+        lines += [
+            "",
+            "Lists scored on demand (a listener without a precomputed list), in one process with the model loaded"
+            " (`--latency-of`: 200 random listeners after one warm-up call; top-100 with reasons):",
+            "",
+            "| fraction | load | `recommend` (training listener) p50 / p99 | fold-in (unseen history) p50 / p99 |",
+            "|---:|---:|---:|---:|",
+        ]
+        for f, lat in latency:
+            lines.append(
+                f"| {f:g} | {lat['load_s']:.0f} s | {lat['recommend']['p50_ms']:.1f} / {lat['recommend']['p99_ms']:.1f} ms"
+                f" | {lat['fold_in']['p50_ms']:.1f} / {lat['fold_in']['p99_ms']:.1f} ms |"
+            )
+    if plot(results, PLOT):
+        lines += ["", f"![time and peak memory against listens, log-log]({PLOT.name})"]
     lines += ["", notes.strip()]
     return "\n".join(lines)
+
+
+PLOT = Path(__file__).resolve().parent / "scale.png"
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> bool:
+    """Wall time and peak RSS of every step against listens, log-log (False when nothing finished)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    listens = {r["fraction"]: r["shape"]["listens"] for r in results}
+    steps = {k: v for k, v in step_points(results).items() if v}
+    if not steps:
+        return False
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, points in steps.items():
+        points = sorted(points)
+        x = [listens[f] for f, _, _ in points]
+        style = "o-" if label.startswith("single") else "s--"
+        name = label.replace("`", "")
+        ax_t.loglog(x, [secs for _, secs, _ in points], style, label=name)
+        if not label.startswith("Spark") or label.endswith("whole job"):
+            ax_m.loglog(x, [gb for _, _, gb in points], style, label=name)
+    full = 48_373_586
+    ax_t.axhline(3600, color="grey", ls=":", lw=1)
+    ax_t.text(listens[min(listens)], 3600 * 1.1, "1 hour", color="grey", fontsize=8)
+    ax_m.axhline(8, color="grey", ls=":", lw=1)
+    ax_m.text(listens[min(listens)], 8 * 1.06, "8 GB", color="grey", fontsize=8)
+    for ax, title, unit in ((ax_t, "wall time", "seconds"), (ax_m, "peak RSS (process tree)", "GB")):
+        ax.axvline(full, color="grey", ls="--", lw=1)
+        ax.set_xlabel("listens (full Taste Profile: dashed line)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_t.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def main() -> None:
@@ -295,7 +419,11 @@ def main() -> None:
     parser.add_argument("--notes", default="", help="extra text for RESULTS.md (e.g. machine load)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing RESULTS.md")
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from saved result.json files")
+    parser.add_argument("--latency-of", help=argparse.SUPPRESS)  # internal: on-demand latency of one model folder
     args = parser.parse_args()
+    if args.latency_of:
+        print(json.dumps(on_demand_latency(args.latency_of)))
+        return
     work = Path(args.work)
     results: list[dict[str, Any]] = []
     for f in args.fractions:

@@ -73,6 +73,45 @@ def test_precomputed_lists_in_redis_are_used(stack: Any, alice: httpx.Client) ->
     assert metric(alice, "gateway_cache_hits_total", kind="cf_recs") == before + 1
 
 
+def test_a_listener_outside_the_precomputed_lists_is_scored_on_demand_and_cached(stack: Any) -> None:
+    """Publishing only the active listeners' lists: dave's is missing, so cf_service scores him on demand, and the
+    gateway keeps the answer under the precomputed list's key: the same list publishing him would have written."""
+    r = redis.Redis.from_url(stack.env["REDIS_URL"])
+    dave = httpx.Client(base_url=stack.url("gateway", ""), timeout=30)
+    token = dave.post("/api/auth/login", json={"username": "dave", "password": stack.env["DEMO_PASSWORD"]}).json()
+    dave.headers["Authorization"] = f"Bearer {token['token']}"
+    msd_user = dave.get("/api/me").json()["msd_user_id"]
+    assert msd_user
+    publish = python_module("cf_service", "publish", "--redis-url", stack.env["REDIS_URL"])
+    subprocess.run(publish, env=stack.env, check=True, capture_output=True)
+    version = r.get("cf:version").decode()
+    key = f"cf:{version}:recs:{msd_user}"
+    precomputed = json.loads(r.get(key))
+    assert len(precomputed) == 100
+    r.delete(key)  # as if he had been outside the active window when the lists were published
+    active = stack.tmp / "active_users.txt"
+    active.write_text(
+        "# listeners active lately\n"
+        + "\n".join(u.decode().rsplit(":", 1)[-1] for u in r.keys("cf:*:recs:*")[:50])
+        + "\n"
+    )
+    out = subprocess.run([*publish, "--users-file", str(active)], env=stack.env, check=True, capture_output=True)
+    assert json.loads(out.stdout.decode().strip().splitlines()[-1])["users"] == 50
+    assert not r.exists(key)
+    hits = metric(dave, "gateway_cache_hits_total", kind="cf_recs")
+    first = dave.get("/api/me/recommendations", params={"mode": "cf", "n": 10})
+    assert first.status_code == 200 and first.json()["degraded"] == []
+    cached = json.loads(r.get(key))  # scored on demand, then kept
+    assert [i["song_id"] for i in cached] == [i["song_id"] for i in precomputed]
+    assert 0 < r.ttl(key) <= 86_400
+    assert metric(dave, "gateway_cache_hits_total", kind="cf_recs") == hits
+    r.delete(f"gw:recs:{dave.get('/api/me').json()['id']}")  # past the gateway's own answer cache
+    again = dave.get("/api/me/recommendations", params={"mode": "cf", "n": 10})
+    assert [i["song"]["id"] for i in again.json()["items"]] == [i["song"]["id"] for i in first.json()["items"]]
+    assert metric(dave, "gateway_cache_hits_total", kind="cf_recs") == hits + 1
+    r.close()
+
+
 def test_a_play_changes_the_next_recommendations_without_retraining(alice: httpx.Client) -> None:
     first = alice.get("/api/me/recommendations", params={"mode": "cf", "n": 20}).json()
     top = first["items"][0]["song"]["id"]

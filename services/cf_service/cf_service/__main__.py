@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
             default=None,
             help="load lists from a precompute JSONL file or a `spark-train --lists` folder instead of the model",
         )
+        parser.add_argument(
+            "--users-file",
+            default=None,
+            help="only these training users' lists (one id per line, e.g. the listeners active lately); the others "
+            "are scored on demand",
+        )
         args = parser.parse_args(argv[1:])
         if args.from_file:
             from cf_service.app.publish import publish_file
@@ -46,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(publish_file(args.from_file, args.redis_url)))
             return 0
         model_dir = Path(args.model_dir) if args.model_dir else get_settings().effective_model_dir
-        print(json.dumps(publish(model_dir, args.redis_url)))
+        from cf_service.cli import read_ids
+
+        only = read_ids(args.users_file) if args.users_file else None
+        print(json.dumps(publish(model_dir, args.redis_url, users_only=only)))
         return 0
     from cf_service.cli import main as cli_main
 

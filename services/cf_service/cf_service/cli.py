@@ -95,14 +95,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from cf_service.core.artifacts import load_current
     from cf_service.core.precompute import precompute
 
     start = time.perf_counter()
     vote = load_current(args.model_dir)
-    counts = precompute(vote, args.out, n_user=args.n_user, n_song=args.n_song)
+    users = None
+    if args.users_file:
+        from cf_service.core.precompute import active_users
+
+        users = active_users(vote, read_ids(args.users_file))
+    total = vote.interactions.n_users if users is None else len(users)
+    with tqdm(total=total, desc="precompute", unit="user", disable=args.quiet or None) as bar:
+        counts = precompute(
+            vote, args.out, n_user=args.n_user, n_song=args.n_song, users=users, workers=args.workers,
+            progress=bar.update,
+        )  # fmt: skip
     print(json.dumps({**counts, "out": args.out, "seconds": round(time.perf_counter() - start, 2)}))
     return 0
+
+
+def read_ids(path: str) -> list[str]:
+    """One raw id per line (blank lines and ``#`` comments skipped)."""
+    lines = Path(path).read_text().splitlines()
+    return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
 
 
 def _cmd_spark_train(args: argparse.Namespace) -> int:
@@ -203,11 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_spark_train)
 
-    p = sub.add_parser("precompute", help="top-100 per user + 50 neighbours per song as JSONL")
+    p = sub.add_parser(
+        "precompute", help="top-100 per user (every user, or --users-file) + 50 neighbours per song as JSONL"
+    )
     p.add_argument("--model-dir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--n-user", type=int, default=100)
     p.add_argument("--n-song", type=int, default=50)
+    p.add_argument(
+        "--users-file",
+        help="only these training users (one id per line: e.g. the listeners active lately); the others are scored "
+        "on demand by cf_service and cached by the gateway",
+    )
+    p.add_argument("--workers", type=_positive, default=None, help="processes scoring users (default: CPU count)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_precompute)
     return parser
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,11 @@ from cf_service.core.members import BATCH
 from cf_service.core.precompute import song_lists
 
 
-def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50) -> dict[str, Any]:
+def publish(
+    model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50, users_only: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Score and write every training user's list (or only ``users_only``'s: the others are scored on demand
+    and cached by the gateway) and every song's neighbours, then switch ``cf:version``."""
     started = time.perf_counter()
     vote = load_current(model_dir)
     version = str(vote.meta["version"])
@@ -32,6 +37,9 @@ def publish(model_dir: Path, redis_url: str, n_user: int = 100, n_song: int = 50
     previous = client.get(keys.CF_VERSION)
     pipe = client.pipeline(transaction=False)
     users = [str(u) for u in inter.users]
+    if users_only is not None:
+        wanted = set(users_only)
+        users = [u for u in users if u in wanted]
     with tqdm(total=len(users) + inter.n_songs, desc="publish to redis", unit="list", disable=None) as bar:
         for lo in range(0, len(users), BATCH):
             batch = users[lo : lo + BATCH]

@@ -46,6 +46,53 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, np.take_along_axis(vals, order, axis=1)
 
 
+def sparse_top_n(
+    scores: sp.csr_matrix, n: int, seen: sp.csr_matrix | None = None, within: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``n`` best stored entries of every row of a sparse score matrix, best first.
+
+    The cost grows with the stored entries, not with ``b * n_items``: a song without a stored score has no
+    evidence and is never listed.
+
+    Args:
+        scores: (b, n_items) CSR float scores without repeated entries (a sparse product's output has none);
+            explicit zeros count as absent.
+        seen: (b, n_items) CSR of songs never listed (the histories), or None.
+        within: (n_items,) bool mask of the songs that may be listed, or None.
+
+    Returns:
+        ``(idx, vals, empty)``: (b, n) int64 ids and (b, n) float32 scores (``-inf`` pads; ties by id ascending),
+        and (e,) the rows left without any entry.
+    """
+    scores = scores.tocsr()
+    b = scores.shape[0]
+    rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(scores.indptr))
+    cols = scores.indices.astype(np.int64)
+    data = scores.data.astype(np.float32)
+    keep = data != 0
+    if within is not None:
+        keep &= within[cols]
+    if seen is not None and seen.nnz:
+        width = np.int64(scores.shape[1])
+        seen_rows = np.repeat(np.arange(b, dtype=np.int64), np.diff(seen.indptr))
+        keep &= ~np.isin(rows * width + cols, seen_rows * width + seen.indices.astype(np.int64))
+    rows, cols, data = rows[keep], cols[keep], data[keep]
+    counts = np.bincount(rows, minlength=b)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    idx = np.zeros((b, n), np.int64)
+    vals = np.full((b, n), -np.inf, np.float32)
+    for r in np.flatnonzero(counts).tolist():
+        lo, hi = starts[r], starts[r + 1]
+        c, d = cols[lo:hi], data[lo:hi]
+        if hi - lo > n:
+            part = np.argpartition(-d, n - 1)[:n]
+            c, d = c[part], d[part]
+        order = np.lexsort((c, -d))
+        idx[r, : len(order)] = c[order]
+        vals[r, : len(order)] = d[order]
+    return idx, vals, np.flatnonzero(counts == 0)
+
+
 @dataclass(frozen=True)
 class Because:
     """A history song that contributed to a recommendation."""

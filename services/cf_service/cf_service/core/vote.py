@@ -47,7 +47,10 @@ def fuse_lists(
     n: int,
     with_ranks: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Weighted reciprocal-rank fusion of ranked lists.
+    """Weighted reciprocal-rank fusion of ranked lists, over the listed songs only.
+
+    The cost grows with ``b * depth`` (the candidates), never with ``b * n_items``: the (row, song) pairs of every
+    list are summed by key, then each row's best ``n`` are taken from its own candidates.
 
     Args:
         lists: member name -> (b, d) int64 ranked inner song ids, best first, -1 pads.
@@ -60,34 +63,60 @@ def fuse_lists(
 
     Returns:
         ``(idx, scores, ranks)``: (b, n) fused ids (-1 pads), (b, n) float32
-        fused scores, and member -> (b, n) int32 1-based rank of each fused song
-        in that member's list (0 when absent).
+        fused scores (``-inf`` pads), and member -> (b, n) int32 1-based rank of each fused song
+        in that member's list (0 when absent). Ties are broken by song id, ascending.
     """
     names = list(lists)
     b = next(iter(lists.values())).shape[0] if lists else 0
-    fused = np.zeros((b, n_items), np.float32)
+    out_idx = np.full((b, n), -1, np.int64)
+    out_scores = np.full((b, n), -np.inf, np.float32)
+    ranks: dict[str, np.ndarray] = {name: np.zeros((b, n), np.int32) for name in names} if with_ranks else {}
+    keys_parts, vals_parts, rank_parts = [], [], []
     for name in names:
         w = float(weights.get(name, 0.0))
         idx = lists[name]
-        if w <= 0 or idx.size == 0:
+        if (w <= 0 and not with_ranks) or idx.size == 0:
             continue
-        contrib = (w / (rrf_k + np.arange(1, idx.shape[1] + 1, dtype=np.float64))).astype(np.float32)
-        valid = idx >= 0
-        r, c = np.nonzero(valid)
-        # Ids are unique within one member's row, so plain fancy += is exact.
-        fused[r, idx[r, c]] += contrib[c]
-    fused[fused <= 0] = -np.inf  # listed by no (weighted) member
-    out_idx, out_scores = top_n(fused, n)
-    out_idx = np.where(np.isfinite(out_scores), out_idx, -1)
-    ranks: dict[str, np.ndarray] = {}
-    for name in names if with_ranks else []:
-        idx = lists[name]
-        rank_of = np.zeros((b, n_items), np.int32)
-        valid = idx >= 0
-        r, c = np.nonzero(valid)
-        rank_of[r, idx[r, c]] = c + 1
-        got = np.take_along_axis(rank_of, np.maximum(out_idx, 0), axis=1)
-        ranks[name] = np.where(out_idx >= 0, got, 0).astype(np.int32)
+        contrib = (max(w, 0.0) / (rrf_k + np.arange(1, idx.shape[1] + 1, dtype=np.float64))).astype(np.float32)
+        r, c = np.nonzero(idx >= 0)
+        keys_parts.append(r.astype(np.int64) * n_items + idx[r, c])
+        vals_parts.append(contrib[c])
+        rank_parts.append((name, (c + 1).astype(np.int32)))
+    if not keys_parts:
+        return out_idx, out_scores, ranks
+    keys, inverse = np.unique(np.concatenate(keys_parts), return_inverse=True)  # sorted: by row, then song
+    # float32 sums in member order, as a dense (b, n_items) array would add them (a song appears at most once
+    # in one member's row, so each member's += has no repeated index).
+    sums = np.zeros(len(keys), np.float32)
+    member_rank = {}
+    lo = 0
+    for vals, (name, rank) in zip(vals_parts, rank_parts, strict=True):
+        at = inverse[lo : lo + len(vals)]
+        sums[at] += vals
+        member_rank[name] = (at, rank)
+        lo += len(vals)
+    cand = np.flatnonzero(sums > 0)  # listed by no weighted member: not a candidate
+    rows = keys[cand] // n_items
+    counts = np.bincount(rows, minlength=b)
+    if not len(cand):
+        return out_idx, out_scores, ranks
+    # Each row's candidates side by side in a (b, max candidates) block, songs ascending, so the row-wise top_n
+    # breaks ties by song id.
+    col = np.arange(len(cand)) - np.concatenate([[0], np.cumsum(counts)])[rows]
+    block = np.full((b, int(counts.max())), -np.inf, np.float32)
+    which = np.zeros(block.shape, np.int64)
+    block[rows, col] = sums[cand]
+    which[rows, col] = cand
+    pos, top = top_n(block, n)
+    chosen = np.take_along_axis(which, pos, axis=1)
+    got = np.isfinite(top)
+    width = top.shape[1]
+    out_idx[:, :width] = np.where(got, keys[chosen] % n_items, -1)
+    out_scores[:, :width] = top
+    for name, (at, rank) in member_rank.items() if with_ranks else ():
+        rank_of = np.zeros(len(keys), np.int32)
+        rank_of[at] = rank
+        ranks[name][:, :width] = np.where(got, rank_of[chosen], 0)
     return out_idx, out_scores, ranks
 
 

@@ -168,16 +168,22 @@ async def cf_items(
     if profile.msd_user_id and not profile.app_activity and within is None:
         # The listener is in the training data and did nothing since: the precomputed list holds.
         version = await state.cache.get_str(keys.CF_VERSION, degraded) if depth <= CF_DEPTH else None
-        if version:
-            items = await cached_list(state, keys.cf_recs(version, profile.msd_user_id), "cf_recs", _RECS, degraded)
+        key = keys.cf_recs(version, profile.msd_user_id) if version else None
+        if key:
+            items = await cached_list(state, key, "cf_recs", _RECS, degraded)
             if items is not None:
                 return items[:depth], False
         try:
-            body = await state.cf.recommendations(profile.msd_user_id, depth)
+            # Not precomputed (outside the active window, or not published yet): scored now, the whole list.
+            body = await state.cf.recommendations(profile.msd_user_id, CF_DEPTH if key else depth)
         except (ServiceDown, ServiceRejected):
             degraded.add("cf")
             return [], False
-        return body.items, body.fallback == "popular"
+        if key and body.model_version == version and body.fallback is None:
+            # Kept under the precomputed list's key, so the next request reads it as if it had been published.
+            dumped = [i.model_dump(mode="json") for i in body.items]
+            await state.cache.set_json(key, dumped, state.settings.cf_on_demand_ttl_s, degraded)
+        return body.items[:depth], body.fallback == "popular"
     request = FoldInRequest(
         history=[
             HistoryItem(song_id=s, play_count=min(PLAY_COUNT_MAX, max(1, round(w))))

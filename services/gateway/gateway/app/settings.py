@@ -74,6 +74,12 @@ class Settings(BaseServiceSettings):
     )
     worker_threads: int = Field(default=8, ge=1, le=200, description="Threads for database and other blocking work")
     recs_cache_ttl_s: int = Field(default=300, ge=1, description="TTL of cached recommendation and similar lists")
+    cf_on_demand_ttl_s: int = Field(
+        default=86_400,
+        ge=1,
+        description="TTL of a cf list scored on demand for a listener without a precomputed one (kept under the "
+        "precomputed list's key; a new model version replaces it)",
+    )
     session_cache_ttl_s: int = Field(
         default=60,
         ge=1,

@@ -22,13 +22,16 @@ class ALS(Member):
     Confidence ``c_ui = alpha * pref_ui`` on played songs (preference 1), 1
     with preference 0 elsewhere; ``pref`` is the configured transform.
 
+    Lists are drawn from the ``max_items`` most-listened songs (:attr:`block`), as EASE's are from its cap, so
+    scoring a listener costs ``factors x max_items`` at any catalogue size; the tail is the neighbourhood's.
+
     Attributes:
         user_factors: (n_users, factors) float32.
         item_factors: (n_songs, factors) float32.
     """
 
     name = "als"
-    param_names = ("factors", "regularization", "alpha", "iterations", "seed")
+    param_names = ("factors", "regularization", "alpha", "iterations", "seed", "max_items")
     search_space: ClassVar[SearchSpace] = [
         (
             "transform",
@@ -53,6 +56,7 @@ class ALS(Member):
         transform: str | dict[str, Any] = "bm25",
         seed: int = 0,
         num_threads: int = 0,
+        max_items: int = 30_000,
     ) -> None:
         super().__init__(transform)
         self.factors = int(factors)
@@ -61,6 +65,8 @@ class ALS(Member):
         self.iterations = int(iterations)
         self.seed = int(seed)
         self.num_threads = int(num_threads)
+        self.max_items = int(max_items)
+        self._block: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.user_factors: np.ndarray | None = None
         self.item_factors: np.ndarray | None = None
         self._yty: np.ndarray | None = None
@@ -83,10 +89,11 @@ class ALS(Member):
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._yty = None
+        self._block = None
 
     def warm(self) -> Member:
         super().warm()
-        _ = self.yty
+        _ = self.yty, self.block
         return self
 
     @property
@@ -123,6 +130,36 @@ class ALS(Member):
         vecs = self.user_factors[users] if users is not None else self.fold_in(prefs)
         return np.asarray(vecs @ self.item_factors.T, dtype=np.float32)
 
+    def top_n_rows(
+        self,
+        prefs: sp.csr_matrix,
+        users: np.ndarray | None,
+        seen: sp.csr_matrix | None,
+        n: int,
+        within: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n among the ``max_items`` most-listened songs: one (b, f) x (f, M) BLAS product and an
+        ``argpartition``, so a batch costs the same whatever the catalogue's size."""
+        assert self.user_factors is not None and self.item_factors is not None
+        vecs = self.user_factors[users] if users is not None else self.fold_in(prefs)
+        cols, pos, factors = self.block
+        scores = np.asarray(vecs @ factors.T, dtype=np.float32)
+        return self.finish_block(scores, cols, pos, seen, n, within)
+
+    @property
+    def block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The songs this member lists: (M,) inner ids (the ``max_items`` most listened, ascending), (n_songs,)
+        position of each song in them (-1 outside) and their (M, factors) float32 factors (cached)."""
+        if self._block is None:
+            assert self.item_factors is not None and self.popularity is not None
+            m = len(self.item_factors)
+            order = self.popular_order[: min(self.max_items, m)]
+            cols = np.sort(order).astype(np.int64)
+            pos = np.full(m, -1, np.int64)
+            pos[cols] = np.arange(len(cols))
+            self._block = (cols, pos, np.ascontiguousarray(self.item_factors[cols]))
+        return self._block
+
     def estimate(self, u: Any, i: Any) -> float:
         if not (self.trainset.knows_user(u) and self.trainset.knows_item(i)):
             raise PredictionImpossible("User and/or item is unknown.")
@@ -142,3 +179,4 @@ class ALS(Member):
         self.user_factors = np.asarray(arrays["user_factors"], dtype=np.float32)
         self.item_factors = np.asarray(arrays["item_factors"], dtype=np.float32)
         self._yty = None
+        self._block = None

@@ -54,6 +54,7 @@ class Member(SurpriseAlgo, Recommender):
         self.inter: Interactions | None = None
         self.X: sp.csr_matrix | None = None
         self.popularity: np.ndarray | None = None
+        self._popular_order: np.ndarray | None = None
         self.fit_seconds = 0.0
 
     def get_params(self) -> dict[str, Any]:
@@ -83,6 +84,7 @@ class Member(SurpriseAlgo, Recommender):
             self.transform.fit(inter.counts)
         self.X = self.transform.apply(inter.counts)
         self.popularity = inter.song_listeners().astype(np.float32)
+        self._popular_order = None
 
     def _fit(self, X: sp.csr_matrix) -> None:
         raise NotImplementedError
@@ -130,6 +132,27 @@ class Member(SurpriseAlgo, Recommender):
             scores[flat] = pop
         return top_n(scores, n)
 
+    def top_n_rows(
+        self,
+        prefs: sp.csr_matrix,
+        users: np.ndarray | None,
+        seen: sp.csr_matrix | None,
+        n: int,
+        within: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n of one batch of preference rows: (b, n) inner ids and (b, n) float32 scores, ``-inf`` pads.
+
+        Args:
+            prefs: (b, n_songs) CSR transformed preferences.
+            users: (b,) inner user ids when the rows are training users, else None (fold-in).
+            seen: (b, n_songs) CSR of songs never listed (the histories), or None.
+            within: (n_songs,) bool mask of the songs that may be listed, or None.
+
+        This dense version scores every song; members override it with a path whose cost grows with what the
+        rows touch (neighbours, a capped song block), not with the catalogue.
+        """
+        return self._finish(self._score_prefs(prefs, users), seen, n, within)
+
     def top_n_users(self, users: np.ndarray, n: int, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top-n of known users, batched.
 
@@ -143,8 +166,8 @@ class Member(SurpriseAlgo, Recommender):
         out_i, out_s = [], []
         for lo in range(0, len(users), BATCH):
             batch = users[lo : lo + BATCH]
-            scores = self.score_users(batch)
-            idx, vals = self._finish(scores, self.X[batch] if exclude_seen else None, n)
+            prefs = self.X[batch]
+            idx, vals = self.top_n_rows(prefs, batch, prefs if exclude_seen else None, n)
             out_i.append(idx)
             out_s.append(vals)
         if not out_i:
@@ -158,12 +181,107 @@ class Member(SurpriseAlgo, Recommender):
         out_i, out_s = [], []
         for lo in range(0, counts.shape[0], BATCH):
             part = counts[lo : lo + BATCH]
-            idx, vals = self._finish(self.score_history(part), part if exclude_seen else None, n, within)
+            idx, vals = self.top_n_rows(self.transform.apply(part), None, part if exclude_seen else None, n, within)
             out_i.append(idx)
             out_s.append(vals)
         if not out_i:
             return np.zeros((0, n), np.int64), np.zeros((0, n), np.float32)
         return np.vstack(out_i), np.vstack(out_s)
+
+    def popular_rows(
+        self, rows: int, seen: sp.csr_matrix | None, n: int, within: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, n) popularity top-n (the fallback of rows without signal), seen songs and songs outside
+        ``within`` left out; ``seen``: (rows, n_songs) CSR or None. Ids pad with 0, scores with ``-inf``."""
+        idx = np.zeros((rows, n), np.int64)
+        vals = np.full((rows, n), -np.inf, np.float32)
+        self._fill_popular(idx, vals, np.arange(rows), np.zeros(rows, np.int64), seen, within)
+        return idx, vals
+
+    def pad_popular(
+        self, idx: np.ndarray, vals: np.ndarray, seen: sp.csr_matrix | None, within: np.ndarray | None
+    ) -> None:
+        """Fill the ``-inf`` tail of (b, n) lists with popular songs not listed or seen yet, scored 0 (in place):
+        songs without evidence still come after every song with some, in a meaningful order."""
+        if not vals.shape[1]:
+            return
+        short = np.flatnonzero(~np.isfinite(vals[:, -1]))
+        if len(short):
+            have = np.isfinite(vals[short]).sum(axis=1)
+            self._fill_popular(idx, vals, short, have, seen, within, score=0.0)
+
+    def _fill_popular(
+        self,
+        idx: np.ndarray,
+        vals: np.ndarray,
+        rows: np.ndarray,
+        have: np.ndarray,
+        seen: sp.csr_matrix | None,
+        within: np.ndarray | None,
+        score: float | None = None,
+    ) -> None:
+        """Write popular songs into ``idx[r, have[k]:]`` for each ``r = rows[k]``, skipping the row's listed and seen
+        songs (scores: popularity, or ``score``). One boolean scratch array: no per-row sort."""
+        assert self.popularity is not None
+        n = idx.shape[1]
+        order = self.popular_order if within is None else self.popular_order[within[self.popular_order]]
+        taken = np.zeros(len(self.popularity), bool)
+        for r, h in zip(rows.tolist(), have.tolist(), strict=True):
+            used = idx[r, :h]
+            hist = seen.indices[seen.indptr[r] : seen.indptr[r + 1]] if seen is not None else used[:0]
+            taken[used] = True
+            taken[hist] = True
+            head = order[: n + h + len(hist)]
+            fill = head[~taken[head]][: n - h]
+            taken[used] = False
+            taken[hist] = False
+            idx[r, h : h + len(fill)] = fill
+            vals[r, h : h + len(fill)] = self.popularity[fill] if score is None else score
+
+    @property
+    def popular_order(self) -> np.ndarray:
+        """(n_songs,) inner ids by popularity, most listened first, ties by id (cached)."""
+        if self._popular_order is None:
+            assert self.popularity is not None
+            self._popular_order = np.lexsort((np.arange(len(self.popularity)), -self.popularity))
+        return self._popular_order
+
+    def finish_block(
+        self,
+        scores: np.ndarray,
+        cols: np.ndarray,
+        pos: np.ndarray,
+        seen: sp.csr_matrix | None,
+        n: int,
+        within: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_finish` for scores of a block of songs only (every other song is never listed).
+
+        Args:
+            scores: (b, M) float32 scores of the songs ``cols`` (edited in place).
+            cols: (M,) int64 inner ids of the block's songs.
+            pos: (n_songs,) int64 position of each song in ``cols``, -1 outside.
+        Returns:
+            (b, n) inner ids and (b, n) float32 scores, ``-inf`` pads; rows without signal get popular songs.
+        """
+        b = scores.shape[0]
+        if seen is not None and seen.nnz:
+            r = np.repeat(np.arange(b), np.diff(seen.indptr))
+            at = pos[seen.indices]
+            scores[r[at >= 0], at[at >= 0]] = -np.inf
+        if within is not None:
+            scores[:, ~within[cols]] = -np.inf
+        lo = np.min(scores, axis=1, where=np.isfinite(scores), initial=np.inf)
+        idx = np.zeros((b, n), np.int64)
+        vals = np.full((b, n), -np.inf, np.float32)
+        part_i, part_v = top_n(scores, n)
+        idx[:, : part_i.shape[1]] = cols[part_i] if len(cols) else part_i
+        vals[:, : part_v.shape[1]] = part_v
+        hi = part_v[:, 0] if part_v.shape[1] else np.full(b, -np.inf, np.float32)
+        flat = np.flatnonzero(~(hi > lo))  # every candidate tied (e.g. no history song in the block): no signal
+        if len(flat):
+            idx[flat], vals[flat] = self.popular_rows(len(flat), seen[flat] if seen is not None else None, n, within)
+        return idx, vals
 
     # --- raw-id interface --------------------------------------------------------
     def recommend_many(self, users: Sequence[str], n: int = 10, exclude_seen: bool = True) -> list[Recommendations]:

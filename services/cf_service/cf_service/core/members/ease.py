@@ -123,6 +123,19 @@ class EASE(Member):
             out[:, self.items] = np.asarray(sub @ self.B, dtype=np.float32)
         return out
 
+    def top_n_rows(
+        self,
+        prefs: sp.csr_matrix,
+        users: np.ndarray | None,
+        seen: sp.csr_matrix | None,
+        n: int,
+        within: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n over the capped block only: (b, M) scores from the sparse histories (cost ~ listens x M)."""
+        assert self.B is not None
+        block = np.asarray(prefs[:, self.items] @ self.B, dtype=np.float32).reshape(prefs.shape[0], len(self.items))
+        return self.finish_block(block, self.items, self.pos, seen, n, within)
+
     def contributions(self, prefs_row: sp.csr_matrix, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`ItemKNN.contributions`: (h,) history ids and (r, h) ``x_uj * B[j, i]``."""
         assert self.B is not None

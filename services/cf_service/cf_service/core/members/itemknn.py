@@ -7,6 +7,8 @@ top-``k`` neighbours per item kept as a sparse matrix built blockwise.
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,11 +16,12 @@ import scipy.sparse as sp
 from surprise import PredictionImpossible
 
 from cf_service.core.members.base import Member, SearchSpace
+from cf_service.core.ranking import sparse_top_n
 
 
 def _prune_rows(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the ``k`` largest entries of every CSR row (rows are candidates)."""
-    mat.sum_duplicates()
+    """Keep the ``k`` largest entries of every CSR row (rows are candidates; no repeated entries, as a sparse
+    product's output has none, so the large input is never sorted: only the kept entries are)."""
     counts = np.diff(mat.indptr)
     keep = np.ones(mat.nnz, dtype=bool)
     data = mat.data
@@ -39,6 +42,8 @@ def _prune_rows(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
 # alpha / q / k / the history transform (one entry; bounded size).
 _COOC_CACHE: dict[str, sp.csr_matrix] = {}
 COOC_CACHE_MAX_NNZ = 40_000_000
+#: Pairs (multiply-adds) one block of the co-occurrence product may take: bounds its memory (~16 bytes a pair).
+BLOCK_PAIRS = 30_000_000
 
 
 def _cooccurrence_key(weighted: sp.csr_matrix) -> str:
@@ -82,6 +87,7 @@ class ItemKNN(Member):
         transform: str | dict[str, Any] = "binary",
         user_damping: float = 0.0,
         block: int = 2048,
+        threads: int | None = None,
     ) -> None:
         super().__init__(transform)
         self.alpha = float(alpha)
@@ -89,6 +95,7 @@ class ItemKNN(Member):
         self.k = int(k)
         self.user_damping = float(user_damping)
         self.block = int(block)
+        self.threads = threads
         self.N: sp.csr_matrix | None = None
         self._nt: sp.csr_matrix | None = None
 
@@ -105,12 +112,11 @@ class ItemKNN(Member):
         wt = weighted.T.tocsr()  # (n_songs, n_users)
         pair_bound = int(np.square(np.diff(X.indptr), dtype=np.int64).sum())  # >= nnz of the co-occurrence
         key = _cooccurrence_key(weighted) if pair_bound <= COOC_CACHE_MAX_NNZ else None
-        parts = []
-        # Candidate rows in blocks, pruned to top-k as we go, so memory stays
-        # O(n_songs * k) (+ one cached co-occurrence matrix when it is small).
-        block = m if key is not None else self.block
-        for lo in range(0, m, block):
-            hi = min(m, lo + block)
+        # Candidate rows in blocks of bounded work, pruned to top-k as we go, so memory stays
+        # O(n_songs * k + threads * BLOCK_PAIRS) (+ one cached co-occurrence matrix when it is small).
+
+        def block(bounds: tuple[int, int]) -> sp.csr_matrix:
+            lo, hi = bounds
             if key is not None and key in _COOC_CACHE:
                 co = _COOC_CACHE[key]
             else:
@@ -120,15 +126,46 @@ class ItemKNN(Member):
                     _COOC_CACHE[key] = co
             rows = np.repeat(np.arange(lo, hi), np.diff(co.indptr))
             j = co.indices
-            w = np.power(co.data / (n_a[rows] * n_b[j]), self.q)
-            w[j == rows] = 0.0  # no self-similarity
+            # Within a row, w = (co / (n_a[i] n_b[j]))^q orders songs as co / n_b[j] does: prune on that, then
+            # raise only the k kept entries to the power q.
+            order_key = co.data / n_b[j]
+            order_key[j == rows] = 0.0  # no self-similarity
             # Own copies of the index arrays: pruning edits them in place and `co` may be cached.
-            sim = sp.csr_matrix((w.astype(np.float32), j.copy(), co.indptr.copy()), shape=co.shape)
+            sim = sp.csr_matrix((order_key, j.copy(), co.indptr.copy()), shape=co.shape)
             sim.eliminate_zeros()
-            parts.append(_prune_rows(sim, self.k))
+            sim = _prune_rows(sim, self.k)
+            kept_rows = np.repeat(np.arange(lo, hi), np.diff(sim.indptr))
+            sim.data = np.power(sim.data / n_a[kept_rows], self.q).astype(np.float32)
+            return sim
+
+        if key is not None:
+            parts = [block((0, m))]
+        else:
+            # scipy's sparse product releases the GIL: blocks run side by side on every core.
+            with ThreadPoolExecutor(max_workers=self.threads or os.cpu_count() or 1) as pool:
+                parts = list(pool.map(block, self.blocks(X)))
         self.N = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((m, m), dtype=np.float32)
+        self.N = sp.csr_matrix(self.N, dtype=np.float32)
+        self.N.indices = self.N.indices.astype(np.int32)
         self.N.sort_indices()
         self._nt = None
+
+    def blocks(self, X: sp.csr_matrix) -> list[tuple[int, int]]:
+        """Candidate-row ranges whose co-occurrence products hold at most :data:`BLOCK_PAIRS` pairs each (and
+        at most ``block`` rows): row ``i`` costs ``sum over its listeners u of |I_u|``."""
+        m = X.shape[1]
+        per_user = np.diff(X.indptr).astype(np.float64)
+        binary = sp.csr_matrix((np.ones(X.nnz, np.float32), X.indices, X.indptr), shape=X.shape)
+        cost = np.asarray(binary.T @ per_user).ravel()  # (n_songs,) pairs each candidate row touches
+        out, lo, acc = [], 0, 0.0
+        for i in range(m):
+            if i > lo and (acc + cost[i] > BLOCK_PAIRS or i - lo >= self.block):
+                out.append((lo, i))
+                lo, acc = i, 0.0
+            acc += cost[i]
+        if lo < m:
+            out.append((lo, m))
+        return out
 
     def warm(self) -> Member:
         super().warm()
@@ -146,6 +183,25 @@ class ItemKNN(Member):
     def _score_prefs(self, prefs: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         # (b, m) x (m, m), kept sparse until the end: only neighbours of the history.
         return np.asarray((prefs @ self.NT).toarray(), dtype=np.float32)
+
+    def top_n_rows(
+        self,
+        prefs: sp.csr_matrix,
+        users: np.ndarray | None,
+        seen: sp.csr_matrix | None,
+        n: int,
+        within: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n from the sparse product ``prefs @ N^T``: only the neighbours of the histories are touched (cost
+        ~ listens x k), and a song no history song neighbours is not listed."""
+        scores = (prefs @ self.NT).tocsr()
+        idx, vals, empty = sparse_top_n(scores, n, seen, within)
+        if len(empty):
+            idx[empty], vals[empty] = self.popular_rows(
+                len(empty), seen[empty] if seen is not None else None, n, within
+            )
+        self.pad_popular(idx, vals, seen, within)
+        return idx, vals
 
     def contributions(self, prefs_row: sp.csr_matrix, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-history-song contributions ``x_uj * N[i, j]``.
