@@ -8,10 +8,12 @@ x 48,373,586 listens) it generates a synthetic file of that shape
 
 * **single machine**: ``python -m cf_service train --listens F --out DIR``
   then ``python -m cf_service precompute --model-dir DIR --out lists.jsonl``
-  (the command paths ``make run`` uses: train, then the precomputed lists);
+  (train, then every user's precomputed list: the worst case, no active window),
+  then the latency of lists scored on demand (``--latency-of``);
 * **Spark**: ``python -m cf_service spark-train --listens F --out DIR --lists DIR
-  --master local[2]`` (ALS with the member's hyper-parameters + top-100 per
-  user + 50 similar songs per song).
+  --master local[2]`` (the whole vote: ALS, the item neighbourhood and EASE on
+  the executors, fused with the vote's weights, + the vote's top-100 per user
+  and 50 similar songs per song).
 
 Each is measured for wall time and peak RSS of the whole process tree
 (psutil, sampled every 0.25 s: the JVM and Spark's Python workers are
@@ -51,6 +53,7 @@ class Measured:
     argv: list[str]
     seconds: float = 0.0
     peak_rss_gb: float = 0.0
+    peak_pss_gb: float = 0.0  # RSS counts the pages forked workers share once per worker; PSS splits them
     status: str = "ok"  # ok | failed (rc) | stopped: timeout | stopped: memory
     last_line: str = ""
     stdout: str = ""
@@ -66,6 +69,15 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def tree_pss(proc: psutil.Process) -> int:
+    """Proportional set size of the tree: pages shared by forked workers (precompute's vote) counted once."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += p.memory_full_info().pss
+    return total
+
+
 def measure(argv: list[str], log: Path, timeout_s: float, max_rss_gb: float) -> Measured:
     """Run ``argv`` in its own session; sample the tree's RSS; stop it on timeout or memory."""
     env = dict(os.environ) | {"OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -75,16 +87,17 @@ def measure(argv: list[str], log: Path, timeout_s: float, max_rss_gb: float) -> 
     with open(log, "wb") as err, open(out, "wb") as std:
         proc = subprocess.Popen(argv, stdout=std, stderr=err, env=env, cwd=REPO, start_new_session=True)
         ps = psutil.Process(proc.pid)
-        peak = 0
+        peak = peak_pss = 0
         loads: list[float] = []
         while proc.poll() is None:
             peak = max(peak, tree_rss(ps))
+            peak_pss = max(peak_pss, tree_pss(ps))
             loads.append(os.getloadavg()[0])
             elapsed = time.perf_counter() - start
             reason = ""
             if elapsed > timeout_s:
                 reason = f"stopped: timeout after {elapsed:.0f} s"
-            elif peak > max_rss_gb * GB:
+            elif peak_pss > max_rss_gb * GB:
                 reason = f"stopped: memory above {max_rss_gb:g} GB"
             if reason:
                 result.status = reason
@@ -97,6 +110,7 @@ def measure(argv: list[str], log: Path, timeout_s: float, max_rss_gb: float) -> 
     result.seconds = round(time.perf_counter() - start, 1)
     result.load = round(sum(loads) / len(loads), 1) if loads else 0.0
     result.peak_rss_gb = round(peak / GB, 2)
+    result.peak_pss_gb = round(peak_pss / GB, 2)
     if result.status == "ok" and proc.returncode != 0:
         result.status = f"failed (exit {proc.returncode})"
     text = log.read_text(errors="replace").replace("\r", "\n")
@@ -240,6 +254,7 @@ def path_rows(results: list[dict[str, Any]]) -> dict[str, list[tuple[float, dict
                 "load": max(tr.get("load", 0.0), pre.get("load", 0.0) if pre else 0.0),
                 "detail": f"train {tr['seconds']:.0f} s / {tr['peak_rss_gb']:.1f} GB"
                 + (f", precompute {pre['seconds']:.0f} s / {pre['peak_rss_gb']:.1f} GB" if pre else "")
+                + (f" (PSS {pre['peak_pss_gb']:.1f} GB)" if pre and pre.get("peak_pss_gb") else "")
                 + ("" if ok else f"; last log line: `{(pre or tr)['last_line'][:120]}`"),
             }))  # fmt: skip
         if "spark" in r:
@@ -270,6 +285,8 @@ def step_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[float, fl
         "single machine: `precompute`": [],
         "Spark local[2]: whole job": [],
         "Spark local[2]: ALS fit": [],
+        "Spark local[2]: item neighbourhood": [],
+        "Spark local[2]: EASE": [],
         "Spark local[2]: top-N lists": [],
     }
     for r in results:
@@ -285,10 +302,15 @@ def step_points(results: list[dict[str, Any]]) -> dict[str, list[tuple[float, fl
             out["Spark local[2]: whole job"].append((f, sp["seconds"], sp["peak_rss_gb"]))
             secs = sp.get("extra", {}).get("seconds", {})
             # Stage times come from the job's own clock; peak memory is the whole job's.
-            if "als_fit" in secs:
-                out["Spark local[2]: ALS fit"].append((f, secs["als_fit"], sp["peak_rss_gb"]))
-            if "lists" in secs:
-                out["Spark local[2]: top-N lists"].append((f, secs["lists"], sp["peak_rss_gb"]))
+            for key, label in (
+                ("als_fit", "Spark local[2]: ALS fit"),  # the --als-only job
+                ("als", "Spark local[2]: ALS fit"),  # the vote's job
+                ("itemknn", "Spark local[2]: item neighbourhood"),
+                ("ease", "Spark local[2]: EASE"),
+                ("lists", "Spark local[2]: top-N lists"),
+            ):
+                if key in secs:
+                    out[label].append((f, secs[key], sp["peak_rss_gb"]))
     return out
 
 

@@ -1,4 +1,4 @@
-"""spark-submit entry point of the scale-out ALS training (same job as ``python -m cf_service spark-train``).
+"""spark-submit entry point of the scale-out training of the vote (same job as ``python -m cf_service spark-train``).
 
     spark-submit --master spark://HOST:7077 --driver-memory 8g \\
         deploy/spark/als_job.py --listens s3a://bucket/train_triplets.txt \\
@@ -8,7 +8,8 @@ Takes the options of ``python -m cf_service spark-train`` (``--help``); the
 master and resources come from spark-submit. The driver needs cf_service
 importable (``pip install -e services/common -e services/cf_service``, or run
 from a checkout: this script then adds the two package folders to
-``sys.path``); executors need only numpy and pyarrow. See deploy/spark/README.md.
+``sys.path``); so do the executors (with ``--als-only`` they need only numpy and
+pyarrow). See deploy/spark/README.md.
 """
 
 from __future__ import annotations

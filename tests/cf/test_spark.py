@@ -22,7 +22,7 @@ from cf_service.core import ALS, evaluate, load_current, read_interactions
 from cf_service.core.artifacts import current_version
 from cf_service.core.data import Interactions, read_frame
 from cf_service.core.factors import save_als_version
-from cf_service.core.members import Member, load_member
+from cf_service.core.members import EASE, ItemKNN, Member, load_member
 from cf_service.core.metrics import DEPTH, all_metrics
 from cf_service.core.params import DEFAULT_PARAMS
 from cf_service.core.precompute import precompute
@@ -47,6 +47,7 @@ def spark_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--master", "local[2]",
         "--small",  # spark.sql.shuffle.partitions=4, driver 1g, UI off
         "--blocks", "2",  # two ALS blocks per side: one per core on a tiny matrix
+        "--als-only",
         "--quiet",
     )  # fmt: skip
     env = dict(os.environ) | {"OPENBLAS_NUM_THREADS": "1", "PYSPARK_PYTHON": sys.executable}
@@ -54,6 +55,26 @@ def spark_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 0, f"spark-train failed:\n{proc.stderr[-4000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"result": result, "models": out / "models", "lists": out / "lists"}
+
+
+@pytest.fixture(scope="session")
+def spark_vote_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The whole vote on Spark (the default job), run once through the CLI."""
+    out = tmp_path_factory.mktemp("spark_vote")
+    argv = python_module(
+        "cf_service", "spark-train",
+        "--listens", str(TRAIN),
+        "--out", str(out / "models"),
+        "--lists", str(out / "lists"),
+        "--master", "local[2]",
+        "--small",
+        "--blocks", "2",
+    )  # fmt: skip
+    env = dict(os.environ) | {"OPENBLAS_NUM_THREADS": "1", "PYSPARK_PYTHON": sys.executable}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"spark-train (vote) failed:\n{proc.stderr[-4000:]}"
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"result": result, "models": out / "models", "lists": out / "lists", "log": proc.stderr}
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +103,64 @@ def test_spark_ndcg_is_within_10_percent_of_the_single_machine_member(
     assert n_spark == n_single > 250  # the same test users on both sides
     assert single_ndcg > 0.05  # a real model, not noise (popularity scores ~0.03 here)
     assert abs(spark_ndcg - single_ndcg) <= 0.10 * single_ndcg
+
+
+def test_the_vote_on_spark_ranks_within_5_percent_of_the_single_machine_vote(
+    spark_vote_job: dict[str, Any], train_inter: Interactions, record_property: Any
+) -> None:
+    single = build_vote().fit(train_inter)
+    single_ndcg, n_single = ndcg_on_test(single, train_inter)
+    vote = load_current(spark_vote_job["models"])
+    spark_ndcg, n_spark = ndcg_on_test(vote, vote._require())
+    record_property("ndcg_single_vote", round(single_ndcg, 4))
+    record_property("ndcg_spark_vote", round(spark_ndcg, 4))
+    print(f"NDCG@10 on TEST: single-machine vote {single_ndcg:.4f}, vote on Spark {spark_ndcg:.4f} ({n_spark} users)")
+    assert n_spark == n_single > 250
+    assert list(vote.members) == ["itemknn", "ease", "als"] and vote.weights == single.weights
+    assert vote.rrf_k == single.rrf_k
+    assert single_ndcg > 0.10  # the vote, well above any member alone on this split
+    assert abs(spark_ndcg - single_ndcg) <= 0.05 * single_ndcg
+    # The neighbourhood and EASE came from the executors' blocks: the single machine's, under the raw ids (Spark
+    # numbers songs alphabetically, the loader in file order).
+    inter = vote._require()
+    to_single = np.asarray([train_inter.song_index[str(song)] for song in inter.songs])
+    knn, knn_single = vote.members["itemknn"], single.members["itemknn"]
+    assert isinstance(knn, ItemKNN) and isinstance(knn_single, ItemKNN)
+    assert knn.N is not None and knn_single.N is not None
+    assert knn.N.nnz == knn_single.N.nnz
+    for j in range(0, inter.n_songs, 37):  # each song's neighbour weights (songs tied at the k-th may differ)
+        mine, theirs = knn.N[j], knn_single.N[int(to_single[j])]
+        np.testing.assert_allclose(np.sort(mine.data), np.sort(theirs.data), rtol=1e-5)
+        top = mine.data > np.sort(mine.data)[-min(len(mine.data), knn.k)] if mine.nnz else mine.data > 0
+        assert set(to_single[mine.indices[top]].tolist()) <= set(theirs.indices.tolist())
+    ease, ease_single = vote.members["ease"], single.members["ease"]
+    assert isinstance(ease, EASE) and isinstance(ease_single, EASE)
+    assert ease.B is not None and ease_single.B is not None
+    assert sorted(to_single[ease.items].tolist()) == ease_single.items.tolist()
+    at = ease_single.pos[to_single[ease.items]]  # row of each Spark song in the single machine's B
+    np.testing.assert_allclose(ease.B, ease_single.B[np.ix_(at, at)], atol=1e-4)
+
+
+def test_the_vote_on_spark_writes_the_vote_lists_the_served_model_gives(spark_vote_job: dict[str, Any]) -> None:
+    meta, users, songs = read_lists(spark_vote_job["lists"])
+    vote = load_current(spark_vote_job["models"])
+    inter = vote._require()
+    manifest = json.loads((Path(spark_vote_job["models"]) / meta["version"] / "manifest.json").read_text())
+    assert manifest["trainer"] == "spark" and manifest["spark"]["members"] == ["itemknn", "ease", "als"]
+    assert meta["version"] == vote.meta["version"] and len(users) == inter.n_users and len(songs) == inter.n_songs
+    sample = [str(inter.users[u]) for u in range(0, inter.n_users, 11)]
+    for user, rec in zip(sample, vote.recommend(sample, 100), strict=True):
+        scores = [it.score for it in rec.items]
+        np.testing.assert_allclose(users[user]["scores"], scores, atol=1e-6)  # the file rounds to 6 decimals
+        above = [it.song_id for it in rec.items if it.score > scores[-1] + 2e-6]  # ties at the cut may swap
+        assert users[user]["songs"][: len(above)] == above and len(above) >= 90
+        assert set(users[user]["member_ranks"]) == {"itemknn", "ease", "als"}
+    for song in [str(inter.songs[j]) for j in range(0, inter.n_songs, 97)]:
+        expected = vote.members["itemknn"].similar_items(song, 50)
+        np.testing.assert_allclose(songs[song]["scores"], [it.score for it in expected.items], atol=1e-6)
+        cut = expected.items[-1].score if len(expected.items) == 50 else -1.0  # songs tied at the cut may differ
+        above = [it.song_id for it in expected.items if it.score > cut + 2e-6]
+        assert songs[song]["similar"][: len(above)] == above
 
 
 def test_spark_artifact_is_the_normal_format_and_serves(spark_job: dict[str, Any], train_inter: Interactions) -> None:

@@ -126,26 +126,39 @@ def read_ids(path: str) -> list[str]:
 def _cmd_spark_train(args: argparse.Namespace) -> int:
     from cf_service.jobs.spark_als import SMALL_CONF, SparkALSParams, parse_conf, run
 
-    params = SparkALSParams()
+    conf = {**(SMALL_CONF if args.small else {}), **parse_conf(args.conf or [])}
+    common: dict[str, Any] = {
+        "lists": args.lists,
+        "n_user": args.top_n,
+        "n_song": args.n_song,
+        "master": args.master,
+        "conf": conf,
+        "on_error": args.on_error,
+        "log": None if args.quiet else _say,
+    }
+    vote_params: dict[str, Any] | None = None
+    if args.params:
+        loaded = json.loads(Path(args.params).read_text())
+        vote_params = loaded.get("params", loaded)
+    if args.als_only:
+        params = SparkALSParams()
+    else:
+        from cf_service.jobs.spark_vote import als_params
+        from cf_service.jobs.spark_vote import vote_params as merged_params
+
+        params = als_params(merged_params(vote_params)["members"])
     for name in ("rank", "regularization", "reg_param", "alpha", "iterations", "seed", "blocks"):
         value = getattr(args, name)
         if value is not None:
             setattr(params, name, value)
     if args.transform:
         params.transform = json.loads(args.transform)
-    conf = {**(SMALL_CONF if args.small else {}), **parse_conf(args.conf or [])}
-    result = run(
-        args.listens,
-        args.out,
-        params=params,
-        lists=args.lists,
-        n_user=args.top_n,
-        n_song=args.n_song,
-        master=args.master,
-        conf=conf,
-        on_error=args.on_error,
-        log=None if args.quiet else _say,
-    )
+    if args.als_only:
+        result = run(args.listens, args.out, params=params, **common)
+    else:
+        from cf_service.jobs.spark_vote import run_vote
+
+        result = run_vote(args.listens, args.out, params=vote_params, als=params, **common)
     print(json.dumps(result.to_dict()))
     return 0
 
@@ -195,10 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "spark-train",
-        help="implicit ALS on Apache Spark -> DIR/<version> (the artifact `train` writes) + top-N lists",
-        description="Train the latent-factor member with pyspark.ml ALS (needs requirements/spark.txt and Java 17+). "
-        "Defaults are the single-machine member's hyper-parameters.",
+        help="the vote on Apache Spark -> DIR/<version> (the artifact `train` writes) + top-N lists",
+        description="Train the whole vote on Spark (needs requirements/spark.txt and Java 17+): pyspark.ml ALS, the "
+        "item neighbourhood's co-occurrence blocks and EASE's Gram matrix on the executors, fused with the "
+        "single-machine vote's weights. --als-only trains the ALS member alone. Defaults are the single-machine "
+        "hyper-parameters.",
     )
+    p.add_argument("--als-only", action="store_true", help="the ALS member alone (a one-member vote)")
+    p.add_argument("--params", help="JSON with the vote's hyper-parameters (an evaluate JSON works)")
     p.add_argument("--listens", required=True, action="append", help="TSV path or URI (s3a://...); repeatable")
     p.add_argument("--out", required=True, help="model directory (DIR/<version>/ + DIR/current.json)")
     p.add_argument("--lists", help="folder (path or URI) for the JSONL top-N lists (precompute format)")

@@ -45,17 +45,19 @@ def user_lists(vote: RankFusionVote, n: int = 100, users: np.ndarray | None = No
             }
 
 
-def song_lists(vote: RankFusionVote, n: int = 50) -> Iterator[dict[str, Any]]:
-    """``{"type": "song", "song_id", "similar", "scores"}``: item-kNN neighbours of every song."""
+def song_lists(vote: RankFusionVote, n: int = 50, songs: range | None = None) -> Iterator[dict[str, Any]]:
+    """``{"type": "song", "song_id", "similar", "scores"}``: item-kNN neighbours of the inner ids ``songs`` (every
+    song when None)."""
     inter = vote.interactions
-    idx, val = vote.neighbours(n)
-    for i in range(inter.n_songs):
-        keep = idx[i] >= 0
+    rows = range(inter.n_songs) if songs is None else songs
+    idx, val = vote.neighbours(n, rows)
+    for r, i in enumerate(rows):
+        keep = idx[r] >= 0
         yield {
             "type": "song",
             "song_id": str(inter.songs[i]),
-            "similar": inter.songs[idx[i][keep]].tolist(),
-            "scores": np.round(val[i][keep].astype(np.float64), 6).tolist(),
+            "similar": inter.songs[idx[r][keep]].tolist(),
+            "scores": np.round(val[r][keep].astype(np.float64), 6).tolist(),
         }
 
 

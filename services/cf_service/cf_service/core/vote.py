@@ -380,23 +380,25 @@ class RankFusionVote(SurpriseAlgo, Recommender):
         ]
         return SimilarSongs(str(song_id), items, self.name, None)
 
-    def neighbours(self, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
-        """(n_songs, n) most co-listened songs of every song (item-kNN rows), -1 pads, and their weights."""
+    def neighbours(self, n: int = 50, songs: range | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(s, n) most co-listened songs of the inner ids ``songs`` (every song when None; item-kNN rows), -1 pads,
+        and their (s, n) weights."""
         knn = next((m for m in self.members.values() if isinstance(m, ItemKNN)), None)
         inter = self.interactions
+        rows = range(inter.n_songs) if songs is None else songs
         if knn is None or knn.N is None:
-            return np.full((inter.n_songs, 0), -1, np.int64), np.zeros((inter.n_songs, 0), np.float32)
+            return np.full((len(rows), 0), -1, np.int64), np.zeros((len(rows), 0), np.float32)
         nn = knn.N
-        idx = np.full((inter.n_songs, n), -1, np.int64)
-        val = np.zeros((inter.n_songs, n), np.float32)
-        for i in range(inter.n_songs):
+        idx = np.full((len(rows), n), -1, np.int64)
+        val = np.zeros((len(rows), n), np.float32)
+        for r, i in enumerate(rows):
             lo, hi = nn.indptr[i], nn.indptr[i + 1]
             if hi == lo:
                 continue
             d, c = nn.data[lo:hi], nn.indices[lo:hi]
             order = np.lexsort((c, -d))[:n]
-            idx[i, : len(order)] = c[order]
-            val[i, : len(order)] = d[order]
+            idx[r, : len(order)] = c[order]
+            val[r, : len(order)] = d[order]
         return idx, val
 
     # --- persistence ---------------------------------------------------------------------

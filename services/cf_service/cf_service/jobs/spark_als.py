@@ -350,6 +350,50 @@ def write_lists(
     songs_bc.unpersist()
 
 
+# --- the ALS fit ------------------------------------------------------------------------------
+@dataclass
+class FittedALS:
+    """Factors on the driver, the fitted Spark model (its factor frames feed the lists) and what was used."""
+
+    user_factors: np.ndarray  # (n_users, rank) float32
+    item_factors: np.ndarray  # (n_songs, rank) float32
+    reg_param: float
+    weights: dict[str, float]
+    model: Any
+
+
+def fit_als(
+    session: SparkSession, indexed: DataFrame, n_users: int, n_songs: int, n_listens: int, p: SparkALSParams
+) -> FittedALS:
+    """``pyspark.ml.recommendation.ALS`` on ``(u, i, user_id, play_count)`` with the member's weights."""
+    from pyspark import StorageLevel
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    ratings = with_ratings(indexed, n_users, n_listens, p).persist(StorageLevel.MEMORY_AND_DISK)
+    weights = weight_stats(ratings, p.alpha)
+    mean_len = n_listens / max(1, n_users)
+    reg_param = p.reg_param if p.reg_param is not None else p.regularization / mean_len
+    als = SparkALS(
+        rank=p.rank,
+        maxIter=p.iterations,
+        regParam=reg_param,
+        alpha=p.alpha,
+        implicitPrefs=True,
+        seed=p.seed,
+        userCol="u",
+        itemCol="i",
+        ratingCol="rating",
+        coldStartStrategy="drop",
+    )
+    if p.blocks:
+        als = als.setNumUserBlocks(p.blocks).setNumItemBlocks(p.blocks)
+    model = als.fit(ratings)
+    user_factors = _factor_matrix(model.userFactors, n_users, p.rank)
+    item_factors = _factor_matrix(model.itemFactors, n_songs, p.rank)
+    ratings.unpersist()
+    return FittedALS(user_factors, item_factors, float(reg_param), weights, model)
+
+
 # --- the job ----------------------------------------------------------------------------------
 @dataclass
 class SparkTrainResult:
@@ -389,7 +433,6 @@ def run(
         master, conf: a new session's master and settings (ignored when ``spark`` is given).
     """
     from pyspark import StorageLevel
-    from pyspark.ml.recommendation import ALS as SparkALS
 
     from cf_service.core.factors import save_als_version
 
@@ -413,38 +456,20 @@ def run(
         indexed, users, songs = index_listens(summed)
         indexed = indexed.persist(StorageLevel.MEMORY_AND_DISK)
         n_listens = indexed.count()
-        ratings = with_ratings(indexed, len(users), n_listens, p).persist(StorageLevel.MEMORY_AND_DISK)
-        weights = weight_stats(ratings, p.alpha)
-        indexed.unpersist()
         summed.unpersist()
         seconds["read_index"] = time.perf_counter() - t
         say(f"{n_listens} listens: {len(users)} users, {len(songs)} songs")
 
-        mean_len = n_listens / max(1, len(users))
-        reg_param = p.reg_param if p.reg_param is not None else p.regularization / mean_len
-        als = SparkALS(
-            rank=p.rank,
-            maxIter=p.iterations,
-            regParam=reg_param,
-            alpha=p.alpha,
-            implicitPrefs=True,
-            seed=p.seed,
-            userCol="u",
-            itemCol="i",
-            ratingCol="rating",
-            coldStartStrategy="drop",
-        )
-        if p.blocks:
-            als = als.setNumUserBlocks(p.blocks).setNumItemBlocks(p.blocks)
         t = time.perf_counter()
-        model = als.fit(ratings)
-        user_factors = _factor_matrix(model.userFactors, len(users), p.rank)
-        item_factors = _factor_matrix(model.itemFactors, len(songs), p.rank)
+        fitted = fit_als(session, indexed, len(users), len(songs), int(n_listens), p)
+        user_factors, item_factors = fitted.user_factors, fitted.item_factors
+        reg_param, weights = fitted.reg_param, fitted.weights
+        mean_len = n_listens / max(1, len(users))
         seconds["als_fit"] = time.perf_counter() - t
         say(f"ALS fitted in {seconds['als_fit']:.1f}s (rank {p.rank}, regParam {reg_param:.5g})")
 
         t = time.perf_counter()
-        inter = _interactions(ratings, users, songs)
+        inter = _interactions(indexed, users, songs)
         member_params = {
             "factors": p.rank,
             # The constant-penalty equivalent, used by fold-in: regParam x mean songs per user.
@@ -488,10 +513,10 @@ def run(
                 "n_song": n_song,
                 "trainer": "spark",
             }
-            write_lists(session, ratings, model, songs, item_factors, lists, meta, n_user, n_song)
+            write_lists(session, indexed, fitted.model, songs, item_factors, lists, meta, n_user, n_song)
             seconds["lists"] = time.perf_counter() - t
             say(f"wrote lists to {lists} in {seconds['lists']:.1f}s")
-        ratings.unpersist()
+        indexed.unpersist()
         seconds["total"] = time.perf_counter() - t0
         return SparkTrainResult(
             version=version,

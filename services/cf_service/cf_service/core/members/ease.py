@@ -93,7 +93,17 @@ class EASE(Member):
     def _fit(self, X: sp.csr_matrix) -> None:
         self._cap(X)
         xc = X[:, self.items]
-        gram = np.asarray((xc.T @ xc).toarray(), dtype=np.dtype(self.dtype))
+        self.solve(np.asarray((xc.T @ xc).toarray(), dtype=np.dtype(self.dtype)), X)
+
+    def capped(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """Choose the capped songs (:attr:`items`) from ``X`` and return ``X`` restricted to them: (n_users, M) CSR.
+        Its Gram matrix ``X_c^T X_c`` is what :meth:`solve` takes (a Spark job accumulates it in blocks)."""
+        self._cap(X)
+        return sp.csr_matrix(X[:, self.items])
+
+    def solve(self, gram: np.ndarray, X: sp.csr_matrix) -> None:
+        """``B`` from the (M, M) Gram matrix of the capped songs (edited in place) and the transformed ``X``."""
+        gram = np.asarray(gram, dtype=np.dtype(self.dtype))
         # lam is in "binary units": scaled by the mean squared preference so one
         # value means the same shrinkage whichever transform is used.
         self.lam_scale = float(np.mean(np.square(X.data, dtype=np.float64))) if X.nnz else 1.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +37,22 @@ def _prune_rows(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
     out = sp.csr_matrix((data[keep], mat.indices[keep], indptr), shape=mat.shape)
     out.sort_indices()
     return out
+
+
+@dataclass(frozen=True)
+class NeighbourInputs:
+    """What the neighbourhood's blocks are computed from.
+
+    Attributes:
+        weighted: (n_users, n_songs) CSR float64, each listen ``|I_u|^(-damping/2)``.
+        wt: its (n_songs, n_users) CSR transpose.
+        n_a, n_b: (n_songs,) float64 weighted listeners to the powers ``alpha`` and ``1 - alpha``.
+    """
+
+    weighted: sp.csr_matrix
+    wt: sp.csr_matrix
+    n_a: np.ndarray
+    n_b: np.ndarray
 
 
 # Co-occurrence matrices are reused across tuning trials that only change
@@ -99,7 +116,8 @@ class ItemKNN(Member):
         self.N: sp.csr_matrix | None = None
         self._nt: sp.csr_matrix | None = None
 
-    def _fit(self, X: sp.csr_matrix) -> None:
+    def inputs(self, X: sp.csr_matrix) -> NeighbourInputs:
+        """What every block of the neighbourhood is computed from (see :meth:`neighbour_block`)."""
         lengths = np.maximum(np.diff(X.indptr), 1).astype(np.float64)
         weighted = sp.csr_matrix(X, dtype=np.float64, copy=True)
         # Row u scaled by |I_u|^(-damping/2), so the product weights each user by |I_u|^-damping.
@@ -107,48 +125,57 @@ class ItemKNN(Member):
         m = weighted.shape[1]
         n = np.bincount(weighted.indices, weights=weighted.data**2, minlength=m)  # (weighted) listeners
         n = np.where(n > 0, n, 1.0)
-        n_a = np.power(n, self.alpha)
-        n_b = np.power(n, 1.0 - self.alpha)
-        wt = weighted.T.tocsr()  # (n_songs, n_users)
-        pair_bound = int(np.square(np.diff(X.indptr), dtype=np.int64).sum())  # >= nnz of the co-occurrence
-        key = _cooccurrence_key(weighted) if pair_bound <= COOC_CACHE_MAX_NNZ else None
-        # Candidate rows in blocks of bounded work, pruned to top-k as we go, so memory stays
-        # O(n_songs * k + threads * BLOCK_PAIRS) (+ one cached co-occurrence matrix when it is small).
+        return NeighbourInputs(weighted, weighted.T.tocsr(), np.power(n, self.alpha), np.power(n, 1.0 - self.alpha))
 
-        def block(bounds: tuple[int, int]) -> sp.csr_matrix:
-            lo, hi = bounds
-            if key is not None and key in _COOC_CACHE:
-                co = _COOC_CACHE[key]
-            else:
-                co = (wt[lo:hi] @ weighted).tocsr()  # co[i - lo, j] = weighted |U_i & U_j|
-                if key is not None:
-                    _COOC_CACHE.clear()
-                    _COOC_CACHE[key] = co
-            rows = np.repeat(np.arange(lo, hi), np.diff(co.indptr))
-            j = co.indices
-            # Within a row, w = (co / (n_a[i] n_b[j]))^q orders songs as co / n_b[j] does: prune on that, then
-            # raise only the k kept entries to the power q.
-            order_key = co.data / n_b[j]
-            order_key[j == rows] = 0.0  # no self-similarity
-            # Own copies of the index arrays: pruning edits them in place and `co` may be cached.
-            sim = sp.csr_matrix((order_key, j.copy(), co.indptr.copy()), shape=co.shape)
-            sim.eliminate_zeros()
-            sim = _prune_rows(sim, self.k)
-            kept_rows = np.repeat(np.arange(lo, hi), np.diff(sim.indptr))
-            sim.data = np.power(sim.data / n_a[kept_rows], self.q).astype(np.float32)
-            return sim
+    def neighbour_block(
+        self, inputs: NeighbourInputs, lo: int, hi: int, co: sp.csr_matrix | None = None
+    ) -> sp.csr_matrix:
+        """Rows ``lo:hi`` of ``N``: (hi - lo, n_songs) CSR float32, the top-``k`` neighbours of each candidate.
 
-        if key is not None:
-            parts = [block((0, m))]
-        else:
-            # scipy's sparse product releases the GIL: blocks run side by side on every core.
-            with ThreadPoolExecutor(max_workers=self.threads or os.cpu_count() or 1) as pool:
-                parts = list(pool.map(block, self.blocks(X)))
-        self.N = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((m, m), dtype=np.float32)
-        self.N = sp.csr_matrix(self.N, dtype=np.float32)
-        self.N.indices = self.N.indices.astype(np.int32)
-        self.N.sort_indices()
+        ``co``: the rows' co-occurrence product when already computed (the tuning's cache), else computed here.
+        """
+        if co is None:
+            co = (inputs.wt[lo:hi] @ inputs.weighted).tocsr()  # co[i - lo, j] = weighted |U_i & U_j|
+        rows = np.repeat(np.arange(lo, hi), np.diff(co.indptr))
+        j = co.indices
+        # Within a row, w = (co / (n_a[i] n_b[j]))^q orders songs as co / n_b[j] does: prune on that, then
+        # raise only the k kept entries to the power q.
+        order_key = co.data / inputs.n_b[j]
+        order_key[j == rows] = 0.0  # no self-similarity
+        # Own copies of the index arrays: pruning edits them in place and `co` may be cached.
+        sim = sp.csr_matrix((order_key, j.copy(), co.indptr.copy()), shape=co.shape)
+        sim.eliminate_zeros()
+        sim = _prune_rows(sim, self.k)
+        kept_rows = np.repeat(np.arange(lo, hi), np.diff(sim.indptr))
+        sim.data = np.power(sim.data / inputs.n_a[kept_rows], self.q).astype(np.float32)
+        return sim
+
+    def set_neighbours(self, parts: list[sp.csr_matrix]) -> None:
+        """``N`` from its row blocks, in order (int32 indices, float32 weights, sorted rows)."""
+        m = self.interactions.n_songs
+        out = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((m, m), dtype=np.float32)
+        out = sp.csr_matrix(out, dtype=np.float32)
+        out.indices = out.indices.astype(np.int32)
+        out.sort_indices()
+        self.N = out
         self._nt = None
+
+    def _fit(self, X: sp.csr_matrix) -> None:
+        inputs = self.inputs(X)
+        pair_bound = int(np.square(np.diff(X.indptr), dtype=np.int64).sum())  # >= nnz of the co-occurrence
+        if pair_bound <= COOC_CACHE_MAX_NNZ:
+            # Small enough to keep: tuning trials that change alpha / q / k reuse the product.
+            key = _cooccurrence_key(inputs.weighted)
+            if key not in _COOC_CACHE:
+                _COOC_CACHE.clear()
+                _COOC_CACHE[key] = (inputs.wt @ inputs.weighted).tocsr()
+            self.set_neighbours([self.neighbour_block(inputs, 0, X.shape[1], _COOC_CACHE[key])])
+            return
+        # Candidate rows in blocks of bounded work, pruned to top-k as they finish, so memory stays
+        # O(n_songs * k + threads * BLOCK_PAIRS). scipy's sparse product releases the GIL: blocks run side by
+        # side on every core.
+        with ThreadPoolExecutor(max_workers=self.threads or os.cpu_count() or 1) as pool:
+            self.set_neighbours(list(pool.map(lambda b: self.neighbour_block(inputs, *b), self.blocks(X))))
 
     def blocks(self, X: sp.csr_matrix) -> list[tuple[int, int]]:
         """Candidate-row ranges whose co-occurrence products hold at most :data:`BLOCK_PAIRS` pairs each (and
