@@ -35,10 +35,8 @@ SPLIT = REPO / "data" / "msd" / "split_10000_head"
 TRAIN, TEST = SPLIT / "TRAIN.tsv", SPLIT / "TEST.tsv"
 
 
-@pytest.fixture(scope="session")
-def spark_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The Spark job, run once through the CLI exactly as a user runs it."""
-    out = tmp_path_factory.mktemp("spark")
+def spark_train(out: Path, *extra: str) -> dict[str, Any]:
+    """``python -m cf_service spark-train`` on the sample's TRAIN, exactly as a user runs it."""
     argv = python_module(
         "cf_service", "spark-train",
         "--listens", str(TRAIN),
@@ -47,34 +45,25 @@ def spark_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--master", "local[2]",
         "--small",  # spark.sql.shuffle.partitions=4, driver 1g, UI off
         "--blocks", "2",  # two ALS blocks per side: one per core on a tiny matrix
-        "--als-only",
-        "--quiet",
+        *extra,
     )  # fmt: skip
     env = dict(os.environ) | {"OPENBLAS_NUM_THREADS": "1", "PYSPARK_PYTHON": sys.executable}
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=480)
-    assert proc.returncode == 0, f"spark-train failed:\n{proc.stderr[-4000:]}"
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"spark-train {' '.join(extra)} failed:\n{proc.stderr[-4000:]}"
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"result": result, "models": out / "models", "lists": out / "lists"}
 
 
 @pytest.fixture(scope="session")
+def spark_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The ALS member alone on Spark (``--als-only``), run once."""
+    return spark_train(tmp_path_factory.mktemp("spark"), "--als-only", "--quiet")
+
+
+@pytest.fixture(scope="session")
 def spark_vote_job(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The whole vote on Spark (the default job), run once through the CLI."""
-    out = tmp_path_factory.mktemp("spark_vote")
-    argv = python_module(
-        "cf_service", "spark-train",
-        "--listens", str(TRAIN),
-        "--out", str(out / "models"),
-        "--lists", str(out / "lists"),
-        "--master", "local[2]",
-        "--small",
-        "--blocks", "2",
-    )  # fmt: skip
-    env = dict(os.environ) | {"OPENBLAS_NUM_THREADS": "1", "PYSPARK_PYTHON": sys.executable}
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"spark-train (vote) failed:\n{proc.stderr[-4000:]}"
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"result": result, "models": out / "models", "lists": out / "lists", "log": proc.stderr}
+    """The whole vote on Spark (the default job), run once."""
+    return spark_train(tmp_path_factory.mktemp("spark_vote"))
 
 
 @pytest.fixture(scope="session")

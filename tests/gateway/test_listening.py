@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from gateway.app.settings import Settings
 from gateway.db.models import Play, PlayEvent, Rating, SkipEvent
@@ -191,6 +193,40 @@ def test_an_early_skip_is_kept_as_a_skip_not_a_play(client: TestClient, gw_setti
     engine.dispose()
     mine = [line.split("\t") for line in out.read_text().splitlines() if line.startswith(f"gw-user:{me['id']}\t")]
     assert sorted((song, count.strip()) for _, song, count in mine) == [("gw:2", "1"), ("gw:3", "1")]
+
+
+def test_the_listeners_active_lately_are_exported_for_precompute(
+    client: TestClient, gw_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.__main__ import main as gateway_main
+    from gateway.app.settings import get_settings
+    from gateway.db.export import active_listeners
+    from gateway.db.models import User
+
+    token = register(client, "lately")
+    me = client.get("/api/me", headers=bearer(token)).json()
+    engine = make_engine(database_url(gw_settings))
+    with engine.begin() as conn:  # an MSD listener with imported plays who never signed in
+        conn.execute(User.__table__.insert().values(username="dormant", password_hash="x", msd_user_id="msd-dormant"))
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    active = active_listeners(engine, 30, now)
+    assert f"gw-user:{me['id']}" in active and "msd-dormant" not in active
+    assert f"gw-user:{me['id']}" not in active_listeners(engine, 30, now + dt.timedelta(days=31))  # out of the window
+    later = now + dt.timedelta(days=40)
+    assert client.post("/api/me/plays", json={"song_id": 2}, headers=bearer(token)).status_code == 201
+    assert active_listeners(engine, 30, later) == []  # a play is an event of today, not of 40 days on
+    engine.dispose()
+    out = tmp_path / "active.txt"
+    monkeypatch.setenv("DATABASE_URL", database_url(gw_settings))
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        assert gateway_main(["export-active", "--days", "7", "--out", str(out)]) == 0
+        lines = [line for line in out.read_text().splitlines() if not line.startswith("#")]
+        assert f"gw-user:{me['id']}" in lines and "msd-dormant" not in lines
+        assert gateway_main(["export-active", "--days", "0", "--out", str(out)]) == 2
+    finally:
+        get_settings.cache_clear()  # other tests read their own settings
 
 
 def database_url(settings: Settings) -> str:

@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     exp = sub.add_parser("export-plays", help="write every play (imported and the app's own) as a Taste Profile TSV")
     exp.add_argument("--out", type=Path, required=True)
+    act = sub.add_parser(
+        "export-active",
+        help="write the cf ids of the listeners active lately (signed in, played, rated), one per line: the users "
+        "whose lists `python -m cf_service precompute --users-file` precomputes (the others are scored on demand)",
+    )
+    act.add_argument("--out", type=Path, required=True)
+    act.add_argument("--days", type=float, default=30.0, help="the window (default 30 days)")
     cat = sub.add_parser("import-catalog", help="import audio_service's rendered catalog.json as catalog songs")
     cat.add_argument("--catalog", type=Path, required=True, help="path of catalog.json")
     lib = sub.add_parser(
@@ -139,6 +146,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "scan-library":
         return _scan_library(settings, url, args.folder, args.json, args.analyse)
+    if args.command == "export-active":
+        from gateway.db.export import export_active
+        from gateway.db.session import make_engine
+
+        if args.days <= 0:
+            print("--days must be positive", file=sys.stderr)
+            return 2
+        engine = make_engine(url)
+        try:
+            print(json.dumps(export_active(engine, args.days, args.out)))
+        finally:
+            engine.dispose()
+        return 0
     if args.command == "export-plays":
         from gateway.db.export import export_plays
         from gateway.db.session import make_engine

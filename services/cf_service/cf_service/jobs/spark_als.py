@@ -41,8 +41,10 @@ pyspark is imported inside the functions only: cf_service works without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -394,6 +396,55 @@ def fit_als(
     return FittedALS(user_factors, item_factors, float(reg_param), weights, model)
 
 
+# --- what every job shares -----------------------------------------------------------------------
+@contextlib.contextmanager
+def job_session(
+    spark: SparkSession | None, master: str | None, conf: dict[str, str] | None, app: str
+) -> Iterator[SparkSession]:
+    """The given session, or a new one stopped at the end; on ``local`` masters a temporary checkpoint folder (ALS
+    truncates its lineage every 10 iterations when one is set; on a cluster pass ``spark.checkpoint.dir`` on shared
+    storage)."""
+    session = spark or spark_session(master, conf, app=app)
+    checkpoint = tempfile.mkdtemp(prefix="cf-spark-ckpt-")
+    try:
+        sc = session.sparkContext
+        if sc.getCheckpointDir() is None and str(sc.master).startswith("local"):
+            sc.setCheckpointDir(checkpoint)
+        yield session
+    finally:
+        if spark is None:
+            session.stop()
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def read_indexed(
+    session: SparkSession, listens: Sequence[str], on_error: str
+) -> tuple[DataFrame, np.ndarray, np.ndarray, int]:
+    """Read, check and index the listens: the persisted ``(u, i, user_id, play_count)`` frame, the raw user and song
+    ids of the inner ids, and the number of (user, song) pairs."""
+    from pyspark import StorageLevel
+
+    summed = read_listens(session, listens, on_error).persist(StorageLevel.MEMORY_AND_DISK)
+    indexed, users, songs = index_listens(summed)
+    indexed = indexed.persist(StorageLevel.MEMORY_AND_DISK)
+    n_listens = int(indexed.count())
+    summed.unpersist()
+    return indexed, users, songs, n_listens
+
+
+def lists_meta(path: Path, n_user: int, n_song: int) -> dict[str, Any]:
+    """The meta line of the lists of the model version written at ``path``."""
+    trained_at = json.loads((path / "manifest.json").read_text())["trained_at"]
+    return {
+        "type": "meta",
+        "version": path.name,
+        "trained_at": trained_at,
+        "n_user": n_user,
+        "n_song": n_song,
+        "trainer": "spark",
+    }
+
+
 # --- the job ----------------------------------------------------------------------------------
 @dataclass
 class SparkTrainResult:
@@ -432,31 +483,18 @@ def run(
         n_user, n_song: list lengths (``n_song=0`` skips the similar-song lines).
         master, conf: a new session's master and settings (ignored when ``spark`` is given).
     """
-    from pyspark import StorageLevel
-
     from cf_service.core.factors import save_als_version
 
     p = params or SparkALSParams()
     say: Log = log or (lambda _msg: None)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    own = spark is None
-    session = spark or spark_session(master, conf)
-    checkpoint = tempfile.mkdtemp(prefix="cf-spark-ckpt-")
-    try:
+    with job_session(spark, master, conf, "cf-als") as session:
         sc = session.sparkContext
-        if sc.getCheckpointDir() is None and str(sc.master).startswith("local"):
-            # ALS truncates its lineage every 10 iterations when a checkpoint folder is set
-            # (on a cluster: pass spark.checkpoint.dir on shared storage).
-            sc.setCheckpointDir(checkpoint)
         seconds["start"] = time.perf_counter() - t0
 
         t = time.perf_counter()
-        summed = read_listens(session, listens, on_error).persist(StorageLevel.MEMORY_AND_DISK)
-        indexed, users, songs = index_listens(summed)
-        indexed = indexed.persist(StorageLevel.MEMORY_AND_DISK)
-        n_listens = indexed.count()
-        summed.unpersist()
+        indexed, users, songs, n_listens = read_indexed(session, listens, on_error)
         seconds["read_index"] = time.perf_counter() - t
         say(f"{n_listens} listens: {len(users)} users, {len(songs)} songs")
 
@@ -505,14 +543,7 @@ def run(
 
         if lists:
             t = time.perf_counter()
-            meta = {
-                "type": "meta",
-                "version": version,
-                "trained_at": json.loads((path / "manifest.json").read_text())["trained_at"],
-                "n_user": n_user,
-                "n_song": n_song,
-                "trainer": "spark",
-            }
+            meta = lists_meta(path, n_user, n_song)
             write_lists(session, indexed, fitted.model, songs, item_factors, lists, meta, n_user, n_song)
             seconds["lists"] = time.perf_counter() - t
             say(f"wrote lists to {lists} in {seconds['lists']:.1f}s")
@@ -529,12 +560,6 @@ def run(
             seconds={k: round(v, 2) for k, v in seconds.items()},
             spark_version=session.version,
         )
-    finally:
-        if own:
-            session.stop()
-        import shutil
-
-        shutil.rmtree(checkpoint, ignore_errors=True)
 
 
 def parse_conf(items: Sequence[str]) -> dict[str, str]:

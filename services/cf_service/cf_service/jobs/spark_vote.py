@@ -26,7 +26,6 @@ Executors import cf_service (on ``local[N]`` they run this interpreter; on a clu
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -43,9 +42,9 @@ from cf_service.jobs.spark_als import (
     SparkTrainResult,
     _interactions,
     fit_als,
-    index_listens,
-    read_listens,
-    spark_session,
+    job_session,
+    lists_meta,
+    read_indexed,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -145,28 +144,17 @@ def run_vote(
         als: Spark ALS settings overriding the ALS member's (``regParam``, blocks...).
         lists, n_user, n_song, master, conf, on_error, spark: as :func:`cf_service.jobs.spark_als.run`.
     """
-    from pyspark import StorageLevel
-
     p = vote_params(params)
     a = als or als_params(p["members"])
     say: Log = log or (lambda _msg: None)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    own = spark is None
-    session = spark or spark_session(master, conf, app="cf-vote")
-    checkpoint = tempfile.mkdtemp(prefix="cf-spark-ckpt-")
-    try:
+    with job_session(spark, master, conf, "cf-vote") as session:
         sc = session.sparkContext
-        if sc.getCheckpointDir() is None and str(sc.master).startswith("local"):
-            sc.setCheckpointDir(checkpoint)
         seconds["start"] = time.perf_counter() - t0
 
         t = time.perf_counter()
-        summed = read_listens(session, listens, on_error).persist(StorageLevel.MEMORY_AND_DISK)
-        indexed, users, songs = index_listens(summed)
-        indexed = indexed.persist(StorageLevel.MEMORY_AND_DISK)
-        n_listens = indexed.count()
-        summed.unpersist()
+        indexed, users, songs, n_listens = read_indexed(session, listens, on_error)
         inter = _interactions(indexed, users, songs)
         seconds["read_index"] = time.perf_counter() - t
         say(f"{n_listens} listens: {len(users)} users, {len(songs)} songs")
@@ -238,15 +226,7 @@ def run_vote(
 
         if lists:
             t = time.perf_counter()
-            meta = {
-                "type": "meta",
-                "version": version,
-                "trained_at": json.loads((path / "manifest.json").read_text())["trained_at"],
-                "n_user": n_user,
-                "n_song": n_song,
-                "trainer": "spark",
-            }
-            write_vote_lists(session, vote, lists, meta, n_user, n_song)
+            write_vote_lists(session, vote, lists, lists_meta(path, n_user, n_song), n_user, n_song)
             seconds["lists"] = time.perf_counter() - t
             say(f"wrote lists to {lists} in {seconds['lists']:.1f}s")
         seconds["total"] = time.perf_counter() - t0
@@ -261,12 +241,6 @@ def run_vote(
             seconds={k: round(v, 2) for k, v in seconds.items()},
             spark_version=session.version,
         )
-    finally:
-        if own:
-            session.stop()
-        import shutil
-
-        shutil.rmtree(checkpoint, ignore_errors=True)
 
 
 def write_vote_lists(

@@ -8,13 +8,14 @@ them back with :func:`cf_song_key` / :func:`parse_cf_song_key`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from gateway.db.models import Play, Song, User
+from gateway.db.models import Feedback, Play, PlayEvent, Rating, Song, User, UserSession
 
 
 def cf_user_key(user_id: int, msd_user_id: str | None) -> str:
@@ -59,3 +60,35 @@ def export_plays(engine: Engine, out: Path) -> dict[str, int]:
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"rows": rows}
+
+
+def active_listeners(engine: Engine, days: float, now: dt.datetime | None = None) -> list[str]:
+    """The cf user keys (:func:`cf_user_key`) of the accounts active in the last ``days``: signed in, or played,
+    rated or gave feedback in the app. Their lists are worth precomputing; any other listener is scored on demand
+    (``python -m cf_service precompute --users-file``)."""
+    since = (now or dt.datetime.now(dt.UTC).replace(tzinfo=None)) - dt.timedelta(days=days)
+    active = (
+        select(UserSession.user_id.label("uid"))
+        .where(UserSession.created_at >= since)
+        .union(
+            select(PlayEvent.user_id).where(PlayEvent.played_at >= since),
+            select(Rating.user_id).where(Rating.updated_at >= since),
+            select(Feedback.user_id).where(Feedback.created_at >= since),
+        )
+        .subquery()
+    )
+    query = select(User.id, User.msd_user_id).where(User.id.in_(select(active.c.uid))).order_by(User.id)
+    with engine.connect() as conn:
+        return [cf_user_key(uid, msd) for uid, msd in conn.execute(query)]
+
+
+def export_active(engine: Engine, days: float, out: Path) -> dict[str, int]:
+    """Write :func:`active_listeners` one per line, atomically; returns the count."""
+    keys = active_listeners(engine, days)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".active.", suffix=".txt", dir=out.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"# listeners active in the last {days:g} days\n")
+        handle.writelines(f"{k}\n" for k in keys)
+    os.replace(tmp, out)
+    return {"listeners": len(keys)}
