@@ -412,6 +412,14 @@ def plot(results: list[dict[str, Any]], path: Path) -> bool:
         ax_t.loglog(x, [secs for _, secs, _ in points], style, label=name)
         if not label.startswith("Spark") or label.endswith("whole job"):
             ax_m.loglog(x, [gb for _, _, gb in points], style, label=name)
+    pss = sorted(
+        (listens[r["fraction"]], r["single_precompute"]["peak_pss_gb"])
+        for r in results
+        if r.get("single_precompute", {}).get("peak_pss_gb")
+    )
+    if pss:  # RSS counts the pages the forked workers share once per worker; PSS once in all
+        ax_m.loglog([x for x, _ in pss], [y for _, y in pss], "x", ms=9, color="C1", label="precompute (PSS)")
+    ax_m.legend(fontsize=7)
     full = 48_373_586
     ax_t.axhline(3600, color="grey", ls=":", lw=1)
     ax_t.text(listens[min(listens)], 3600 * 1.1, "1 hour", color="grey", fontsize=8)
