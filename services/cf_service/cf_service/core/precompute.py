@@ -9,6 +9,7 @@ grows with the data, not with users x songs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -107,19 +108,12 @@ def precompute(
     counts = {"users": 0, "songs": 0}
     _VOTE = vote
     try:
-        if workers == 1:
-            results: Iterator[int] = map(_write_chunk, tasks)
-            for k, done in enumerate(results):
+        # fork: the workers see the loaded vote without pickling it
+        with multiprocessing.get_context("fork").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+            for k, done in enumerate(pool.imap(_write_chunk, tasks) if pool else map(_write_chunk, tasks)):
                 counts["users"] += done
                 if progress:
                     progress(len(chunks[k]))
-        else:
-            # fork: the workers see the loaded vote without pickling it
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for k, done in enumerate(pool.imap(_write_chunk, tasks)):
-                    counts["users"] += done
-                    if progress:
-                        progress(len(chunks[k]))
         with open(tmp, "w") as handle:
             header = {
                 "type": "meta",

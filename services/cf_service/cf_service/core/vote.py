@@ -96,10 +96,10 @@ def fuse_lists(
         member_rank[name] = (at, rank)
         lo += len(vals)
     cand = np.flatnonzero(sums > 0)  # listed by no weighted member: not a candidate
-    rows = keys[cand] // n_items
-    counts = np.bincount(rows, minlength=b)
     if not len(cand):
         return out_idx, out_scores, ranks
+    rows = keys[cand] // n_items
+    counts = np.bincount(rows, minlength=b)
     # Each row's candidates side by side in a (b, max candidates) block, songs ascending, so the row-wise top_n
     # breaks ties by song id.
     col = np.arange(len(cand)) - np.concatenate([[0], np.cumsum(counts)])[rows]

@@ -98,21 +98,19 @@ def _gram_task(capped_bc: Any) -> Callable[[tuple[int, int]], tuple[int, np.ndar
     return run
 
 
-def _user_lines(vote_bc: Any, n: int) -> Callable[[tuple[int, int]], Iterator[str]]:
+def _lines(vote_bc: Any, n: int, kind: str) -> Callable[[tuple[int, int]], Iterator[str]]:
+    """A task writing the precompute lines of the users (``kind="user"``) or songs of a range of inner ids."""
+
     def run(bounds: tuple[int, int]) -> Iterator[str]:
-        from cf_service.core.precompute import user_lists
+        from cf_service.core.precompute import song_lists, user_lists
 
-        for rec in user_lists(vote_bc.value, n, np.arange(*bounds, dtype=np.int64)):
-            yield json.dumps(rec)
-
-    return run
-
-
-def _song_lines(vote_bc: Any, n: int) -> Callable[[tuple[int, int]], Iterator[str]]:
-    def run(bounds: tuple[int, int]) -> Iterator[str]:
-        from cf_service.core.precompute import song_lists
-
-        for rec in song_lists(vote_bc.value, n, range(*bounds)):
+        vote = vote_bc.value
+        recs = (
+            user_lists(vote, n, np.arange(*bounds, dtype=np.int64))
+            if kind == "user"
+            else song_lists(vote, n, range(*bounds))
+        )
+        for rec in recs:
             yield json.dumps(rec)
 
     return run
@@ -257,9 +255,9 @@ def write_vote_lists(
     user_chunks = ranges(inter.n_users, USERS_PER_TASK)
     song_chunks = ranges(inter.n_songs, 8 * USERS_PER_TASK)
     rdds = [sc.parallelize([json.dumps(meta)], 1)]
-    rdds.append(sc.parallelize(user_chunks, max(1, len(user_chunks))).flatMap(_user_lines(vote_bc, n_user)))
+    rdds.append(sc.parallelize(user_chunks, max(1, len(user_chunks))).flatMap(_lines(vote_bc, n_user, "user")))
     if n_song > 0:
-        rdds.append(sc.parallelize(song_chunks, max(1, len(song_chunks))).flatMap(_song_lines(vote_bc, n_song)))
+        rdds.append(sc.parallelize(song_chunks, max(1, len(song_chunks))).flatMap(_lines(vote_bc, n_song, "song")))
     frames = [spark.createDataFrame(r.map(lambda line: (line,)), schema) for r in rdds]
     frame = frames[0]
     for part in frames[1:]:

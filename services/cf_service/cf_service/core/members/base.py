@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from cf_service.core.base import History, Recommender, SurpriseAlgo
 from cf_service.core.data import Interactions
-from cf_service.core.ranking import Recommendations, SimilarSong, SimilarSongs, mask_rows, top_n
+from cf_service.core.ranking import Recommendations, SimilarSong, SimilarSongs, top_n
 from cf_service.core.transforms import PreferenceTransform
 
 BATCH = 512  # users scored at once: bounds the dense (BATCH, n_songs) float32 block
@@ -113,24 +113,10 @@ class Member(SurpriseAlgo, Recommender):
     def _finish(
         self, scores: np.ndarray, seen: sp.csr_matrix | None, n: int, within: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Mask seen songs (and songs outside ``within``), fall back to popularity on signal-less rows, take top-n."""
-        assert self.popularity is not None
-        if seen is not None:
-            mask_rows(scores, seen)
-        if within is not None:
-            scores[:, ~within] = -np.inf
-        finite = np.isfinite(scores)
-        hi = np.where(finite, scores, -np.inf).max(axis=1)
-        lo = np.where(finite, scores, np.inf).min(axis=1)
-        flat = ~(hi > lo)  # every candidate tied (e.g. empty history): no signal
-        if flat.any():
-            pop = np.broadcast_to(self.popularity, (int(flat.sum()), scores.shape[1])).astype(np.float32)
-            if seen is not None:
-                mask_rows(pop, seen[np.flatnonzero(flat)])
-            if within is not None:
-                pop[:, ~within] = -np.inf
-            scores[flat] = pop
-        return top_n(scores, n)
+        """Mask seen songs (and songs outside ``within``), fall back to popularity on signal-less rows, take top-n:
+        :meth:`finish_block` with every song in the block."""
+        every = np.arange(scores.shape[1], dtype=np.int64)
+        return self.finish_block(scores, every, every, seen, n, within)
 
     def top_n_rows(
         self,
@@ -255,7 +241,8 @@ class Member(SurpriseAlgo, Recommender):
         n: int,
         within: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_finish` for scores of a block of songs only (every other song is never listed).
+        """Mask seen songs (and songs outside ``within``) in the scores of a block of songs (every other song is never
+        listed), fall back to popularity on signal-less rows, take top-n.
 
         Args:
             scores: (b, M) float32 scores of the songs ``cols`` (edited in place).
