@@ -74,9 +74,9 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
         out, tmp_path / "vmodels", VersionTrainConfig(steps=3, batch=4, minutes=2), progress=False
     )
     assert summary["steps"] == 3 and np.isfinite(summary["final_loss"])
-    assert (Path(summary["path"]) / "model.keras").exists() and (out / "chroma-100-5000.npz").exists()
+    assert (Path(summary["path"]) / "model.keras").exists() and (out / "chroma-cqt.npz").exists()
     embedder = VersionEmbedder.load(tmp_path / "vmodels")
-    assert embedder.band == (100.0, 5000.0)  # the features it was trained on, from its meta
+    assert embedder.chroma_kind == "cqt"  # the features it was trained on, from its meta
     result = evaluate_versions(out, embedders={"version_model": lambda y: embedder.embed_audio(y, 22050)[:2]})
     assert set(result) == {"chroma", "version_model"}
     r = result["version_model"]

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget (minutes)")
     p.add_argument("--batch", type=int, default=64, help="works per step (two versions each)")
+    p.add_argument("--chroma", choices=("cqt", "stft"), default="cqt", help="the chroma the model reads")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
@@ -184,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train-versions":
         from audio_service.core.version_model import VersionTrainConfig, train_version_model
 
-        vcfg = VersionTrainConfig(steps=args.steps, minutes=args.minutes, batch=args.batch, seed=args.seed)
+        vcfg = VersionTrainConfig(
+            steps=args.steps, minutes=args.minutes, batch=args.batch, seed=args.seed, chroma=args.chroma
+        )
         _print(train_version_model(args.versions, args.out, vcfg, catalog_dir=args.catalog))
         return 0
     if args.command == "train":

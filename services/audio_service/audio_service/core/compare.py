@@ -24,6 +24,7 @@ MIN_WINDOW_S = 3.0  # ... or most of a shorter clip, down to this
 THRESHOLD = 0.85  # mean cosine along a diagonal window that counts as the same music
 KEY_CANDIDATES = 3
 TEMPO_WINDOW_S = 15.0
+CQT_FMIN = 65.40639  # C2 in Hz
 MAX_FRAMES = 2400  # longer recordings are compared on pooled frames (the matrix stays under 2400 x 2400)
 
 
@@ -51,12 +52,21 @@ class Comparison:
     threshold: float = THRESHOLD
 
 
-def chroma_sequence(y: np.ndarray, sr: int = SR, band: tuple[float, float] | None = None) -> np.ndarray:
+def chroma_sequence(
+    y: np.ndarray, sr: int = SR, band: tuple[float, float] | None = None, kind: str = "stft"
+) -> np.ndarray:
     """``(n_frames, 12)`` L2-normalised chroma, one frame every ``HOP`` samples; with ``band``, only the energy
-    between those frequencies (Hz) counts (leaving out a bass line's and the drums' energy)."""
+    between those frequencies (Hz) counts (leaving out a bass line's and the drums' energy). ``kind="cqt"``: from
+    a constant-Q transform over C2-C8 (one bin every third of a semitone) instead of the STFT: the low notes keep
+    their semitones apart, which 2048-point STFT bins do not (``band`` is then ignored: the CQT's range is the
+    band)."""
     import librosa
 
-    if band is None:
+    if kind == "cqt":
+        c = librosa.feature.chroma_cqt(
+            y=y.astype(np.float32), sr=sr, hop_length=HOP, fmin=CQT_FMIN, n_octaves=6, bins_per_octave=36
+        ).T
+    elif band is None:
         c = librosa.feature.chroma_stft(y=y.astype(np.float32), sr=sr, hop_length=HOP).T
     else:
         power = np.abs(librosa.stft(y.astype(np.float32), n_fft=2048, hop_length=HOP)) ** 2

@@ -26,18 +26,43 @@ from typing import Any
 
 import numpy as np
 
+from audio_service.core import align
 from audio_service.core.compare import FRAME_S, chroma_sequence
 
 SEGMENT_FRAMES = 108  # ~10 s of chroma frames (hop 2048 at 22.05 kHz)
 CHROMA_BAND = (100.0, 5000.0)  # Hz: the tune and its chords, not a bass line's or the drums' energy
-SEGMENT_HOP = 54  # a segment every ~5 s
+SEGMENT_HOP = 54  # a segment every ~5 s (training's jitter)
+INDEX_HOP = 11  # a segment every ~1 s in what is searched: a clip finds the passage it was cut from
 EMBED_DIM = 128
+ALIGN_WEIGHT = 0.1  # Qmax alignment's weight beside the passage similarity (tuned on held-out works)
 
 
-def features(y: np.ndarray, sr: int, band: tuple[float, float] | None) -> np.ndarray:
-    """What the version model reads: ``(n_frames, 12)`` chroma of mono ``y``, ``band``-limited (the model's own
-    ``meta["chroma_band"]``; None for models trained on full-band chroma)."""
-    return chroma_sequence(y, sr, band)
+@dataclass(frozen=True)
+class Passages:
+    """A recording as the version search sees it: ``track (D,)`` the mean of its ``segments (k, D)`` (unit
+    vectors, one every :data:`INDEX_HOP` frames from ``starts (k,)`` seconds) and its pooled chroma
+    ``aligned (m, 12)`` (:func:`audio_service.core.align.align_sequence`)."""
+
+    track: np.ndarray
+    segments: np.ndarray
+    starts: np.ndarray
+    aligned: np.ndarray
+
+
+def version_score(a: Passages, b: Passages, symmetric: bool = True) -> float:
+    """How surely ``b`` plays the music of ``a``: their :func:`passage_similarity` (*the same passages?*, about
+    -0.2..1) plus :data:`ALIGN_WEIGHT` times their Qmax alignment (*in the same order?*, about 0.5..10:
+    :func:`audio_service.core.align.align`). The two err on different songs; on held-out works their sum ranks
+    versions far better than either (bench/RESULTS.md, "Versions"). ``symmetric=False``: ``a`` is a clip."""
+    shared = passage_similarity(a.segments, b.segments, symmetric)
+    return float(shared + ALIGN_WEIGHT * align.score(a.aligned, b.aligned))
+
+
+def features(y: np.ndarray, sr: int, band: tuple[float, float] | None, kind: str = "stft") -> np.ndarray:
+    """What the version model reads: ``(n_frames, 12)`` chroma of mono ``y``: ``kind`` (the model's own
+    ``meta["chroma"]``: ``"cqt"`` or ``"stft"``), ``band``-limited (``meta["chroma_band"]``; None for models
+    trained on full-band chroma)."""
+    return chroma_sequence(y, sr, band, kind)
 
 
 def segments(chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray]:
@@ -116,20 +141,25 @@ class VersionTrainConfig:
     jitter: int = SEGMENT_HOP // 2  # frames one crop may start off the other: an index holds a segment every hop
     same_collection: float = 0.5  # share of a batch from one collection: the hardest negatives
     chroma_band: tuple[float, float] | None = CHROMA_BAND
+    chroma: str = "cqt"  # constant-Q chroma (see compare.chroma_sequence); "stft" for the first shipped model
     seed: int = 0
 
 
 def version_chroma(
-    versions_dir: str | os.PathLike[str], records: list[dict[str, Any]], band: tuple[float, float] | None = None
+    versions_dir: str | os.PathLike[str],
+    records: list[dict[str, Any]],
+    band: tuple[float, float] | None = None,
+    kind: str = "stft",
 ) -> dict[str, np.ndarray]:
-    """Chroma ``(n, 12)`` float16 of every version (:func:`features`), cached in ``DIR/chroma[-band].npz``
-    (computed for new ones only)."""
+    """Chroma ``(n, 12)`` float16 of every version (:func:`features`), cached in ``DIR/chroma[-band].npz`` or
+    ``DIR/chroma-cqt.npz`` (computed for new ones only)."""
     from musicrec_common.progress import tqdm
 
     from audio_service.core.decode import AudioDecodeError, load_audio
 
     root = Path(versions_dir)
-    cache = root / ("chroma.npz" if band is None else f"chroma-{band[0]:g}-{band[1]:g}.npz")
+    name = "chroma-cqt" if kind == "cqt" else "chroma" if band is None else f"chroma-{band[0]:g}-{band[1]:g}"
+    cache = root / f"{name}.npz"
     have: dict[str, np.ndarray] = {}
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
@@ -141,7 +171,7 @@ def version_chroma(
         except AudioDecodeError:  # a version that rendered silent (its notes out of the instruments' range)
             have[r["id"]] = np.zeros((0, 12), np.float16)
             continue
-        have[r["id"]] = features(y, sr, band).astype(np.float16)
+        have[r["id"]] = features(y, sr, band, kind).astype(np.float16)
     if todo:
         tmp = root / "chroma.tmp.npz"
         np.savez(tmp, **have)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
@@ -246,7 +276,7 @@ def train_version_model(
     by_work: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_work.setdefault(r["work_id"], []).append(r)
-    chroma = version_chroma(versions_dir, records, cfg.chroma_band)
+    chroma = version_chroma(versions_dir, records, cfg.chroma_band, cfg.chroma)
     usable = [[r for r in v if len(chroma[r["id"]]) >= SEGMENT_FRAMES // 2] for v in by_work.values()]
     works = [v for v in usable if len(v) >= 2]
     if len(works) < 4:
@@ -292,6 +322,7 @@ def train_version_model(
         "catalog": str(catalog_dir) if catalog_dir is not None else None,
         "config": asdict(cfg),
         "chroma_band": list(cfg.chroma_band) if cfg.chroma_band else None,
+        "chroma": cfg.chroma,
         "segment_frames": SEGMENT_FRAMES,
         "segment_hop": SEGMENT_HOP,
         "frame_s": FRAME_S,
@@ -313,6 +344,7 @@ class VersionEmbedder:
         self.dim = int(model.output_shape[-1])
         band = meta.get("chroma_band")
         self.band: tuple[float, float] | None = (float(band[0]), float(band[1])) if band else None
+        self.chroma_kind = str(meta.get("chroma", "stft"))  # models from before the CQT read STFT chroma
         self._lock = threading.Lock()
         self._fn = tf.function(
             lambda x: model(x, training=False),
@@ -334,11 +366,20 @@ class VersionEmbedder:
 
     def features(self, y: np.ndarray, sr: int) -> np.ndarray:
         """The chroma this model reads, ``(n_frames, 12)``, of mono audio ``y``."""
-        return features(y, sr, self.band)
+        return features(y, sr, self.band, self.chroma_kind)
 
     def embed_audio(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`embed_chroma` of mono audio ``y``."""
         return self.embed_chroma(self.features(y, sr))
+
+    def passages(self, chroma: np.ndarray) -> Passages:
+        """What the version search keeps of a recording's chroma ``(n, 12)`` (:meth:`features`)."""
+        track, vecs, starts = self.embed_chroma(chroma, INDEX_HOP)
+        return Passages(track, vecs.astype(np.float32), starts.astype(np.float32), align.align_sequence(chroma))
+
+    def passages_of_audio(self, y: np.ndarray, sr: int) -> Passages:
+        """:meth:`passages` of mono audio ``y``."""
+        return self.passages(self.features(y, sr))
 
     def embed_chroma(self, chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(track (D,), segment vectors (k, D), starts (k,) s)`` of a chroma sequence ``(n, 12)``."""

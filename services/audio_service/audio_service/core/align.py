@@ -1,0 +1,144 @@
+"""Do two recordings play the same music in the same order? Qmax alignment of their chroma (Serra et al. 2009).
+
+The version model's segment vectors say which ~10 s passages sound like the same music, but not whether those
+passages come in the same order; a cover keeps the order, two works of one style do not. This module measures the
+longest stretch that two recordings play alike, at any key and letting the tempo drift (steps of 1:1, 2:1 and 1:2
+frames):
+
+1. both chroma sequences are pooled to :data:`POOL` frames (~0.37 s) and delay-embedded (:data:`EMBED` frames in
+   one vector, ~3.3 s: a bar's worth of melody, not one chord);
+2. the second is transposed by the :data:`KEYS` circular shifts that best align the two mean chromas (the
+   "optimal transposition index"), or by all 12 when one side is a clip (shorter than :data:`SHORT`);
+3. their cross-recurrence plot keeps the pairs of frames that are among each other's nearest :data:`KAPPA` share;
+4. Qmax: the length of the best local path through it, gaps penalised (:data:`GAP_OPEN`, :data:`GAP_EXTEND`);
+   normalised by the square root of the shorter sequence's length, so a long cover and a 10 s clip compare on one
+   scale.
+
+Pure: numpy and a numba kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POOL = 4  # chroma frames (compare.FRAME_S each) averaged into one: ~0.37 s
+EMBED = 9  # pooled frames in one delay-embedded vector: ~3.3 s
+KAPPA = 0.1  # share of nearest neighbours that counts as a recurrence
+GAP_OPEN = 5.0
+GAP_EXTEND = 0.5
+KEYS = 2  # transpositions tried: the best two of the mean-chroma shifts ...
+SHORT = 80  # ... unless one side is shorter than this many pooled frames (~30 s): a clip's mean chroma is no key
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """``score``: Qmax / sqrt(shorter length); ``transpose``: semitones from the first to the second (-5..+6);
+    ``a_end``, ``b_end``: where the best path ends, in pooled frames; ``length``: its length in pooled frames."""
+
+    score: float
+    transpose: int
+    a_end: int
+    b_end: int
+    length: float
+
+
+def align_sequence(chroma: np.ndarray) -> np.ndarray:
+    """``(n, 12)`` chroma (one frame every ``compare.FRAME_S``) → ``(ceil(n / POOL), 12)`` float32, each frame the
+    L2-normalised mean of :data:`POOL` frames."""
+    chroma = np.asarray(chroma, np.float32)
+    if len(chroma) == 0:
+        return np.zeros((0, 12), np.float32)
+    pad = (-len(chroma)) % POOL
+    if pad:
+        chroma = np.concatenate([chroma, np.repeat(chroma[-1:], pad, axis=0)])
+    pooled = chroma.reshape(-1, POOL, 12).mean(axis=1)
+    return (pooled / (np.linalg.norm(pooled, axis=1, keepdims=True) + 1e-9)).astype(np.float32)
+
+
+def _delay_embed(seq: np.ndarray, m: int = EMBED) -> np.ndarray:
+    """``(n, 12)`` → ``(n - m + 1, 12 m)`` unit vectors of ``m`` consecutive frames (a sequence shorter than ``m``
+    is repeated until it fills one)."""
+    if len(seq) < m:
+        seq = np.concatenate([seq] * (m // max(len(seq), 1) + 1))
+    n = len(seq) - m + 1
+    out = np.concatenate([seq[k : k + n] for k in range(m)], axis=1)
+    return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-9)
+
+
+def _recurrence(ea: np.ndarray, eb: np.ndarray, kappa: float = KAPPA) -> np.ndarray:
+    """``(n, m)`` bool: frame pairs that are among each other's ``kappa`` nearest (mutual neighbours)."""
+    s = ea @ eb.T
+    ka = max(1, int(kappa * s.shape[1]))
+    kb = max(1, int(kappa * s.shape[0]))
+    row = np.partition(s, -ka, axis=1)[:, -ka][:, None]
+    col = np.partition(s, -kb, axis=0)[-kb, :][None, :]
+    return np.asarray((s >= row) & (s >= col))
+
+
+def _kernel() -> object:
+    import numba
+
+    @numba.njit(cache=False, nogil=True)
+    def qmax(crp: np.ndarray, go: float, ge: float) -> tuple[float, int, int]:  # pragma: no cover - compiled
+        n, m = crp.shape
+        q = np.zeros((n + 2, m + 2), np.float32)
+        best, bi, bj = 0.0, 0, 0
+        for i in range(2, n + 2):
+            for j in range(2, m + 2):
+                if crp[i - 2, j - 2]:
+                    v = max(q[i - 1, j - 1], q[i - 2, j - 1], q[i - 1, j - 2]) + 1.0
+                else:  # a gap: opening one (the previous cell recurred) costs more than extending it
+                    a = q[i - 1, j - 1] - (go if i >= 3 and j >= 3 and crp[i - 3, j - 3] else ge)
+                    b = q[i - 2, j - 1] - (go if i >= 4 and j >= 3 and crp[i - 4, j - 3] else ge)
+                    c = q[i - 1, j - 2] - (go if i >= 3 and j >= 4 and crp[i - 3, j - 4] else ge)
+                    v = max(0.0, a, b, c)
+                q[i, j] = v
+                if v > best:
+                    best, bi, bj = v, i - 2, j - 2
+        return best, bi, bj
+
+    return qmax
+
+
+_QMAX: list[object] = []
+
+
+def _qmax(crp: np.ndarray) -> tuple[float, int, int]:
+    if not _QMAX:
+        _QMAX.append(_kernel())  # compiled on first use (about a second), not at import
+    fn = _QMAX[0]
+    best, i, j = fn(np.ascontiguousarray(crp), GAP_OPEN, GAP_EXTEND)  # type: ignore[operator]
+    return float(best), int(i), int(j)
+
+
+def key_candidates(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> list[int]:
+    """The ``keys`` circular shifts of ``b``'s pitch classes that best match ``a``'s mean chroma, best first."""
+    ma, mb = a.mean(axis=0), b.mean(axis=0)
+    return [int(k) for k in np.argsort([-float(np.roll(mb, k) @ ma) for k in range(12)], kind="stable")[:keys]]
+
+
+def align(a: np.ndarray, b: np.ndarray, keys: int | None = None) -> Alignment:
+    """Qmax alignment of two :func:`align_sequence` outputs ``a (n, 12)`` and ``b (m, 12)``, at ``keys``
+    transpositions (default: :data:`KEYS`, every key for a clip)."""
+    if len(a) == 0 or len(b) == 0:
+        return Alignment(0.0, 0, 0, 0, 0.0)
+    if keys is None:
+        keys = KEYS if min(len(a), len(b)) >= SHORT else 12
+    ea = _delay_embed(a)
+    best = Alignment(0.0, 0, 0, 0, 0.0)
+    norm = float(np.sqrt(min(len(a), len(b))))
+    for shift in key_candidates(a, b, keys):
+        eb = _delay_embed(np.roll(b, shift, axis=1))
+        length, i, j = _qmax(_recurrence(ea, eb))
+        if length / norm > best.score or best.length == 0.0:
+            transpose = (-shift) % 12  # b rolled back by `shift` lines up with a: b is a moved up this much
+            transpose = transpose - 12 if transpose > 6 else transpose
+            best = Alignment(length / norm, transpose, i + EMBED - 1, j + EMBED - 1, length)
+    return best
+
+
+def score(a: np.ndarray, b: np.ndarray, keys: int | None = None) -> float:
+    """:func:`align`'s score alone."""
+    return align(a, b, keys).score

@@ -1,0 +1,60 @@
+"""Qmax alignment (audio_service.core.align): the same music in another key and at another tempo aligns all along
+and says by how much it was transposed; other music, or the same chords in another order, does not align.
+
+The sequences are generated: random chords held for a second each, as chroma frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from audio_service.core import align
+
+
+def tune(seed: int, chords: int = 60, frames_per_chord: int = 11) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = np.repeat(rng.random((chords, 12)) ** 3, frames_per_chord, axis=0).astype(np.float32)  # a few strong notes
+    return c / np.linalg.norm(c, axis=1, keepdims=True)
+
+
+def stretch(seq: np.ndarray, ratio: float) -> np.ndarray:
+    """``seq`` played ``ratio`` times as fast (nearest frame)."""
+    pos = np.minimum((np.arange(int(len(seq) / ratio)) * ratio).astype(int), len(seq) - 1)
+    return seq[pos]
+
+
+def test_a_transposed_slower_version_aligns_all_along_and_unrelated_music_does_not() -> None:
+    original = align.align_sequence(tune(1))
+    version = align.align_sequence(np.roll(stretch(tune(1), 0.9), 3, axis=1))  # 3 semitones up, 10 % slower
+    other = align.align_sequence(tune(2))
+    found = align.align(original, version)
+    assert found.transpose == 3
+    assert found.length > 0.8 * len(original)  # the whole song, despite the tempo
+    unrelated = align.align(original, other)
+    assert found.score > 3 * unrelated.score, (found, unrelated)
+    assert align.score(version, original) == pytest.approx(found.score, rel=0.15)  # either way round
+
+
+def test_order_matters() -> None:
+    """The same chords in another order share every passage's notes but not the tune."""
+    song = tune(3)
+    blocks = np.split(song, 12)
+    shuffled = np.concatenate([blocks[i] for i in np.random.default_rng(0).permutation(12)])
+    a = align.align_sequence(song)
+    assert align.score(a, align.align_sequence(song)) > 2 * align.score(a, align.align_sequence(shuffled))
+
+
+def test_a_clip_finds_its_key_and_place() -> None:
+    song = tune(4)
+    start = 20 * align.POOL
+    clip = np.roll(song[start : start + 108], -5, axis=1)  # ~10 s, 5 semitones down
+    found = align.align(align.align_sequence(clip), align.align_sequence(song))
+    assert found.transpose == 5  # the song is the clip moved up 5
+    assert abs(found.b_end - (start // align.POOL + found.a_end)) <= 1  # ends where the clip ends in the song
+    assert align.align(np.zeros((0, 12)), align.align_sequence(song)).score == 0.0
+
+
+def test_pooling_shapes() -> None:
+    assert align.align_sequence(tune(5)[:10]).shape == (3, 12)  # 10 frames: 3 pooled, the last one padded
+    pooled = align.align_sequence(tune(5))
+    assert pooled.dtype == np.float32 and np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-5)
+    assert align.align_sequence(np.zeros((0, 12))).shape == (0, 12)
