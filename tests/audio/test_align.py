@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 from audio_service.core import align
 
+MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], np.float32)  # C major's notes
+
 
 def tune(seed: int, chords: int = 60, frames_per_chord: int = 11) -> np.ndarray:
+    """Chords in C major: a few strong notes of the scale each (so a 10 s clip's notes say its key, as music's do)."""
     rng = np.random.default_rng(seed)
-    c = np.repeat(rng.random((chords, 12)) ** 3, frames_per_chord, axis=0).astype(np.float32)  # a few strong notes
+    notes = (rng.random((chords, 12)) ** 3) * (0.1 + MAJOR)
+    c = np.repeat(notes, frames_per_chord, axis=0).astype(np.float32)
     return c / np.linalg.norm(c, axis=1, keepdims=True)
 
 

@@ -77,7 +77,7 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
     assert (Path(summary["path"]) / "model.keras").exists() and (out / "chroma-cqt.npz").exists()
     embedder = VersionEmbedder.load(tmp_path / "vmodels")
     assert embedder.chroma_kind == "cqt"  # the features it was trained on, from its meta
-    result = evaluate_versions(out, embedders={"version_model": lambda y: embedder.embed_audio(y, 22050)[:2]})
+    result = evaluate_versions(out, embedders={"version_model": lambda y: embedder.passages_of_audio(y, 22050)})
     assert set(result) == {"chroma", "version_model"}
     r = result["version_model"]
     assert 0 <= r["map"] <= 1 and 0 <= r["top1"] <= r["top10"] <= 1 and r["n_works"] >= 2

@@ -206,7 +206,7 @@ function versionsSection(song, ctx) {
               "li",
               { class: "version-row", dataset: { songId: String(it.song.id) } },
               cover(it.song, "sm"),
-              h("div", { class: "version-body" }, h("a", { class: "row-title", href: `#/song/${it.song.id}`, text: songTitle(it.song) }), h("span", { class: "row-sub", text: `${songArtist(it.song)} · ${Math.round(it.score * 100)} % alike · ${Math.round(it.coverage * 100)} % of this song's passages` })),
+              h("div", { class: "version-body" }, h("a", { class: "row-title", href: `#/song/${it.song.id}`, text: songTitle(it.song) }), h("span", { class: "row-sub", text: `${songArtist(it.song)} · match ${it.score.toFixed(2)} (listed from ${Number(data.threshold).toFixed(2)}) · ${Math.round(it.coverage * 100)} % of this song's passages` })),
               h("a", { class: "button button-ghost", href: `#/compare?a=${song.id}&b=${it.song.id}`, "aria-label": `Compare with ${songTitle(it.song)}` }, icon("compare", 16), "Compare"),
             ),
           ),

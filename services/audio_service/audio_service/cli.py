@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             from audio_service.core.version_model import VersionEmbedder
 
             version_model = VersionEmbedder.load(args.version_model_dir)
-            embedders["version_model"] = lambda y: version_model.embed_audio(y, 22050)[:2]
+            embedders["version_model"] = lambda y: version_model.passages_of_audio(y, 22050)
         result = evaluate_versions(args.versions, embedders=embedders, limit=args.limit)
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)

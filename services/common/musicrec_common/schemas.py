@@ -179,7 +179,10 @@ class VersionItem(BaseModel):
     """A song that may be a version of the asked one (or borrow from it): its best shared passage."""
 
     song_id: str
-    score: float = Field(description="Cosine of the best-matching passages in the version model's space")
+    score: float = Field(
+        description="How surely the two play the same music: the version model's passage similarity (each passage's "
+        "best match in the other song, averaged both ways) plus 0.1 x their Qmax alignment; listed above threshold"
+    )
     coverage: float = Field(description="Share of the asked song's passages that found this song (0-1)")
     query_start: float = Field(description="Seconds: the passage in the asked song ...")
     song_start: float = Field(description="... and in this one")

@@ -8,7 +8,8 @@ frames):
 1. both chroma sequences are pooled to :data:`POOL` frames (~0.37 s) and delay-embedded (:data:`EMBED` frames in
    one vector, ~3.3 s: a bar's worth of melody, not one chord);
 2. the second is transposed by the :data:`KEYS` circular shifts that best align the two mean chromas (the
-   "optimal transposition index"), or by all 12 when one side is a clip (shorter than :data:`SHORT`);
+   "optimal transposition index"; even a 10 s clip's mean chroma knows its key well enough: on held-out versions,
+   trying all 12 keys for clips found fewer of them, 0.50 against 0.57 of 60 clips);
 3. their cross-recurrence plot keeps the pairs of frames that are among each other's nearest :data:`KAPPA` share;
 4. Qmax: the length of the best local path through it, gaps penalised (:data:`GAP_OPEN`, :data:`GAP_EXTEND`);
    normalised by the square root of the shorter sequence's length, so a long cover and a 10 s clip compare on one
@@ -28,8 +29,7 @@ EMBED = 9  # pooled frames in one delay-embedded vector: ~3.3 s
 KAPPA = 0.1  # share of nearest neighbours that counts as a recurrence
 GAP_OPEN = 5.0
 GAP_EXTEND = 0.5
-KEYS = 2  # transpositions tried: the best two of the mean-chroma shifts ...
-SHORT = 80  # ... unless one side is shorter than this many pooled frames (~30 s): a clip's mean chroma is no key
+KEYS = 2  # transpositions tried: the best two of the mean-chroma shifts (trying more finds more wrong songs)
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,11 @@ def key_candidates(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> list[int]:
     return [int(k) for k in np.argsort([-float(np.roll(mb, k) @ ma) for k in range(12)], kind="stable")[:keys]]
 
 
-def align(a: np.ndarray, b: np.ndarray, keys: int | None = None) -> Alignment:
-    """Qmax alignment of two :func:`align_sequence` outputs ``a (n, 12)`` and ``b (m, 12)``, at ``keys``
-    transpositions (default: :data:`KEYS`, every key for a clip)."""
+def align(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> Alignment:
+    """Qmax alignment of two :func:`align_sequence` outputs ``a (n, 12)`` and ``b (m, 12)``, at the ``keys`` most
+    likely transpositions."""
     if len(a) == 0 or len(b) == 0:
         return Alignment(0.0, 0, 0, 0, 0.0)
-    if keys is None:
-        keys = KEYS if min(len(a), len(b)) >= SHORT else 12
     ea = _delay_embed(a)
     best = Alignment(0.0, 0, 0, 0, 0.0)
     norm = float(np.sqrt(min(len(a), len(b))))
@@ -139,6 +137,6 @@ def align(a: np.ndarray, b: np.ndarray, keys: int | None = None) -> Alignment:
     return best
 
 
-def score(a: np.ndarray, b: np.ndarray, keys: int | None = None) -> float:
+def score(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> float:
     """:func:`align`'s score alone."""
     return align(a, b, keys).score

@@ -243,24 +243,26 @@ def _versions(
     whole catalog in each clip index as distractors."""
     from audio_service.core.decode import load_audio
     from audio_service.core.version_eval import Embed, chroma_vector, evaluate_versions
+    from audio_service.core.version_model import Passages
 
     embedders: dict[str, Embed] = {"cnn": lambda y: search.embedder.embed_track(y).track}
-    distractors: dict[str, np.ndarray | list[np.ndarray]] = {
+    distractors: dict[str, np.ndarray | list[Passages]] = {
         "cnn": np.stack([search.tracks.reconstruct(search.row_of[s["id"]]) for s in songs])
     }
-    chroma_vectors, version_segments = [], []
+    chroma_vectors: list[np.ndarray] = []
+    version_segments: list[Passages] = []
     model = None
     if version_model_dir is not None:
         from audio_service.core.version_model import VersionEmbedder
 
         model = VersionEmbedder.load(version_model_dir)
         version_model = model
-        embedders["version_model"] = lambda y: version_model.embed_audio(y, SR)[:2]
+        embedders["version_model"] = lambda y: version_model.passages_of_audio(y, SR)
     for s in songs:
         y, _ = load_audio(Path(catalog_dir) / s["file"])
         chroma_vectors.append(chroma_vector(y))
         if model is not None:
-            version_segments.append(model.embed_audio(y, SR)[1])
+            version_segments.append(model.passages_of_audio(y, SR))
     distractors["chroma"] = np.stack(chroma_vectors)
     if model is not None:
         distractors["version_model"] = version_segments
@@ -331,7 +333,9 @@ def _extra_sections(result: dict[str, Any]) -> str:
         out += (
             "\n## Other versions of held-out works\n\nTrack MAP over all versions; a 10 s clip of one version against "
             "an index holding another version of each held-out work plus the whole catalog. Versions are generated "
-            "(other keys, tempi, instruments, voicings, SoundFonts).\n\n| representation | MAP | clip top-1 | "
+            "(other keys, tempi, instruments, voicings, SoundFonts). `version_model` is the version search as served "
+            "(`version_score`: the version model's passages plus their Qmax alignment); the others compare one "
+            "vector per song.\n\n| representation | MAP | clip top-1 | "
             f"clip top-10 | works |\n|---|---|---|---|---|\n{rows}\n"
         )
     if "hum" in result:

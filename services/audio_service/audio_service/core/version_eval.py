@@ -17,13 +17,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from audio_service.core.version_model import Passages
+
 CLIP_S = 10.0
-# mono 22.05 kHz waveform (n,) -> a vector (d,), or (track vector (d,), segment vectors (k, d)) for models that
-# embed passages (a clip is then matched against every passage of the index's songs, best passage per song).
-Embed = Callable[[np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
+# mono 22.05 kHz waveform (n,) -> a vector (d,), or the version model's Passages (songs and clips are then compared
+# by version_model.version_score: passages and alignment, exactly as the version index judges its candidates).
+Embed = Callable[[np.ndarray], "np.ndarray | Passages"]
 
 
 def chroma_vector(y: np.ndarray, sr: int = 22050) -> np.ndarray:
@@ -73,25 +77,19 @@ def clip_topk(
     return {f"top{k}": float(np.mean(found[:, :k].any(axis=1))) for k in ks}
 
 
-def clip_topk_segments(
-    queries: np.ndarray,
+def clip_topk_passages(
+    queries: list[Passages],
     query_works: np.ndarray,
-    index_segments: list[np.ndarray],
+    index: list[Passages],
     index_works: np.ndarray,
     ks: tuple[int, ...] = (1, 10),
 ) -> dict[str, float]:
-    """Like :func:`clip_topk` with songs as sets of segment vectors: a song's score is its best segment's cosine.
+    """Like :func:`clip_topk` for a passage model: each clip is scored against every index song by
+    :func:`~audio_service.core.version_model.version_score` (the clip judged by how well it is found)."""
+    from audio_service.core.version_model import version_score
 
-    Args:
-        queries: ``(q, d)`` clip vectors (one segment each).
-        index_segments: per index song, its ``(k_i, d)`` segment vectors.
-    """
-    owner = np.concatenate([np.full(len(seg), i) for i, seg in enumerate(index_segments)])
-    flat = np.concatenate(index_segments)
-    sim = cosine_similarity(queries, flat)  # (q, total segments)
-    per_song = np.full((len(queries), len(index_segments)), -np.inf, np.float32)
-    np.maximum.at(per_song.T, owner, sim.T)  # best segment of each song
-    return clip_topk(per_song, query_works, index_works, ks)
+    sim = np.array([[version_score(q, song, symmetric=False) for song in index] for q in queries], np.float32)
+    return clip_topk(sim, query_works, index_works, ks)
 
 
 def _labels(n: int, works: list[str] | None) -> np.ndarray:
@@ -111,7 +109,7 @@ def _middle_clip(y: np.ndarray, sr: int) -> np.ndarray:
 def evaluate_versions(
     versions_dir: str | os.PathLike[str],
     embedders: dict[str, Embed] | None = None,
-    distractors: dict[str, np.ndarray | list[np.ndarray]] | None = None,
+    distractors: dict[str, np.ndarray | list[Passages]] | None = None,
     limit: int | None = None,
     distractor_works: list[str] | None = None,
 ) -> dict[str, dict[str, float]]:
@@ -121,7 +119,7 @@ def evaluate_versions(
         embedders: name -> function from a waveform to a vector (the chroma baseline is always measured).
         distractors: name -> ``(n, d)`` vectors of other songs (the whole catalog) added to that method's clip
             index; for the chroma baseline use the key ``"chroma"`` with ``(n, 12)`` mean chroma vectors; for a
-            passage model, a list of each song's ``(k_i, d)`` segment vectors.
+            passage model, a list of each song's :class:`~audio_service.core.version_model.Passages`.
         limit: at most this many held-out works (the first by id).
         distractor_works: the work each distractor plays (the catalog renders every work once: its render of a
             held-out work is one more version of it, and finding it is a hit); default: none of them.
@@ -145,7 +143,8 @@ def evaluate_versions(
     methods: dict[str, Embed] = {"chroma": lambda y: chroma_vector(y)} | dict(embedders or {})
     whole: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     clips: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    segs: dict[str, list[np.ndarray]] = {}
+    passages: dict[str, list[Passages]] = {}  # passage models: each version whole ...
+    clip_passages: dict[str, list[Passages]] = {}  # ... and its clip
     kept = []
     for v in tqdm(held, desc="versions", unit="version"):
         try:
@@ -155,16 +154,13 @@ def evaluate_versions(
         kept.append(v)
         clip = _middle_clip(y, sr)
         for name, fn in methods.items():
-            out = fn(y)
-            if isinstance(out, tuple):  # a passage model: the track vector, its segments, the clip's first segment
-                whole[name].append(out[0])
-                segs.setdefault(name, []).append(out[1])
-                clip_out = fn(clip)
-                clips[name].append(clip_out[1][0] if isinstance(clip_out, tuple) else clip_out)
-            else:
+            out, clip_out = fn(y), fn(clip)
+            if isinstance(out, np.ndarray) and isinstance(clip_out, np.ndarray):
                 whole[name].append(out)
-                clip_vec = fn(clip)
-                clips[name].append(clip_vec if not isinstance(clip_vec, tuple) else clip_vec[0])
+                clips[name].append(clip_out)
+            else:
+                passages.setdefault(name, []).append(out)  # type: ignore[arg-type]
+                clip_passages.setdefault(name, []).append(clip_out)  # type: ignore[arg-type]
     held = kept
     works = np.array([v["work_id"] for v in held])
     # The clip index: each work's first version; the queries: clips of its other versions.
@@ -175,30 +171,29 @@ def evaluate_versions(
     query_rows = np.array([i for i in range(len(held)) if i not in set(index_rows.tolist())])
     results: dict[str, dict[str, float]] = {}
     for name in methods:
-        vectors, clip_vectors = np.stack(whole[name]), np.stack(clips[name])
-        compare = key_invariant_similarity if name == "chroma" else cosine_similarity
-        index_vectors, index_works = vectors[index_rows], works[index_rows]
         extra = (distractors or {}).get(name)
-        if name in segs:  # songs as passages: the clip is matched to each song's best passage
-            index_segs = [segs[name][i] for i in index_rows]
-            if extra is not None and len(extra):
-                index_segs += [np.atleast_2d(e) for e in extra]
-                index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
-            clip_scores = clip_topk_segments(clip_vectors[query_rows], works[query_rows], index_segs, index_works)
-        else:
-            if extra is not None and len(extra):
-                index_vectors = np.concatenate([index_vectors, extra])
-                index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
-            clip_scores = clip_topk(compare(clip_vectors[query_rows], index_vectors), works[query_rows], index_works)
-        if name in segs:  # songs as passages: two songs are as close as their passages (passage_similarity)
-            from audio_service.core.version_model import passage_similarity
+        index_works = works[index_rows]
+        if extra is not None and len(extra):
+            index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
+        if name in passages:  # songs as passages, judged as the version index judges them
+            from audio_service.core.version_model import version_score
 
-            n = len(segs[name])
-            sim = np.eye(n)
+            songs = passages[name]
+            index = [songs[i] for i in index_rows] + list(extra if extra is not None else [])  # type: ignore[arg-type]
+            queries = [clip_passages[name][i] for i in query_rows]
+            clip_scores = clip_topk_passages(queries, works[query_rows], index, index_works)
+            n = len(songs)
+            sim = np.zeros((n, n))  # the diagonal is never ranked (track_map leaves the query out)
             for i in range(n):
                 for j in range(i + 1, n):
-                    sim[i, j] = sim[j, i] = passage_similarity(segs[name][i], segs[name][j])
+                    sim[i, j] = sim[j, i] = version_score(songs[i], songs[j])
         else:
+            vectors, clip_vectors = np.stack(whole[name]), np.stack(clips[name])
+            compare = key_invariant_similarity if name == "chroma" else cosine_similarity
+            index_vectors = vectors[index_rows]
+            if extra is not None and len(extra):
+                index_vectors = np.concatenate([index_vectors, np.asarray(extra)])
+            clip_scores = clip_topk(compare(clip_vectors[query_rows], index_vectors), works[query_rows], index_works)
             sim = compare(vectors, vectors)
         results[name] = {"map": track_map(sim, works)} | clip_scores
         results[name]["n_versions"] = float(len(held))

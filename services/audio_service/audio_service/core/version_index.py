@@ -1,14 +1,17 @@
 """Possible versions of a song: every indexed song's passages embedded by the version model, in FAISS.
 
 Beside the sound index (which keeps finding songs that *sound* alike), this one finds songs that *play the same
-music*: another key, tempo or instrumentation. Each song is a run of consecutive segment vectors (one every ~5 s);
-``versions_of`` searches with every segment of a song; every other song with a passage above :data:`CANDIDATE` is a
-candidate, kept when the two songs' passage similarity reaches :data:`THRESHOLD` and ranked by it (``score``: each passage's best match in the other song, averaged
-both ways) with the share of the song's passages that found it (``coverage``: a cover shares most of them, a
-borrowed phrase one).
+music*: another key, tempo or instrumentation. Each song is kept as its
+:class:`~audio_service.core.version_model.Passages`: segment vectors one every ~1 s (``INDEX_HOP`` frames) and its
+pooled chroma. ``versions_of`` searches with every segment of a song; the songs whose passages come up among the
+nearest :data:`NEIGHBOURS` are candidates, judged by
+:func:`~audio_service.core.version_model.version_score`: passage similarity (*do the two play the same
+passages?*) plus Qmax alignment (*in the same order?*). ``coverage`` is the share of the query's passages that
+found the song (a cover shares most of them, a borrowed phrase one).
 
 Files (a versioned folder under ``INDEX_DIR``, switched atomically like the sound index): ``segments.faiss``,
-``segments.npz`` (``song`` row and ``start`` seconds of every segment) and ``ids.json``.
+``segments.npz`` (``song`` row and ``start`` seconds of every segment, their vectors, and every song's pooled
+chroma: ``align`` rows, ``align_song`` their song) and ``ids.json``.
 """
 
 from __future__ import annotations
@@ -25,27 +28,33 @@ from musicrec_common.versions import KEEP_VERSIONS
 
 from audio_service.core import index as vindex
 from audio_service.core.artifacts import current_dir, new_version_dir, prune, set_current
-from audio_service.core.version_model import VersionEmbedder, passage_similarity
+from audio_service.core.version_model import Passages, VersionEmbedder, version_score
 
-# Passage similarity from which two songs are reported as possible versions. On the versioned catalog's held-out
-# works (bench/RESULTS.md, "Versions"), 0.75 kept 31 % of the true versions with 0.3 wrong songs per song.
-THRESHOLD = 0.75
-CANDIDATE = 0.6  # a passage this close makes a song a candidate (then judged by its passage similarity)
-NEIGHBOURS = 50  # segments looked up per query segment
+# version_score from which two songs are reported as possible versions. On the versioned catalog's held-out works
+# (bench/RESULTS.md, "Versions", lists each threshold) 1.1 keeps 62 % of the true versions with 0.24 wrong songs per
+# song (the passages alone, at 0.75: 31 % with 0.31).
+THRESHOLD = 1.1
+NEIGHBOURS = 200  # segments looked up per query segment (a song's neighbouring segments overlap: ~20 songs)
+SEARCH_ROWS = 4000  # ... or more, for a short query, up to this many in all
+CANDIDATES = 200  # songs judged per query at most: those whose passages came up most often
 SAVE_INTERVAL_S = 300.0  # while songs keep coming, their passages are written at most this often
 
 
 @dataclass(frozen=True)
 class VersionMatch:
     song_id: str
-    score: float  # passage similarity of the two songs (version_model.passage_similarity)
-    coverage: float  # share of the query song's passages that found this song above CANDIDATE
+    score: float  # version_score of the two songs
+    coverage: float  # share of the query song's passages that found this song among their nearest
     query_start: float  # seconds: where the best passage is in the query song ...
     song_start: float  # ... and in this song
 
 
+FORMAT = 2  # segments every INDEX_HOP frames and pooled chroma per song (format 1: segments only)
+
+
 class VersionIndex:
-    """Songs as segment vectors of the version model. Thread-safe: reads share a lock, writes take it alone."""
+    """Songs as segment vectors of the version model and pooled chroma. Thread-safe: reads share a lock, writes
+    take it alone."""
 
     def __init__(self, embedder: VersionEmbedder, index_dir: str | os.PathLike[str]) -> None:
         self.embedder = embedder
@@ -56,6 +65,7 @@ class VersionIndex:
         self.seg_song = np.zeros(0, np.int32)
         self.seg_start = np.zeros(0, np.float32)
         self.vectors = np.zeros((0, embedder.dim), np.float32)
+        self.aligned: list[np.ndarray] = []  # per song: align.align_sequence of its chroma, (n_i, 12) float16
         self.faiss = vindex.make_index(embedder.dim, self.vectors)
         self._lock = threading.RLock()
         self._unsaved = 0
@@ -73,15 +83,18 @@ class VersionIndex:
                 return self
             raise
         meta = json.loads((folder / "ids.json").read_text())
-        if meta.get("model_version") not in (None, self.embedder.version):
-            return self  # built with another model: start again (the caller re-adds its songs)
+        if meta.get("model_version") not in (None, self.embedder.version) or meta.get("format") != FORMAT:
+            return self  # built with another model or layout: start again (the caller re-adds its songs)
         with np.load(folder / "segments.npz", allow_pickle=False) as z:
             self.seg_song = z["song"].astype(np.int32)
             self.seg_start = z["start"].astype(np.float32)
             self.vectors = z["vectors"].astype(np.float32)
+            align_rows, align_song = z["align"], z["align_song"]
         self.ids = [str(i) for i in meta["ids"]]
         self.row_of = {sid: i for i, sid in enumerate(self.ids)}
         self.first = [int(i) for i in np.searchsorted(self.seg_song, np.arange(len(self.ids)))]
+        cuts = np.searchsorted(align_song, np.arange(1, len(self.ids)))
+        self.aligned = list(np.split(align_rows, cuts)) if self.ids else []
         self.faiss = vindex.make_index(self.embedder.dim, self.vectors)
         return self
 
@@ -97,8 +110,21 @@ class VersionIndex:
             self._unsaved = 0
             self._last_save = time.monotonic()
             folder = new_version_dir(self.index_dir, prefix="v")
-            np.savez(folder / "segments.npz", song=self.seg_song, start=self.seg_start, vectors=self.vectors)
-            meta = {"ids": self.ids, "model_version": self.embedder.version, "n_segments": len(self.seg_song)}
+            lengths = [len(a) for a in self.aligned]
+            np.savez(
+                folder / "segments.npz",
+                song=self.seg_song,
+                start=self.seg_start,
+                vectors=self.vectors,
+                align=np.concatenate(self.aligned) if self.aligned else np.zeros((0, 12), np.float16),
+                align_song=np.repeat(np.arange(len(lengths), dtype=np.int32), lengths),
+            )
+            meta = {
+                "ids": self.ids,
+                "model_version": self.embedder.version,
+                "n_segments": len(self.seg_song),
+                "format": FORMAT,
+            }
             (folder / "ids.json").write_text(json.dumps(meta))
             set_current(self.index_dir, folder.name)
         prune(self.index_dir, "v", keep)
@@ -114,16 +140,18 @@ class VersionIndex:
         """Embed a song's chroma ``(n, 12)`` and add its segments (a song already here is left alone)."""
         if song_id in self.row_of or len(chroma) == 0:
             return
-        _, vecs, starts = self.embedder.embed_chroma(chroma)
+        p = self.embedder.passages(chroma)
+        vecs, starts, aligned = p.segments, p.starts, p.aligned
         with self._lock:
             row = len(self.ids)
             self.first.append(len(self.seg_song))
             self.ids.append(song_id)
             self.row_of[song_id] = row
             self.seg_song = np.concatenate([self.seg_song, np.full(len(vecs), row, np.int32)])
-            self.seg_start = np.concatenate([self.seg_start, starts.astype(np.float32)])
-            self.vectors = np.concatenate([self.vectors, vecs.astype(np.float32)])
-            self.faiss.add(vecs.astype(np.float32))
+            self.seg_start = np.concatenate([self.seg_start, starts])
+            self.vectors = np.concatenate([self.vectors, vecs])
+            self.aligned.append(aligned.astype(np.float16))
+            self.faiss.add(vecs)
             self._unsaved += 1
 
     def add_audio(self, song_id: str, y: np.ndarray, sr: int) -> None:
@@ -131,31 +159,36 @@ class VersionIndex:
         if song_id not in self.row_of:
             self.add(song_id, self.embedder.features(y, sr))
 
-    def segments_of(self, song_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(vectors (k, D), starts (k,))`` of an indexed song (KeyError when it is not)."""
-        row = self.row_of[song_id]
+    def passages_of(self, song_id: str) -> Passages:
+        """An indexed song's :class:`Passages` (KeyError when it is not)."""
         with self._lock:
-            a = self.first[row]
-            b = self.first[row + 1] if row + 1 < len(self.first) else len(self.seg_song)
-            return self.vectors[a:b], self.seg_start[a:b]
+            return self._passages(self.row_of[song_id])
+
+    def _passages(self, row: int) -> Passages:
+        a = self.first[row]
+        b = self.first[row + 1] if row + 1 < len(self.first) else len(self.seg_song)
+        vecs = self.vectors[a:b]
+        track = vecs.mean(axis=0)
+        return Passages(track, vecs, self.seg_start[a:b], self.aligned[row].astype(np.float32))
 
     def match(
         self,
-        vectors: np.ndarray,
-        starts: np.ndarray,
+        query: Passages,
         n: int = 10,
         threshold: float = THRESHOLD,
         exclude: str | None = None,
         symmetric: bool = False,
     ) -> list[VersionMatch]:
-        """Songs sharing passages with the query segments ``vectors (k, D)`` (their ``starts (k,)`` in seconds).
+        """Songs playing the music of the ``query`` (:meth:`VersionEmbedder.passages` of a recording or clip).
 
         ``symmetric``: the query is a whole song, judged both ways; else a clip, judged by how well it is found.
         """
+        vectors, starts = query.segments, query.starts
         with self._lock:
             if len(self.seg_song) == 0 or len(vectors) == 0:
                 return []
-            k = min(NEIGHBOURS, len(self.seg_song))
+            # A clip has one or two segments: it looks further than a song's dozens, for the same candidates.
+            k = min(max(NEIGHBOURS, SEARCH_ROWS // len(vectors)), len(self.seg_song))
             scores, rows = vindex.search(self.faiss, vectors.astype(np.float32), k)
             seg_song, seg_start, ids = self.seg_song, self.seg_start, self.ids
         best: dict[int, tuple[float, float, float]] = {}  # song row -> (score, query start, song start)
@@ -163,7 +196,7 @@ class VersionIndex:
         skip = self.row_of.get(exclude) if exclude is not None else None
         for q in range(len(vectors)):
             for score, row in zip(scores[q], rows[q], strict=True):
-                if row < 0 or score < min(CANDIDATE, threshold):
+                if row < 0:
                     continue
                 song = int(seg_song[row])
                 if song == skip:
@@ -171,17 +204,20 @@ class VersionIndex:
                 found_by.setdefault(song, set()).add(q)
                 if song not in best or score > best[song][0]:
                     best[song] = (float(score), float(starts[q]), float(seg_start[row]))
+        # The songs judged: those found by most query passages, then by the closest passage.
+        judged = sorted(best, key=lambda s: (-len(found_by[s]), -best[s][0]))[:CANDIDATES]
         out = []
-        for song, (_, qs, ss) in best.items():
-            a = self.first[song]
-            b = self.first[song + 1] if song + 1 < len(self.first) else len(self.seg_song)
-            shared = passage_similarity(vectors, self.vectors[a:b], symmetric)
-            if shared < threshold:
+        for song in judged:
+            _, qs, ss = best[song]
+            with self._lock:
+                other = self._passages(song)
+            score = version_score(query, other, symmetric)
+            if score < threshold:
                 continue
             out.append(
                 VersionMatch(
                     song_id=ids[song],
-                    score=round(shared, 4),
+                    score=round(score, 4),
                     coverage=round(len(found_by[song]) / len(vectors), 3),
                     query_start=round(qs, 2),
                     song_start=round(ss, 2),
@@ -190,27 +226,31 @@ class VersionIndex:
         out.sort(key=lambda m: (-m.score, -m.coverage))
         return out[:n]
 
+    def match_chroma(self, chroma: np.ndarray, n: int = 10, threshold: float = THRESHOLD) -> list[VersionMatch]:
+        """Songs that play the music of a clip or recording (its chroma ``(n, 12)``: the model's features)."""
+        return self.match(self.embedder.passages(chroma), n=n, threshold=threshold)
+
     def versions_of(self, song_id: str, n: int = 10, threshold: float = THRESHOLD) -> list[VersionMatch]:
         """Other songs that may be versions of ``song_id`` (KeyError when it is not indexed)."""
-        vectors, starts = self.segments_of(song_id)
-        return self.match(vectors, starts, n=n, threshold=threshold, exclude=song_id, symmetric=True)
+        query = self.passages_of(song_id)
+        return self.match(query, n=n, threshold=threshold, exclude=song_id, symmetric=True)
 
 
 def recording_chroma(
-    args: tuple[str, dict[str, object], object, tuple[float, float] | None],
+    args: tuple[str, dict[str, object], object, tuple[float, float] | None, str],
 ) -> tuple[str, np.ndarray | str]:
     """``(song_id, chroma (n, 12) float16)`` of an indexed song's recording, or ``(song_id, why not)``."""
     from audio_service.core.decode import AudioDecodeError
     from audio_service.core.recordings import Folders, NoRecordingError, load_recording
     from audio_service.core.version_model import features
 
-    song_id, meta, folders, band = args
+    song_id, meta, folders, band, kind = args
     assert isinstance(folders, Folders)
     try:
         y, sr = load_recording(song_id, dict(meta), folders)
     except (NoRecordingError, AudioDecodeError) as exc:
         return song_id, f"{type(exc).__name__}: {exc}"[:200]
-    return song_id, features(y, sr, band).astype(np.float16)
+    return song_id, features(y, sr, band, kind).astype(np.float16)
 
 
 def add_recordings(
@@ -227,8 +267,8 @@ def add_recordings(
 
     from musicrec_common.progress import tqdm
 
-    band = versions.embedder.band
-    todo = [(sid, meta, folders, band) for sid, meta in metadata.items() if sid not in versions]
+    band, kind = versions.embedder.band, versions.embedder.chroma_kind
+    todo = [(sid, meta, folders, band, kind) for sid, meta in metadata.items() if sid not in versions]
     failed: dict[str, str] = {}
     added = 0
     pool = get_context("fork").Pool(workers) if workers > 1 and len(todo) > 1 else None
