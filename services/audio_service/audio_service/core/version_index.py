@@ -38,6 +38,7 @@ NEIGHBOURS = 200  # segments looked up per query segment (a song's neighbouring 
 SEARCH_ROWS = 4000  # ... or more, for a short query, up to this many in all
 CANDIDATES = 200  # songs judged per query at most: those whose passages came up most often
 SAVE_INTERVAL_S = 300.0  # while songs keep coming, their passages are written at most this often
+FORMAT = 2  # segments every INDEX_HOP frames and pooled chroma per song (format 1: segments only)
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,6 @@ class VersionMatch:
     coverage: float  # share of the query song's passages that found this song among their nearest
     query_start: float  # seconds: where the best passage is in the query song ...
     song_start: float  # ... and in this song
-
-
-FORMAT = 2  # segments every INDEX_HOP frames and pooled chroma per song (format 1: segments only)
 
 
 class VersionIndex:
@@ -167,9 +165,7 @@ class VersionIndex:
     def _passages(self, row: int) -> Passages:
         a = self.first[row]
         b = self.first[row + 1] if row + 1 < len(self.first) else len(self.seg_song)
-        vecs = self.vectors[a:b]
-        track = vecs.mean(axis=0)
-        return Passages(track, vecs, self.seg_start[a:b], self.aligned[row].astype(np.float32))
+        return Passages(self.vectors[a:b], self.seg_start[a:b], self.aligned[row].astype(np.float32))
 
     def match(
         self,

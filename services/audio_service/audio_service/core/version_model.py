@@ -39,11 +39,10 @@ ALIGN_WEIGHT = 0.1  # Qmax alignment's weight beside the passage similarity (tun
 
 @dataclass(frozen=True)
 class Passages:
-    """A recording as the version search sees it: ``track (D,)`` the mean of its ``segments (k, D)`` (unit
-    vectors, one every :data:`INDEX_HOP` frames from ``starts (k,)`` seconds) and its pooled chroma
-    ``aligned (m, 12)`` (:func:`audio_service.core.align.align_sequence`)."""
+    """A recording as the version search sees it: its ``segments (k, D)`` (unit vectors, one every
+    :data:`INDEX_HOP` frames from ``starts (k,)`` seconds) and its pooled chroma ``aligned (m, 12)``
+    (:func:`audio_service.core.align.align_sequence`)."""
 
-    track: np.ndarray
     segments: np.ndarray
     starts: np.ndarray
     aligned: np.ndarray
@@ -374,8 +373,8 @@ class VersionEmbedder:
 
     def passages(self, chroma: np.ndarray) -> Passages:
         """What the version search keeps of a recording's chroma ``(n, 12)`` (:meth:`features`)."""
-        track, vecs, starts = self.embed_chroma(chroma, INDEX_HOP)
-        return Passages(track, vecs.astype(np.float32), starts.astype(np.float32), align.align_sequence(chroma))
+        _, vecs, starts = self.embed_chroma(chroma, INDEX_HOP)
+        return Passages(vecs.astype(np.float32), starts.astype(np.float32), align.align_sequence(chroma))
 
     def passages_of_audio(self, y: np.ndarray, sr: int) -> Passages:
         """:meth:`passages` of mono audio ``y``."""
