@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--chroma", choices=("cqt", "stft"), default="cqt", help="the chroma the model reads")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("version-cohort", help="(re)write a version model's cohort.npz (alignment backgrounds)")
+    p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
+    p.add_argument("--model-dir", type=Path, required=True, help="a version model folder (or its parent)")
+    p.add_argument("--songs", type=int, default=None, help="training works in the cohort")
+    p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
     p.add_argument("--out", type=Path, default=DEFAULT_MODELS)
@@ -190,6 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         _print(train_version_model(args.versions, args.out, vcfg, catalog_dir=args.catalog))
         return 0
+    if args.command == "version-cohort":
+        from audio_service.core.artifacts import current_dir
+        from audio_service.core.version_model import COHORT_FILE, COHORT_SONGS, VersionEmbedder, build_cohort
+
+        folder = args.model_dir if (args.model_dir / "model.keras").exists() else current_dir(args.model_dir)
+        embedder = VersionEmbedder.load(folder)
+        cohort = build_cohort(args.versions, embedder.band, embedder.chroma_kind, args.songs or COHORT_SONGS, args.seed)
+        cohort.save(folder / COHORT_FILE)
+        print(json.dumps({"cohort": str(folder / COHORT_FILE), "songs": len(cohort.songs)}))
+        return 0
+
     if args.command == "train":
         from audio_service.core.train import TrainConfig, train
 

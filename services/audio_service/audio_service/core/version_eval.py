@@ -112,6 +112,7 @@ def evaluate_versions(
     distractors: dict[str, np.ndarray | list[Passages]] | None = None,
     limit: int | None = None,
     distractor_works: list[str] | None = None,
+    halves: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Track MAP and clip top-1/top-10 of the chroma baseline and of each embedder, on held-out works.
 
@@ -123,6 +124,9 @@ def evaluate_versions(
         limit: at most this many held-out works (the first by id).
         distractor_works: the work each distractor plays (the catalog renders every work once: its render of a
             held-out work is one more version of it, and finding it is a hit); default: none of them.
+        halves: filled, for each passage model, with its ``(n, n)`` pair matrices of the passage similarity
+            (``"shared"``) and the normalised alignment (``"aligned"``) over the held-out versions, and their
+            ``"works"`` (the bench reports what each half finds alone).
     """
     from musicrec_common.progress import tqdm
 
@@ -176,17 +180,21 @@ def evaluate_versions(
         if extra is not None and len(extra):
             index_works = np.concatenate([index_works, _labels(len(extra), distractor_works)])
         if name in passages:  # songs as passages, judged as the version index judges them
-            from audio_service.core.version_model import version_score
+            from audio_service.core.version_model import ALIGN_WEIGHT, version_score_parts
 
             songs = passages[name]
             index = [songs[i] for i in index_rows] + list(extra if extra is not None else [])  # type: ignore[arg-type]
             queries = [clip_passages[name][i] for i in query_rows]
             clip_scores = clip_topk_passages(queries, works[query_rows], index, index_works)
             n = len(songs)
-            sim = np.zeros((n, n))  # the diagonal is never ranked (track_map leaves the query out)
+            shared, aligned = np.zeros((n, n)), np.zeros((n, n))  # the diagonal is never ranked
             for i in range(n):
                 for j in range(i + 1, n):
-                    sim[i, j] = sim[j, i] = version_score(songs[i], songs[j])
+                    shared[i, j], aligned[i, j] = version_score_parts(songs[i], songs[j])
+            shared, aligned = shared + shared.T, aligned + aligned.T
+            sim = shared + ALIGN_WEIGHT * aligned  # = version_score
+            if halves is not None:
+                halves[name] = {"shared": shared, "aligned": aligned, "works": works}
         else:
             vectors, clip_vectors = np.stack(whole[name]), np.stack(clips[name])
             compare = key_invariant_similarity if name == "chroma" else cosine_similarity

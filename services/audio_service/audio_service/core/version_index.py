@@ -10,8 +10,8 @@ passages?*) plus Qmax alignment (*in the same order?*). ``coverage`` is the shar
 found the song (a cover shares most of them, a borrowed phrase one).
 
 Files (a versioned folder under ``INDEX_DIR``, switched atomically like the sound index): ``segments.faiss``,
-``segments.npz`` (``song`` row and ``start`` seconds of every segment, their vectors, and every song's pooled
-chroma: ``align`` rows, ``align_song`` their song) and ``ids.json``.
+``segments.npz`` (``song`` row and ``start`` seconds of every segment, their vectors, every song's pooled
+chroma: ``align`` rows, ``align_song`` their song, and every song's alignment ``background``) and ``ids.json``.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from audio_service.core import index as vindex
 from audio_service.core.artifacts import current_dir, new_version_dir, prune, set_current
 from audio_service.core.version_model import Passages, VersionEmbedder, version_score
 
-# version_score from which two songs are reported as possible versions. On the versioned catalog's held-out works
-# (bench/RESULTS.md, "Versions", lists each threshold) 1.4 keeps 53 % of the true versions with 0.17 wrong songs per
-# song (the passages alone before, at 0.75: 31 % with 0.31).
-THRESHOLD = 1.4
+# version_score from which two songs are reported as possible versions, chosen on the versioned catalog's held-out
+# works (bench/RESULTS.md, "Versions", lists each threshold) for about 0.2 wrong songs per song. The raw alignment
+# before, at 1.4: 53 % of the true versions with 0.17 wrong songs per song.
+THRESHOLD = 1.3
 NEIGHBOURS = 200  # segments looked up per query segment (a song's neighbouring segments overlap: ~20 songs)
 SEARCH_ROWS = 4000  # ... or more, for a short query, up to this many in all
 CANDIDATES = 200  # songs judged per query at most: those whose passages came up most often
 SAVE_INTERVAL_S = 300.0  # while songs keep coming, their passages are written at most this often
-FORMAT = 2  # segments every INDEX_HOP frames and pooled chroma per song (format 1: segments only)
+FORMAT = 3  # + each song's alignment background (2: segments every INDEX_HOP frames and pooled chroma; 1: segments)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class VersionIndex:
         self.seg_start = np.zeros(0, np.float32)
         self.vectors = np.zeros((0, embedder.dim), np.float32)
         self.aligned: list[np.ndarray] = []  # per song: align.align_sequence of its chroma, (n_i, 12) float16
+        self.background = np.zeros((0, 4), np.float32)  # per song: align.Cohort.background
         self.faiss = vindex.make_index(embedder.dim, self.vectors)
         self._lock = threading.RLock()
         self._unsaved = 0
@@ -81,13 +82,18 @@ class VersionIndex:
                 return self
             raise
         meta = json.loads((folder / "ids.json").read_text())
-        if meta.get("model_version") not in (None, self.embedder.version) or meta.get("format") != FORMAT:
-            return self  # built with another model or layout: start again (the caller re-adds its songs)
+        if (
+            meta.get("model_version") not in (None, self.embedder.version)
+            or meta.get("format") != FORMAT
+            or meta.get("cohort", "none") != self.embedder.cohort_id
+        ):
+            return self  # built with another model, layout or cohort: start again (the caller re-adds its songs)
         with np.load(folder / "segments.npz", allow_pickle=False) as z:
             self.seg_song = z["song"].astype(np.int32)
             self.seg_start = z["start"].astype(np.float32)
             self.vectors = z["vectors"].astype(np.float32)
             align_rows, align_song = z["align"], z["align_song"]
+            self.background = z["background"].astype(np.float32)
         self.ids = [str(i) for i in meta["ids"]]
         self.row_of = {sid: i for i, sid in enumerate(self.ids)}
         self.first = [int(i) for i in np.searchsorted(self.seg_song, np.arange(len(self.ids)))]
@@ -116,10 +122,12 @@ class VersionIndex:
                 vectors=self.vectors,
                 align=np.concatenate(self.aligned) if self.aligned else np.zeros((0, 12), np.float16),
                 align_song=np.repeat(np.arange(len(lengths), dtype=np.int32), lengths),
+                background=self.background,
             )
             meta = {
                 "ids": self.ids,
                 "model_version": self.embedder.version,
+                "cohort": self.embedder.cohort_id,
                 "n_segments": len(self.seg_song),
                 "format": FORMAT,
             }
@@ -149,6 +157,7 @@ class VersionIndex:
             self.seg_start = np.concatenate([self.seg_start, starts])
             self.vectors = np.concatenate([self.vectors, vecs])
             self.aligned.append(aligned.astype(np.float16))
+            self.background = np.concatenate([self.background, p.background[None].astype(np.float32)])
             self.faiss.add(vecs)
             self._unsaved += 1
 
@@ -165,7 +174,9 @@ class VersionIndex:
     def _passages(self, row: int) -> Passages:
         a = self.first[row]
         b = self.first[row + 1] if row + 1 < len(self.first) else len(self.seg_song)
-        return Passages(self.vectors[a:b], self.seg_start[a:b], self.aligned[row].astype(np.float32))
+        return Passages(
+            self.vectors[a:b], self.seg_start[a:b], self.aligned[row].astype(np.float32), self.background[row]
+        )
 
     def match(
         self,

@@ -16,11 +16,12 @@ custom objects.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,27 +35,44 @@ CHROMA_BAND = (100.0, 5000.0)  # Hz: the tune and its chords, not a bass line's 
 SEGMENT_HOP = 54  # a segment every ~5 s (training's jitter)
 INDEX_HOP = 11  # a segment every ~1 s in what is searched: a clip finds the passage it was cut from
 EMBED_DIM = 128
-ALIGN_WEIGHT = 0.1  # Qmax alignment's weight beside the passage similarity (tuned on held-out works)
+# The normalised alignment's weight beside the passage similarity, kept from the raw alignment's (chosen then on
+# held-out works). With it the normalised alignment counts about half as much as the passages between unrelated
+# songs (their spreads there: 0.19 and 1.04 on training works); weighing both alike (0.19) ranked held-out versions
+# worse (track MAP 0.741 against 0.759).
+ALIGN_WEIGHT = 0.1
+COHORT_SONGS = 64  # unrelated recordings measuring each recording's alignment background (align.Cohort)
+COHORT_FILE = "cohort.npz"
 
 
 @dataclass(frozen=True)
 class Passages:
     """A recording as the version search sees it: its ``segments (k, D)`` (unit vectors, one every
-    :data:`INDEX_HOP` frames from ``starts (k,)`` seconds) and its pooled chroma ``aligned (m, 12)``
-    (:func:`audio_service.core.align.align_sequence`)."""
+    :data:`INDEX_HOP` frames from ``starts (k,)`` seconds), its pooled chroma ``aligned (m, 12)``
+    (:func:`audio_service.core.align.align_sequence`) and the ``background (4,)`` of its alignment scores
+    (:meth:`audio_service.core.align.Cohort.background`)."""
 
     segments: np.ndarray
     starts: np.ndarray
     aligned: np.ndarray
+    background: np.ndarray = field(default_factory=lambda: align.NO_BACKGROUND.copy())
 
 
 def version_score(a: Passages, b: Passages, symmetric: bool = True) -> float:
     """How surely ``b`` plays the music of ``a``: their :func:`passage_similarity` (*the same passages?*, about
-    -0.2..1) plus :data:`ALIGN_WEIGHT` times their Qmax alignment (*in the same order?*, about 0.5..10:
-    :func:`audio_service.core.align.align`). The two err on different songs; on held-out works their sum ranks
-    versions far better than either (bench/RESULTS.md, "Versions"). ``symmetric=False``: ``a`` is a clip."""
+    -0.2..1) plus :data:`ALIGN_WEIGHT` times their Qmax alignment (*in the same order?*,
+    :func:`audio_service.core.align.align`) in standard deviations above both recordings' backgrounds
+    (:func:`audio_service.core.align.normalised`, about -2..15). The two err on different songs; on held-out works
+    their sum ranks versions far better than either (bench/RESULTS.md, "Versions"). ``symmetric=False``: ``a`` is
+    a clip."""
+    shared, aligned = version_score_parts(a, b, symmetric)
+    return shared + ALIGN_WEIGHT * aligned
+
+
+def version_score_parts(a: Passages, b: Passages, symmetric: bool = True) -> tuple[float, float]:
+    """:func:`version_score`'s two halves: the passage similarity and the normalised alignment."""
     shared = passage_similarity(a.segments, b.segments, symmetric)
-    return float(shared + ALIGN_WEIGHT * align.score(a.aligned, b.aligned))
+    aligned = align.normalised(align.score(a.aligned, b.aligned), a.background, b.background, clip=not symmetric)
+    return shared, aligned
 
 
 def features(y: np.ndarray, sr: int, band: tuple[float, float] | None, kind: str = "stft") -> np.ndarray:
@@ -327,8 +345,32 @@ def train_version_model(
         "frame_s": FRAME_S,
     }
     (folder / "meta.json").write_text(json.dumps(summary, indent=1))
+    build_cohort(versions_dir, cfg.chroma_band, cfg.chroma, seed=cfg.seed).save(folder / COHORT_FILE)
     set_current(out_dir, folder.name)
     return summary | {"path": str(folder)}
+
+
+def build_cohort(
+    versions_dir: str | os.PathLike[str],
+    band: tuple[float, float] | None = None,
+    kind: str = "cqt",
+    songs: int = COHORT_SONGS,
+    seed: int = 0,
+) -> align.Cohort:
+    """One version of each of ``songs`` training works (drawn with ``seed``; held-out works never), as the
+    :class:`~audio_service.core.align.Cohort` that measures every recording's alignment background."""
+    from audio_service.core.version_catalog import load_versions
+
+    records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
+    by_work: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_work.setdefault(r["work_id"], []).append(r)
+    rng = np.random.default_rng(seed)
+    works = sorted(by_work)
+    picked = [by_work[w][int(rng.integers(len(by_work[w])))] for w in rng.permutation(works)]
+    chroma = version_chroma(versions_dir, picked[: songs * 2], band, kind)  # spares for silent renders
+    seqs = [align.align_sequence(chroma[r["id"]]) for r in picked[: songs * 2] if len(chroma[r["id"]])]
+    return align.Cohort(seqs[:songs], clip_frames=-(-SEGMENT_FRAMES // align.POOL))
 
 
 class VersionEmbedder:
@@ -344,6 +386,8 @@ class VersionEmbedder:
         band = meta.get("chroma_band")
         self.band: tuple[float, float] | None = (float(band[0]), float(band[1])) if band else None
         self.chroma_kind = str(meta.get("chroma", "stft"))  # models from before the CQT read STFT chroma
+        self.cohort: align.Cohort | None = None  # set by load() from cohort.npz beside the weights
+        self.cohort_id = "none"  # ... and a digest of it: an index built with another cohort is rebuilt
         self._lock = threading.Lock()
         self._fn = tf.function(
             lambda x: model(x, training=False),
@@ -353,10 +397,18 @@ class VersionEmbedder:
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str]) -> VersionEmbedder:
-        """Load ``DIR/current`` (or DIR itself when it holds ``model.keras``)."""
+        """Load ``DIR/current`` (or DIR itself when it holds ``model.keras``), with its ``cohort.npz`` when there
+        is one (without, alignment scores are not normalised: :data:`audio_service.core.align.NO_BACKGROUND`)."""
+        from audio_service.core.artifacts import current_dir
         from audio_service.core.embed import load_model_folder
 
-        return cls(*load_model_folder(model_dir))
+        self = cls(*load_model_folder(model_dir))
+        root = Path(model_dir)
+        folder = root if (root / "model.keras").exists() else current_dir(root)
+        if (folder / COHORT_FILE).exists():
+            self.cohort = align.Cohort.load(folder / COHORT_FILE)
+            self.cohort_id = hashlib.sha256((folder / COHORT_FILE).read_bytes()).hexdigest()[:12]
+        return self
 
     def embed_segments(self, segs: np.ndarray, batch: int = 256) -> np.ndarray:
         """``(k, SEGMENT_FRAMES, 12)`` → ``(k, D)`` unit vectors."""
@@ -374,7 +426,9 @@ class VersionEmbedder:
     def passages(self, chroma: np.ndarray) -> Passages:
         """What the version search keeps of a recording's chroma ``(n, 12)`` (:meth:`features`)."""
         _, vecs, starts = self.embed_chroma(chroma, INDEX_HOP)
-        return Passages(vecs.astype(np.float32), starts.astype(np.float32), align.align_sequence(chroma))
+        aligned = align.align_sequence(chroma)
+        background = self.cohort.background(aligned) if self.cohort is not None else align.NO_BACKGROUND.copy()
+        return Passages(vecs.astype(np.float32), starts.astype(np.float32), aligned, background)
 
     def passages_of_audio(self, y: np.ndarray, sr: int) -> Passages:
         """:meth:`passages` of mono audio ``y``."""
