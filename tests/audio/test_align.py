@@ -5,6 +5,8 @@ The sequences are generated: random chords held for a second each, as chroma fra
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from audio_service.core import align
@@ -62,3 +64,31 @@ def test_pooling_shapes() -> None:
     pooled = align.align_sequence(tune(5))
     assert pooled.dtype == np.float32 and np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-5)
     assert align.align_sequence(np.zeros((0, 12))).shape == (0, 12)
+
+
+def test_a_cohort_measures_each_recordings_background_and_scores_become_symmetric_deviations(tmp_path: Path) -> None:
+    cohort = align.Cohort([align.align_sequence(tune(100 + i)) for i in range(12)], clip_frames=36)
+    assert [len(c) for c in cohort.clips] == [36] * 12  # the middle of each song
+    song = align.align_sequence(tune(5))
+    version = align.align_sequence(np.roll(stretch(tune(5), 0.9), 3, axis=1))
+    others = [align.align_sequence(tune(200 + i)) for i in range(8)]
+    bg = {k: cohort.background(s) for k, s in [("song", song), ("version", version)]}
+    assert all(b.shape == (4,) and b[1] >= align.MIN_SPREAD and b[3] >= align.MIN_SPREAD for b in bg.values())
+    # A clip meets more chance alignments than a song: lower mean, its own spread.
+    assert bg["song"][2] < bg["song"][0]
+    s = align.score(song, version)
+    z = align.normalised(s, bg["song"], bg["version"])
+    assert z == pytest.approx(align.normalised(s, bg["version"], bg["song"]))  # symmetric for two songs
+    unrelated = [align.normalised(align.score(song, o), bg["song"], cohort.background(o)) for o in others]
+    assert z > 3 and z > max(unrelated) + 2, (z, unrelated)
+    assert abs(float(np.mean(unrelated))) < 1.5  # unrelated music sits near its background
+    # A clip of the version, judged against the song with the song's clip background.
+    clip = version[20:56]
+    zc = align.normalised(align.score(clip, song), cohort.background(clip), bg["song"], clip=True)
+    assert zc > 2, zc
+    # Saved and loaded as it was; no cohort (or nothing to measure) leaves scores unchanged.
+    cohort.save(tmp_path / "cohort.npz")
+    again = align.Cohort.load(tmp_path / "cohort.npz")
+    assert again.clip_frames == 36 and np.allclose(again.background(song), bg["song"], atol=1e-3)
+    assert np.array_equal(align.Cohort([], 36).background(song), align.NO_BACKGROUND)
+    assert align.normalised(2.5, align.NO_BACKGROUND, align.NO_BACKGROUND) == pytest.approx(2.5)

@@ -130,3 +130,30 @@ def test_the_shipped_model_finds_a_transposed_slower_version(tmp_path: Path, aud
         assert body["ready"] and body["items"], body
         assert body["items"][0]["song_id"] == "cover-of-it", body["items"]
         assert body["items"][0]["score"] >= body["threshold"]
+
+
+def test_alignment_backgrounds_are_kept_and_a_new_cohort_rebuilds_the_index(
+    tmp_path: Path, version_model: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "vmodel"
+    shutil.copytree(version_model, folder)
+    align.Cohort([align.align_sequence(chords(100 + i)) for i in range(10)], clip_frames=36).save(folder / "cohort.npz")
+    index = VersionIndex.load(folder, tmp_path / "vindex")
+    assert index.embedder.cohort is not None and index.embedder.cohort_id != "none"
+    original = chords(1)
+    index.add("song-a", original)
+    index.add("song-a-up3", np.roll(original, 3, axis=1))
+    for seed in range(2, 6):
+        index.add(f"other-{seed}", chords(seed))
+    background = index.passages_of("song-a").background
+    assert background.shape == (4,) and background[1] >= align.MIN_SPREAD and background[0] != 0.0
+    found = index.versions_of("song-a", threshold=-np.inf)
+    assert found[0].song_id == "song-a-up3" and found[0].score > found[1].score + 0.5, found
+    index.save()
+    again = VersionIndex.load(folder, tmp_path / "vindex")
+    assert np.allclose(again.background, index.background) and again.ids == index.ids
+    # Another cohort measures other backgrounds: the index starts again (the background sync re-adds its songs).
+    align.Cohort([align.align_sequence(chords(300 + i)) for i in range(10)], clip_frames=36).save(folder / "cohort.npz")
+    assert len(VersionIndex.load(folder, tmp_path / "vindex")) == 0

@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         from audio_service.core.version_model import COHORT_FILE, COHORT_SONGS, VersionEmbedder, build_cohort
 
         folder = args.model_dir if (args.model_dir / "model.keras").exists() else current_dir(args.model_dir)
-        embedder = VersionEmbedder.load(folder)
-        cohort = build_cohort(args.versions, embedder.band, embedder.chroma_kind, args.songs or COHORT_SONGS, args.seed)
+        vmodel = VersionEmbedder.load(folder)
+        cohort = build_cohort(args.versions, vmodel.band, vmodel.chroma_kind, args.songs or COHORT_SONGS, args.seed)
         cohort.save(folder / COHORT_FILE)
         print(json.dumps({"cohort": str(folder / COHORT_FILE), "songs": len(cohort.songs)}))
         return 0
