@@ -18,7 +18,7 @@ frames):
    anything. A :class:`Cohort` of unrelated recordings measures each recording's background, the mean and spread
    of its scores against them, and :func:`normalised` turns a score into standard deviations above both
    recordings' backgrounds (symmetric normalisation, as speaker verification's s-norm). On held-out versions this
-   lifted the alignment alone from track MAP 0.454 to about 0.73 (bench/RESULTS.md, "Versions").
+   lifted the alignment alone from track MAP 0.454 to 0.710 (bench/RESULTS.md, "Versions").
 
 Pure: numpy and a numba kernel.
 """
@@ -32,9 +32,9 @@ import numpy as np
 
 # Chosen on 80 *training* works' versions (align-only track MAP 0.726 with Serra's 4 / 9 / 0.1 / 5 / 0.5, 0.783
 # with these), never on the held-out works. Over all 710 held-out versions the raw score alone ranks worse with
-# these (0.454 against 0.678: a few recordings align with everything and crowd every list); normalised by each
-# recording's background (Cohort) these rank better than Serra's (on a third of the held-out works, fused with the
-# passages: 0.816 against 0.811).
+# these (0.454 against 0.678: a few recordings align with everything and crowd every list). Normalised by each
+# recording's background (Cohort), an experiment on a third of the held-out works ranked them better than Serra's
+# (fused with the passages: 0.816 against 0.811), so they stayed.
 POOL = 3  # chroma frames (compare.FRAME_S each) averaged into one: ~0.28 s
 EMBED = 7  # pooled frames in one delay-embedded vector: ~2 s
 KAPPA = 0.15  # share of nearest neighbours that counts as a recurrence
