@@ -38,7 +38,7 @@ EMBED_DIM = 128
 # The normalised alignment's weight beside the passage similarity, kept from the raw alignment's (chosen then on
 # held-out works). With it the normalised alignment counts about half as much as the passages between unrelated
 # songs (their spreads there: 0.19 and 1.04 on training works); weighing both alike (0.19) ranked held-out versions
-# worse (track MAP 0.741 against 0.759).
+# worse in an experiment on cached features (track MAP 0.741 against 0.759).
 ALIGN_WEIGHT = 0.1
 COHORT_SONGS = 64  # unrelated recordings measuring each recording's alignment background (align.Cohort)
 COHORT_FILE = "cohort.npz"
