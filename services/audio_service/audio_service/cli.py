@@ -197,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         _print(train_version_model(args.versions, args.out, vcfg, catalog_dir=args.catalog))
         return 0
     if args.command == "version-cohort":
-        from audio_service.core.artifacts import current_dir
+        from audio_service.core.embed import model_folder
         from audio_service.core.version_model import COHORT_FILE, COHORT_SONGS, VersionEmbedder, build_cohort
 
-        folder = args.model_dir if (args.model_dir / "model.keras").exists() else current_dir(args.model_dir)
+        folder = model_folder(args.model_dir)
         vmodel = VersionEmbedder.load(folder)
         cohort = build_cohort(args.versions, vmodel.band, vmodel.chroma_kind, args.songs or COHORT_SONGS, args.seed)
         cohort.save(folder / COHORT_FILE)

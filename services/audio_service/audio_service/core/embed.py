@@ -30,12 +30,18 @@ def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return (x / np.maximum(n, 1e-12)).astype(np.float32)
 
 
+def model_folder(model_dir: str | os.PathLike[str]) -> Path:
+    """The folder of one model: DIR itself when it holds ``model.keras`` (shipped weights), else ``DIR/current``
+    (a folder of trained versions)."""
+    root = Path(model_dir)
+    return root if (root / "model.keras").exists() else current_dir(root)
+
+
 def load_model_folder(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[str, Any], str]:
-    """``(keras model, meta, version)`` of ``DIR/current`` (or of DIR itself when it holds ``model.keras``)."""
+    """``(keras model, meta, version)`` of :func:`model_folder`."""
     import keras
 
-    root = Path(model_dir)
-    folder = root if (root / "model.keras").exists() else current_dir(root)
+    folder = model_folder(model_dir)
     model = keras.saving.load_model(folder / "model.keras", compile=False)
     meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
     return model, meta, folder.name

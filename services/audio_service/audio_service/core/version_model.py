@@ -399,12 +399,10 @@ class VersionEmbedder:
     def load(cls, model_dir: str | os.PathLike[str]) -> VersionEmbedder:
         """Load ``DIR/current`` (or DIR itself when it holds ``model.keras``), with its ``cohort.npz`` when there
         is one (without, alignment scores are not normalised: :data:`audio_service.core.align.NO_BACKGROUND`)."""
-        from audio_service.core.artifacts import current_dir
-        from audio_service.core.embed import load_model_folder
+        from audio_service.core.embed import load_model_folder, model_folder
 
         self = cls(*load_model_folder(model_dir))
-        root = Path(model_dir)
-        folder = root if (root / "model.keras").exists() else current_dir(root)
+        folder = model_folder(model_dir)
         if (folder / COHORT_FILE).exists():
             self.cohort = align.Cohort.load(folder / COHORT_FILE)
             self.cohort_id = hashlib.sha256((folder / COHORT_FILE).read_bytes()).hexdigest()[:12]
