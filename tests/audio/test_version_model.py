@@ -14,6 +14,7 @@ from audio_service.core.version_model import (
     SEGMENT_HOP,
     VersionEmbedder,
     VersionTrainConfig,
+    _pick_pair,
     build_version_model,
     segments,
     train_version_model,
@@ -64,6 +65,23 @@ def test_training_pairs_are_corresponding_passages() -> None:
         assert same > 0.95, same
 
 
+def test_melody_pairs_put_the_melody_alone_beside_a_band() -> None:
+    rng = np.random.default_rng(3)
+    work = [
+        {"id": "w~v0", "voicing": "melody+accompaniment"},
+        {"id": "w~v1", "voicing": "band"},
+        {"id": "w~v2", "voicing": "melody"},
+        {"id": "catalog:w"},  # the catalog render: all parts, no voicing
+    ]
+    hard = [_pick_pair(work, rng, 1.0) for _ in range(200)]
+    assert all({a["id"], b["id"]} == {"w~v1", "w~v2"} for a, b in hard)
+    assert 60 < sum(a["id"] == "w~v2" for a, _ in hard) < 140  # either order
+    mixed = [frozenset((a["id"], b["id"])) for a, b in (_pick_pair(work, rng, 0.0) for _ in range(600))]
+    assert len(set(mixed)) == 6 and all(len(p) == 2 for p in mixed)  # every pair of two distinct versions
+    no_melody = [v for v in work if v.get("voicing") != "melody"]
+    assert all(len({a["id"], b["id"]}) == 2 for a, b in (_pick_pair(no_melody, rng, 1.0) for _ in range(50)))
+
+
 def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
     from audio_service.core.version_catalog import build_versions
     from audio_service.core.version_eval import evaluate_versions
@@ -81,3 +99,20 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
     assert set(result) == {"chroma", "version_model"}
     r = result["version_model"]
     assert 0 <= r["map"] <= 1 and 0 <= r["top1"] <= r["top10"] <= 1 and r["n_works"] >= 2
+
+    # Fine-tuning starts from the given weights (a vanishing learning rate leaves them where they were).
+    first = Path(summary["path"])
+    tuned = train_version_model(
+        out,
+        tmp_path / "tuned",
+        VersionTrainConfig(steps=1, batch=4, minutes=2, init=str(first), learning_rate=1e-12, melody_pairs=0.5),
+        progress=False,
+    )
+    before = [w.numpy() for w in embedder.model.trainable_weights]
+    after = [w.numpy() for w in VersionEmbedder.load(tuned["path"]).model.trainable_weights]
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(before, after, strict=True))
+    assert tuned["config"]["init"] == str(first) and (Path(tuned["path"]) / "cohort.npz").exists()
+    with pytest.raises(ValueError, match="cqt chroma, not stft"):
+        train_version_model(
+            out, tmp_path / "bad", VersionTrainConfig(steps=1, batch=4, init=str(first), chroma="stft"), False
+        )

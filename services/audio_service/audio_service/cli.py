@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget (minutes)")
     p.add_argument("--batch", type=int, default=64, help="works per step (two versions each)")
     p.add_argument("--chroma", choices=("cqt", "stft"), default="cqt", help="the chroma the model reads")
+    p.add_argument("--melody-pairs", type=float, default=0.0, help="share of melody-alone vs band pairs")
+    p.add_argument("--init", type=Path, default=None, help="start from this model folder's weights (fine-tune)")
+    p.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (cosine decay)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("version-cohort", help="(re)write a version model's cohort.npz (alignment backgrounds)")
@@ -192,7 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         from audio_service.core.version_model import VersionTrainConfig, train_version_model
 
         vcfg = VersionTrainConfig(
-            steps=args.steps, minutes=args.minutes, batch=args.batch, seed=args.seed, chroma=args.chroma
+            steps=args.steps,
+            minutes=args.minutes,
+            batch=args.batch,
+            seed=args.seed,
+            chroma=args.chroma,
+            melody_pairs=args.melody_pairs,
+            init=str(args.init) if args.init else None,
+            learning_rate=args.learning_rate or VersionTrainConfig.learning_rate,
         )
         _print(train_version_model(args.versions, args.out, vcfg, catalog_dir=args.catalog))
         return 0

@@ -159,6 +159,10 @@ class VersionTrainConfig:
     same_collection: float = 0.5  # share of a batch from one collection: the hardest negatives
     chroma_band: tuple[float, float] | None = CHROMA_BAND
     chroma: str = "cqt"  # constant-Q chroma (see compare.chroma_sequence); "stft" for the first shipped model
+    # Share of pairs that put a version playing the melody alone beside a band version: the hardest pairs (the
+    # tune is one voice of the other's chroma, under chords and bass); a random pair of 4 versions is one 1/6.
+    melody_pairs: float = 0.0
+    init: str | None = None  # a model folder to start from (fine-tuning shipped weights) instead of random weights
     seed: int = 0
 
 
@@ -218,15 +222,16 @@ def training_pairs(
     noise: float,
     jitter: int = 0,
     same_collection: float = 0.0,
+    melody_pairs: float = 0.0,
 ) -> np.ndarray:
     """``(2 * batch, SEGMENT_FRAMES, 12)``: rows ``2k`` and ``2k + 1`` are corresponding passages of two versions of
     one work (a point of the score mapped to each version's time through its tempo, the second crop up to
-    ``jitter`` frames off). About ``same_collection`` of the works come from one collection."""
+    ``jitter`` frames off). About ``same_collection`` of the works come from one collection; about
+    ``melody_pairs`` of the pairs are a melody-alone version beside an accompanied one (:func:`_pick_pair`)."""
     picks = _pick_works(works, rng, batch, same_collection)
     out = np.empty((2 * batch, SEGMENT_FRAMES, 12), np.float32)
     for k, w in enumerate(picks):
-        a, b = rng.choice(len(works[w]), size=2, replace=False)
-        va, vb = works[w][a], works[w][b]
+        va, vb = _pick_pair(works[w], rng, melody_pairs)
         sa, sb = chroma[va["id"]], chroma[vb["id"]]
         # Score time covered by both versions, in seconds at the score's tempo (version time x its tempo).
         cover = min(len(sa) * FRAME_S * va["tempo"], len(sb) * FRAME_S * vb["tempo"])
@@ -236,6 +241,22 @@ def training_pairs(
         off = int(rng.integers(-jitter, jitter + 1)) if jitter else 0
         out[2 * k + 1] = _crop(sb, max(0, int(t / vb["tempo"] / FRAME_S) + off), rng, stretch, noise)
     return out
+
+
+def _pick_pair(
+    versions: list[dict[str, Any]], rng: np.random.Generator, melody_pairs: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two versions of one work; with probability ``melody_pairs`` (when the work has both) one playing the melody
+    alone and one with a band (else any accompanied one: a catalog render plays all the parts), in random order."""
+    if melody_pairs and rng.random() < melody_pairs:
+        alone = [v for v in versions if v.get("voicing") == "melody"]
+        accompanied = [v for v in versions if v.get("voicing") == "band"]
+        accompanied = accompanied or [v for v in versions if v.get("voicing") != "melody"]
+        if alone and accompanied:
+            pair = (alone[rng.integers(len(alone))], accompanied[rng.integers(len(accompanied))])
+            return pair if rng.random() < 0.5 else (pair[1], pair[0])
+    a, b = rng.choice(len(versions), size=2, replace=False)
+    return versions[a], versions[b]
 
 
 def _pick_works(
@@ -274,6 +295,14 @@ def train_version_model(
     cfg = config or VersionTrainConfig()
     rng = np.random.default_rng(cfg.seed)
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.init:  # first: a mismatch fails before any chroma is computed
+        from audio_service.core.embed import load_model_folder
+
+        model, init_meta, _ = load_model_folder(cfg.init)
+        if init_meta.get("chroma", "stft") != cfg.chroma:
+            raise ValueError(f"{cfg.init} reads {init_meta.get('chroma', 'stft')} chroma, not {cfg.chroma}")
+    else:
+        model = build_version_model()
     records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
     if catalog_dir is not None:
         from audio_service.core.catalog import load_catalog
@@ -298,7 +327,6 @@ def train_version_model(
     works = [v for v in usable if len(v) >= 2]
     if len(works) < 4:
         raise ValueError(f"{versions_dir}: {len(works)} training works with two versions; need at least 4")
-    model = build_version_model()
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(cfg.steps, 1), alpha=0.05)
     optimizer = keras.optimizers.Adam(schedule)
     labels = tf.constant(np.arange(2 * cfg.batch) ^ 1)  # row 2k's positive is 2k + 1 and back
@@ -319,7 +347,9 @@ def train_version_model(
     done = 0
     bar = tqdm(total=cfg.steps, desc="version model", unit="step", disable=not progress)
     for done in range(1, cfg.steps + 1):
-        x = training_pairs(works, chroma, rng, cfg.batch, cfg.stretch, cfg.noise, cfg.jitter, cfg.same_collection)
+        x = training_pairs(
+            works, chroma, rng, cfg.batch, cfg.stretch, cfg.noise, cfg.jitter, cfg.same_collection, cfg.melody_pairs
+        )
         losses.append(float(step(tf.constant(x))))
         bar.update(1)
         if done % 50 == 0:
