@@ -112,6 +112,18 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
     after = [w.numpy() for w in VersionEmbedder.load(tuned["path"]).model.trainable_weights]
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(before, after, strict=True))
     assert tuned["config"]["init"] == str(first) and (Path(tuned["path"]) / "cohort.npz").exists()
+
+    # Weights replaced in place (shipped ones) get a new version, so that an index of the old ones starts again;
+    # a trained folder reached through its parent's ``current`` keeps its own name.
+    import shutil
+
+    assert embedder.version == first.name
+    shipped = tmp_path / "shipped"
+    shutil.copytree(first, shipped)
+    old_version = VersionEmbedder.load(shipped).version
+    shutil.copy(Path(tuned["path"]) / "model.keras", shipped / "model.keras")
+    new_version = VersionEmbedder.load(shipped).version
+    assert old_version.startswith("shipped@") and new_version.startswith("shipped@") and old_version != new_version
     with pytest.raises(ValueError, match="cqt chroma, not stft"):
         train_version_model(
             out, tmp_path / "bad", VersionTrainConfig(steps=1, batch=4, init=str(first), chroma="stft"), False

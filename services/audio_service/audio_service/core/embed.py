@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -38,13 +39,21 @@ def model_folder(model_dir: str | os.PathLike[str]) -> Path:
 
 
 def load_model_folder(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[str, Any], str]:
-    """``(keras model, meta, version)`` of :func:`model_folder`."""
+    """``(keras model, meta, version)`` of :func:`model_folder`.
+
+    The version names these weights: a trained folder's own name (each training writes a new one), or for a folder
+    whose weights are replaced in place (shipped ones) its name and a digest of ``model.keras``, so that an index
+    built with the old weights sees that it must start again."""
     import keras
 
-    folder = model_folder(model_dir)
+    root = Path(model_dir)
+    folder = model_folder(root)
     model = keras.saving.load_model(folder / "model.keras", compile=False)
     meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").exists() else {}
-    return model, meta, folder.name
+    version = folder.name
+    if folder == root:
+        version += "@" + hashlib.sha256((folder / "model.keras").read_bytes()).hexdigest()[:12]
+    return model, meta, version
 
 
 class Embedder:
