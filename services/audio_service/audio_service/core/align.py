@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class Cohort:
     songs: list[np.ndarray]
     clip_frames: int
 
-    @property
+    @cached_property  # once per cohort, not on every background() call
     def clips(self) -> list[np.ndarray]:
         out = []
         for s in self.songs:
