@@ -157,3 +157,20 @@ def test_alignment_backgrounds_are_kept_and_a_new_cohort_rebuilds_the_index(
     # Another cohort measures other backgrounds: the index starts again (the background sync re-adds its songs).
     align.Cohort([align.align_sequence(chords(300 + i)) for i in range(10)], clip_frames=36).save(folder / "cohort.npz")
     assert len(VersionIndex.load(folder, tmp_path / "vindex")) == 0
+
+
+def test_rows_grow_in_place_and_earlier_views_stay_valid() -> None:
+    from audio_service.core.version_index import _Rows
+
+    rng = np.random.default_rng(4)
+    rows = _Rows(np.zeros((0, 3), np.float32))
+    parts, views = [], []
+    for _ in range(40):  # songs of 0-30 segments: many appends, several regrowths
+        part = rng.random((int(rng.integers(0, 30)), 3)).astype(np.float32)
+        rows.extend(part)
+        parts.append(part)
+        views.append((rows.array, np.concatenate(parts)))
+        assert len(rows.array) == sum(len(p) for p in parts)
+    for view, expected in views:  # what a reader held before later appends is unchanged
+        assert np.array_equal(view, expected)
+    assert rows._buf.shape[0] < 2 * len(rows.array) + 64  # amortised: the buffer at most doubles past what it holds

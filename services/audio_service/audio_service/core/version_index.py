@@ -50,6 +50,28 @@ class VersionMatch:
     song_start: float  # ... and in this song
 
 
+class _Rows:
+    """A growing array: rows appended in amortised constant time (the buffer doubles when full), read as a view of
+    the filled rows (a view taken before an append stays valid: appends write only past it or into a new buffer)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self._buf = rows
+        self._n = len(rows)
+
+    @property
+    def array(self) -> np.ndarray:
+        return self._buf[: self._n]
+
+    def extend(self, rows: np.ndarray) -> None:
+        need = self._n + len(rows)
+        if need > len(self._buf):
+            grown = np.empty((max(need, 2 * len(self._buf), 64), *self._buf.shape[1:]), self._buf.dtype)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n : need] = rows
+        self._n = need
+
+
 class VersionIndex:
     """Songs as segment vectors of the version model and pooled chroma. Thread-safe: reads share a lock, writes
     take it alone."""
@@ -60,15 +82,36 @@ class VersionIndex:
         self.ids: list[str] = []
         self.row_of: dict[str, int] = {}
         self.first: list[int] = []  # first segment row of each song (songs' segments are consecutive)
-        self.seg_song = np.zeros(0, np.int32)
-        self.seg_start = np.zeros(0, np.float32)
-        self.vectors = np.zeros((0, embedder.dim), np.float32)
+        # Per segment: its song's row, start (s) and vector (dim,); per song: its background.
+        self._seg_song = _Rows(np.zeros(0, np.int32))
+        self._seg_start = _Rows(np.zeros(0, np.float32))
+        self._vectors = _Rows(np.zeros((0, embedder.dim), np.float32))
         self.aligned: list[np.ndarray] = []  # per song: align.align_sequence of its chroma, (n_i, 12) float16
-        self.background = np.zeros((0, 4), np.float32)  # per song: align.Cohort.background
+        self._background = _Rows(np.zeros((0, 4), np.float32))  # per song: align.Cohort.background
         self.faiss = vindex.make_index(embedder.dim, self.vectors)
         self._lock = threading.RLock()
         self._unsaved = 0
         self._last_save = time.monotonic()
+
+    @property
+    def seg_song(self) -> np.ndarray:
+        """``(segments,)`` int32: each segment's song row."""
+        return self._seg_song.array
+
+    @property
+    def seg_start(self) -> np.ndarray:
+        """``(segments,)`` float32: each segment's start in its song (seconds)."""
+        return self._seg_start.array
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """``(segments, dim)`` float32: the segment vectors (as in FAISS)."""
+        return self._vectors.array
+
+    @property
+    def background(self) -> np.ndarray:
+        """``(songs, 4)`` float32: each song's alignment background (``align.Cohort.background``)."""
+        return self._background.array
 
     @classmethod
     def load(
@@ -89,11 +132,11 @@ class VersionIndex:
         ):
             return self  # built with another model, layout or cohort: start again (the caller re-adds its songs)
         with np.load(folder / "segments.npz", allow_pickle=False) as z:
-            self.seg_song = z["song"].astype(np.int32)
-            self.seg_start = z["start"].astype(np.float32)
-            self.vectors = z["vectors"].astype(np.float32)
+            self._seg_song = _Rows(z["song"].astype(np.int32))
+            self._seg_start = _Rows(z["start"].astype(np.float32))
+            self._vectors = _Rows(z["vectors"].astype(np.float32))
             align_rows, align_song = z["align"], z["align_song"]
-            self.background = z["background"].astype(np.float32)
+            self._background = _Rows(z["background"].astype(np.float32))
         self.ids = [str(i) for i in meta["ids"]]
         self.row_of = {sid: i for i, sid in enumerate(self.ids)}
         self.first = [int(i) for i in np.searchsorted(self.seg_song, np.arange(len(self.ids)))]
@@ -153,11 +196,11 @@ class VersionIndex:
             self.first.append(len(self.seg_song))
             self.ids.append(song_id)
             self.row_of[song_id] = row
-            self.seg_song = np.concatenate([self.seg_song, np.full(len(vecs), row, np.int32)])
-            self.seg_start = np.concatenate([self.seg_start, starts])
-            self.vectors = np.concatenate([self.vectors, vecs])
+            self._seg_song.extend(np.full(len(vecs), row, np.int32))
+            self._seg_start.extend(starts)
+            self._vectors.extend(vecs)
             self.aligned.append(aligned.astype(np.float16))
-            self.background = np.concatenate([self.background, p.background[None].astype(np.float32)])
+            self._background.extend(p.background[None].astype(np.float32))
             self.faiss.add(vecs)
             self._unsaved += 1
 
