@@ -227,7 +227,7 @@ def training_pairs(
     """``(2 * batch, SEGMENT_FRAMES, 12)``: rows ``2k`` and ``2k + 1`` are corresponding passages of two versions of
     one work (a point of the score mapped to each version's time through its tempo, the second crop up to
     ``jitter`` frames off). About ``same_collection`` of the works come from one collection; about
-    ``melody_pairs`` of the pairs are a melody-alone version beside an accompanied one (:func:`_pick_pair`)."""
+    ``melody_pairs`` of the pairs are a melody-alone version beside a band version (:func:`_pick_pair`)."""
     picks = _pick_works(works, rng, batch, same_collection)
     out = np.empty((2 * batch, SEGMENT_FRAMES, 12), np.float32)
     for k, w in enumerate(picks):
