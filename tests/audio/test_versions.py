@@ -102,6 +102,14 @@ def test_the_versioned_catalog_is_rendered_once_and_cached(tmp_path: Path) -> No
     started = time.monotonic()
     assert main(["build-versions", "--out", str(out), "--limit", "4", "--held-out", "0.5", "--workers", "1"]) == 0
     assert time.monotonic() - started < 20 and load_versions(out) == versions
+    # More versions: the first three are kept as they are (same records, files untouched), only the fourth is new.
+    stamps = {str(v["id"]): (out / str(v["file"])).stat().st_mtime_ns for v in versions}
+    more = build_versions(out, n_versions=4, limit=4, held_out=0.5, workers=1, progress=False)
+    again = load_versions(out)
+    assert more["n_versions"] == 16 and [v for v in again if int(v["index"]) < 3] == versions
+    assert {str(v["id"]): (out / str(v["file"])).stat().st_mtime_ns for v in versions} == stamps
+    fourth = [v for v in again if v["index"] == 3]
+    assert len(fourth) == 4 and all(str(v["id"]).endswith("~v3") for v in fourth)
 
 
 def test_version_metrics_and_the_key_invariant_chroma() -> None:

@@ -46,10 +46,11 @@ def default_soundfonts() -> list[Path]:
     return [soundfont_path(), *(p for p in EXTRA_SOUNDFONTS if p.is_file())]
 
 
-def versions_hash(n_versions: int, soundfonts: list[Path]) -> str:
-    text = json.dumps(
-        [VERSIONS_FORMAT, config_hash(), n_versions, VOICINGS, [(p.name, p.stat().st_size) for p in soundfonts]]
-    )
+def versions_hash(soundfonts: list[Path]) -> str:
+    """What a rendered version depends on besides its work. Not the number of versions asked for: version ``i``
+    is drawn after versions ``0..i-1`` (:func:`plan_versions`), the same whatever comes after it, so asking for
+    more versions renders only the new ones."""
+    text = json.dumps([VERSIONS_FORMAT, config_hash(), VOICINGS, [(p.name, p.stat().st_size) for p in soundfonts]])
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -134,7 +135,7 @@ def build_versions(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fonts = soundfonts or default_soundfonts()
-    cfg = versions_hash(n_versions, fonts)
+    cfg = versions_hash(fonts)
     works = list_works(limit, collections)
     _, test = split_works([w.id for w in works], held_out)
     held = set(test)
