@@ -82,7 +82,7 @@ def test_melody_pairs_put_the_melody_alone_beside_a_band() -> None:
     assert all(len({a["id"], b["id"]}) == 2 for a, b in (_pick_pair(no_melody, rng, 1.0) for _ in range(50)))
 
 
-def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
+def test_training_on_a_rendered_versioned_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from audio_service.core.version_catalog import build_versions
     from audio_service.core.version_eval import evaluate_versions
 
@@ -128,3 +128,13 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
         train_version_model(
             out, tmp_path / "bad", VersionTrainConfig(steps=1, batch=4, init=str(first), chroma="stft"), False
         )
+
+    # The cohort comes from the folder the weights were read from, even if ``current`` moves in between (a
+    # second read of the pointer would find a folder without one here).
+    import audio_service.core.embed as embed_module
+
+    assert (first / "cohort.npz").exists()
+    pointed = iter([first, tmp_path / "elsewhere"])
+    monkeypatch.setattr(embed_module, "current_dir", lambda root: next(pointed))
+    loaded = VersionEmbedder.load(tmp_path / "vmodels")
+    assert loaded.version == first.name and loaded.cohort is not None and loaded.cohort_id == embedder.cohort_id

@@ -38,8 +38,20 @@ def model_folder(model_dir: str | os.PathLike[str]) -> Path:
     return root if (root / "model.keras").exists() else current_dir(root)
 
 
-def load_model_folder(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[str, Any], str]:
-    """``(keras model, meta, version)`` of :func:`model_folder`.
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model read from disk: the Keras ``model``, its ``meta``, the ``version`` naming these weights and the
+    ``folder`` they were read from (read once: anything else taken beside the weights comes from this folder, even
+    if ``current`` is switched meanwhile)."""
+
+    model: Any
+    meta: dict[str, Any]
+    version: str
+    folder: Path
+
+
+def load_model_folder(model_dir: str | os.PathLike[str]) -> LoadedModel:
+    """The model of :func:`model_folder`.
 
     The version names these weights: a trained folder's own name (each training writes a new one), or for a folder
     whose weights are replaced in place (shipped ones) its name and a digest of ``model.keras``, so that an index
@@ -53,7 +65,7 @@ def load_model_folder(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[str,
     version = folder.name
     if folder == root:
         version += "@" + hashlib.sha256((folder / "model.keras").read_bytes()).hexdigest()[:12]
-    return model, meta, version
+    return LoadedModel(model, meta, version, folder)
 
 
 class Embedder:
@@ -76,7 +88,8 @@ class Embedder:
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str]) -> Embedder:
         """Load ``MODELDIR/current`` (or MODELDIR itself if it holds ``model.keras``)."""
-        return cls(*load_model_folder(model_dir))
+        loaded = load_model_folder(model_dir)
+        return cls(loaded.model, loaded.meta, loaded.version)
 
     def embed_patches(self, patches_db: np.ndarray, batch: int = 256) -> np.ndarray:
         """``(n, N_MELS, PATCH_FRAMES)`` dB patches → ``(n, D)`` unit vectors."""

@@ -298,7 +298,8 @@ def train_version_model(
     if cfg.init:  # first: a mismatch fails before any chroma is computed
         from audio_service.core.embed import load_model_folder
 
-        model, init_meta, _ = load_model_folder(cfg.init)
+        init = load_model_folder(cfg.init)
+        model, init_meta = init.model, init.meta
         if init_meta.get("chroma", "stft") != cfg.chroma:
             raise ValueError(f"{cfg.init} reads {init_meta.get('chroma', 'stft')} chroma, not {cfg.chroma}")
     else:
@@ -429,10 +430,11 @@ class VersionEmbedder:
     def load(cls, model_dir: str | os.PathLike[str]) -> VersionEmbedder:
         """Load ``DIR/current`` (or DIR itself when it holds ``model.keras``), with its ``cohort.npz`` when there
         is one (without, alignment scores are not normalised: :data:`audio_service.core.align.NO_BACKGROUND`)."""
-        from audio_service.core.embed import load_model_folder, model_folder
+        from audio_service.core.embed import load_model_folder
 
-        self = cls(*load_model_folder(model_dir))
-        folder = model_folder(model_dir)
+        loaded = load_model_folder(model_dir)
+        self = cls(loaded.model, loaded.meta, loaded.version)
+        folder = loaded.folder  # the cohort beside these very weights
         if (folder / COHORT_FILE).exists():
             self.cohort = align.Cohort.load(folder / COHORT_FILE)
             self.cohort_id = hashlib.sha256((folder / COHORT_FILE).read_bytes()).hexdigest()[:12]
