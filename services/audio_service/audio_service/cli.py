@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (cosine decay)")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("train-melody", help="train the melody-line extractor on the versioned catalog's training works")
+    p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
+    p.add_argument("--out", type=Path, default=Path("var/audio/melody_models"))
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--minutes", type=float, default=20.0, help="training time budget (minutes)")
+    p.add_argument("--works", type=int, default=300, help="training works read")
+    p.add_argument("--held-out-works", type=int, default=40, help="held-out works its accuracy is measured on")
+    p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("version-cohort", help="(re)write a version model's cohort.npz (alignment backgrounds)")
     p.add_argument("--versions", type=Path, default=Path("var/audio/versions"))
     p.add_argument("--model-dir", type=Path, required=True, help="a version model folder (or its parent)")
@@ -205,6 +214,22 @@ def main(argv: list[str] | None = None) -> int:
             learning_rate=args.learning_rate or VersionTrainConfig.learning_rate,
         )
         _print(train_version_model(args.versions, args.out, vcfg, catalog_dir=args.catalog))
+        return 0
+    if args.command == "train-melody":
+        from audio_service.core.melody_line import (
+            MelodyExtractor,
+            MelodyTrainConfig,
+            train_melody_model,
+            training_examples,
+        )
+
+        mcfg = MelodyTrainConfig(steps=args.steps, minutes=args.minutes, works=args.works, seed=args.seed)
+        summary = train_melody_model(args.versions, args.out, mcfg)
+        held = training_examples(args.versions, args.held_out_works, args.seed, split="held_out")
+        summary["held_out_accuracy"] = MelodyExtractor.load(summary["path"]).accuracy(held)
+        meta_path = Path(summary["path"]) / "meta.json"
+        meta_path.write_text(json.dumps(json.loads(meta_path.read_text()) | summary, indent=1))
+        _print(summary)
         return 0
     if args.command == "version-cohort":
         from audio_service.core.embed import model_folder
