@@ -133,7 +133,8 @@ def main() -> int:
         "`version_score`, the version model's passage similarity (each ~10 s segment's best match in the other "
         f"song, averaged both ways) plus {ALIGN_WEIGHT} x their Qmax alignment (the longest stretch played alike "
         "in order, at the best key, the tempo free to drift) in standard deviations above both songs' backgrounds "
-        f"(their alignments with a cohort of {len(model.cohort.songs) if model.cohort else 0} training-work "
+        + ("(of their chroma, plus that of their melody lines read by the melody-line model) " if model.melody else "")
+        + f"(their alignments with a cohort of {len(model.cohort.songs) if model.cohort else 0} training-work "
         "versions). The chroma baseline and the CNN: the cosine of one "
         "vector per song.\n\nTrack MAP of each half alone over these versions: passages "
         f"{halves['passages']:.3f}, alignment {halves['alignment']:.3f}, both {halves['both']:.3f}.\n\n"

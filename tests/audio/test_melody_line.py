@@ -87,3 +87,24 @@ def test_training_on_a_rendered_versioned_catalog(tmp_path: Path) -> None:
     chroma = extractor.melody_chroma(y, sr)
     assert chroma.shape == (len(spectrum(y, sr)), 12)
     assert (chroma >= 0).all() and (chroma.sum(axis=1) <= 1 + 1e-5).all()
+
+    # Beside a version model (version-cohort --melody): copied there with its melody cohort, then read with it.
+    from audio_service.core.version_model import (
+        MELODY_COHORT_FILE,
+        MELODY_FILE,
+        VersionEmbedder,
+        build_version_model,
+    )
+
+    vmodel = tmp_path / "vmodel"
+    vmodel.mkdir()
+    build_version_model(widths=(8, 8, 8, 8)).save(vmodel / "model.keras")
+    (vmodel / "meta.json").write_text(json.dumps({"chroma": "cqt"}))
+    argv = ["version-cohort", "--versions", str(out), "--model-dir", str(vmodel), "--songs", "3"]
+    assert main([*argv, "--melody", str(models)]) == 0
+    assert (vmodel / MELODY_FILE).exists() and (vmodel / MELODY_COHORT_FILE).exists()
+    embedder = VersionEmbedder.load(vmodel)
+    assert embedder.melody is not None and embedder.melody_cohort is not None
+    assert len(embedder.melody_cohort.songs) == 3
+    passages = embedder.passages_of_audio(y, sr)
+    assert len(passages.melody) > 0 and passages.melody_background[1] >= 0.1

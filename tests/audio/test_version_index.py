@@ -174,3 +174,70 @@ def test_rows_grow_in_place_and_earlier_views_stay_valid() -> None:
     for view, expected in views:  # what a reader held before later appends is unchanged
         assert np.array_equal(view, expected)
     assert rows._buf.shape[0] < 2 * len(rows.array) + 64  # amortised: the buffer at most doubles past what it holds
+
+
+def test_melody_lines_beside_the_weights_are_kept_and_aligned_too(tmp_path: Path, version_model: Path) -> None:
+    """A melody-line model beside the weights (``melody.keras``, here untrained): every song keeps its pooled
+    melody line and background, the melody alignment adds to version_score, the index survives a reload, and an
+    index built without melody lines starts again."""
+    import dataclasses
+    import shutil
+
+    import keras
+    from audio_service.core.melody_line import build_melody_model, spectrum
+    from audio_service.core.version_model import MELODY_COHORT_FILE, MELODY_FILE, version_score
+
+    folder = tmp_path / "vmodel"
+    shutil.copytree(version_model, folder)
+    plain = VersionIndex.load(folder, tmp_path / "vindex")
+    plain.add("song-a", chords(1))
+    saved = plain.save()
+    assert plain.embedder.melody is None and plain.passages_of("song-a").melody.shape == (0, 12)
+    # An index written before melody lines (format 3) is still read, not rebuilt.
+    import json
+
+    with np.load(saved / "segments.npz") as z:
+        np.savez(saved / "segments.npz", **{k: z[k] for k in z.files if not k.startswith("melody")})
+    meta = json.loads((saved / "ids.json").read_text())
+    (saved / "ids.json").write_text(json.dumps(meta | {"format": 3}))
+    old = VersionIndex.load(folder, tmp_path / "vindex")
+    assert old.ids == ["song-a"] and old.passages_of("song-a").melody.shape == (0, 12)
+    assert [m.song_id for m in old.versions_of("song-a", threshold=-np.inf)] == []
+
+    keras.utils.set_random_seed(1)
+    build_melody_model(widths=(4, 4), context=1).save(folder / MELODY_FILE)
+    cohort = align.Cohort([align.align_sequence(chords(100 + i)) for i in range(10)], clip_frames=36)
+    cohort.save(folder / MELODY_COHORT_FILE)
+    index = VersionIndex.load(folder, tmp_path / "vindex")
+    assert len(index) == 0  # built without melody lines: starts again
+    embedder = index.embedder
+    assert embedder.melody is not None and embedder.melody_cohort is not None
+    assert embedder.version == plain.embedder.version + f"+melody@{embedder.melody.version}"
+
+    original, tune = chords(1), chords(11)  # a song's chroma and its melody chroma (generated)
+    index.add("song-a", original, tune)
+    index.add("song-a-up3", np.roll(original, 3, axis=1), np.roll(tune, 3, axis=1))
+    index.add("song-b", chords(2), chords(12))
+    a, up3 = index.passages_of("song-a"), index.passages_of("song-a-up3")
+    assert len(a.melody) == len(align.align_sequence(tune)) and a.melody_background[1] >= align.MIN_SPREAD
+    without = dataclasses.replace(a, melody=np.zeros((0, 12), np.float32))
+    assert version_score(a, up3) > version_score(without, up3) + 0.3  # the same tune, 3 semitones up
+    assert version_score(without, up3) == version_score(without, dataclasses.replace(up3, melody=a.melody))
+    found = index.versions_of("song-a", threshold=-np.inf)
+    assert found[0].song_id == "song-a-up3"
+
+    # Audio: the melody line read by the extractor, the same from a spectrum computed elsewhere (a worker).
+    t = np.arange(8 * 22050) / 22050
+    y = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 0.5 * t))).astype(np.float32)
+    index.add_audio("tone", y, 22050)
+    from_audio = embedder.melody_chroma(y, 22050)
+    assert from_audio is not None and from_audio.shape[1] == 12
+    assert np.allclose(embedder.melody_of_spectrum(spectrum(y, 22050)), from_audio, atol=1e-5)
+    assert len(index.passages_of("tone").melody) == len(align.align_sequence(from_audio))
+
+    index.save()
+    again = VersionIndex.load(folder, tmp_path / "vindex")
+    assert again.ids == index.ids
+    for x, z in zip(again.melody, index.melody, strict=True):
+        assert np.allclose(x, z)
+    assert np.allclose(again.passages_of("song-b").melody_background, index.passages_of("song-b").melody_background)

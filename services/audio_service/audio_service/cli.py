@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", type=Path, required=True, help="a version model folder (or its parent)")
     p.add_argument("--songs", type=int, default=None, help="training works in the cohort")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--melody",
+        type=Path,
+        default=None,
+        help="a melody-line model folder (train-melody) to put beside the weights, with its melody cohort",
+    )
 
     p = sub.add_parser("train", help="train the CNN on the catalog (held-out songs never seen)")
     p.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
@@ -236,10 +242,25 @@ def main(argv: list[str] | None = None) -> int:
         from audio_service.core.version_model import COHORT_FILE, COHORT_SONGS, VersionEmbedder, build_cohort
 
         folder = model_folder(args.model_dir)
+        if args.melody is not None:
+            import shutil
+
+            from audio_service.core.version_model import MELODY_FILE
+
+            tmp = folder / f".{MELODY_FILE}.tmp"
+            shutil.copyfile(model_folder(args.melody) / "model.keras", tmp)
+            os.replace(tmp, folder / MELODY_FILE)
         vmodel = VersionEmbedder.load(folder)
         cohort = build_cohort(args.versions, vmodel.band, vmodel.chroma_kind, args.songs or COHORT_SONGS, args.seed)
         cohort.save(folder / COHORT_FILE)
-        print(json.dumps({"cohort": str(folder / COHORT_FILE), "songs": len(cohort.songs)}))
+        report: dict[str, object] = {"cohort": str(folder / COHORT_FILE), "songs": len(cohort.songs)}
+        if vmodel.melody is not None:
+            from audio_service.core.version_model import MELODY_COHORT_FILE, build_melody_cohort
+
+            tunes = build_melody_cohort(args.versions, vmodel.melody, args.songs or COHORT_SONGS, args.seed)
+            tunes.save(folder / MELODY_COHORT_FILE)
+            report |= {"melody_cohort": str(folder / MELODY_COHORT_FILE), "melody_songs": len(tunes.songs)}
+        print(json.dumps(report))
         return 0
 
     if args.command == "train":

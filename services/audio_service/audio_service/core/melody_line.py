@@ -12,7 +12,9 @@ with it (key equivariance, up to the edges of the range): nothing about the cata
 whole recording at once (convolutions over time too); per frame it gives a distribution over :data:`N_SEMITONES`
 semitones (C2-B7) and "no melody", folded into 12 pitch classes by :meth:`MelodyExtractor.melody_chroma`.
 
-Not used by the version model yet: this is the extractor and its training (``train-melody``).
+The version search uses it when a ``melody.keras`` lies beside the version model's weights
+(:data:`audio_service.core.version_model.MELODY_FILE`): two recordings are then also aligned by their melody
+lines. The shipped version model has none yet.
 """
 
 from __future__ import annotations
@@ -254,7 +256,13 @@ class MelodyExtractor:
     def melody_chroma(self, y: np.ndarray, sr: int) -> np.ndarray:
         """``(T, 12)``: the probability that the tune plays each pitch class in each frame (rows sum to one minus
         the probability of no melody), on the version model's chroma frames."""
-        p = self.probabilities(spectrum(y, sr))[:, :N_SEMITONES]
+        return self.melody_chroma_of_spectrum(spectrum(y, sr))
+
+    def melody_chroma_of_spectrum(self, spec: np.ndarray) -> np.ndarray:
+        """:meth:`melody_chroma` from a :func:`spectrum` ``(T, N_BINS)``."""
+        if len(spec) == 0:
+            return np.zeros((0, 12), np.float32)
+        p = self.probabilities(spec)[:, :N_SEMITONES]
         # semitone 0 is C, as in librosa's chroma
         return p.reshape(len(p), N_SEMITONES // 12, 12).sum(axis=1)
 

@@ -11,7 +11,9 @@ found the song (a cover shares most of them, a borrowed phrase one).
 
 Files (a versioned folder under ``INDEX_DIR``, switched atomically like the sound index): ``segments.faiss``,
 ``segments.npz`` (``song`` row and ``start`` seconds of every segment, their vectors, every song's pooled
-chroma: ``align`` rows, ``align_song`` their song, and every song's alignment ``background``) and ``ids.json``.
+chroma: ``align`` rows, ``align_song`` their song, and every song's alignment ``background``; with a melody-line
+model, every song's pooled melody line likewise: ``melody``, ``melody_song``, ``melody_background``) and
+``ids.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from musicrec_common.versions import KEEP_VERSIONS
 
+from audio_service.core import align
 from audio_service.core import index as vindex
 from audio_service.core.artifacts import current_dir, new_version_dir, prune, set_current
 from audio_service.core.version_model import Passages, VersionEmbedder, version_score
@@ -39,7 +42,9 @@ NEIGHBOURS = 200  # segments looked up per query segment (a song's neighbouring 
 SEARCH_ROWS = 4000  # ... or more, for a short query, up to this many in all
 CANDIDATES = 200  # songs judged per query at most: those whose passages came up most often
 SAVE_INTERVAL_S = 300.0  # while songs keep coming, their passages are written at most this often
-FORMAT = 3  # + each song's alignment background (2: segments every INDEX_HOP frames and pooled chroma; 1: segments)
+# 4: + each song's melody line (3: + each song's alignment background; 2: segments every INDEX_HOP frames and pooled
+# chroma; 1: segments)
+FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ class VersionIndex:
         self._vectors = _Rows(np.zeros((0, embedder.dim), np.float32))
         self.aligned: list[np.ndarray] = []  # per song: align.align_sequence of its chroma, (n_i, 12) float16
         self._background = _Rows(np.zeros((0, 4), np.float32))  # per song: align.Cohort.background
+        self.melody: list[np.ndarray] = []  # per song: its pooled melody line (m_i, 12) float16, empty without
+        self._melody_background = _Rows(np.zeros((0, 4), np.float32))  # ... and its background
         self.faiss = vindex.make_index(embedder.dim, self.vectors)
         self._lock = threading.RLock()
         self._unsaved = 0
@@ -128,7 +135,7 @@ class VersionIndex:
         meta = json.loads((folder / "ids.json").read_text())
         if (
             meta.get("model_version") not in (None, self.embedder.version)
-            or meta.get("format") != FORMAT
+            or meta.get("format") not in (3, FORMAT)  # 3 = no melody lines: read as empty ones
             or meta.get("cohort", "none") != self.embedder.cohort_id
         ):
             return self  # built with another model, layout or cohort: start again (the caller re-adds its songs)
@@ -138,11 +145,19 @@ class VersionIndex:
             self._vectors = _Rows(z["vectors"].astype(np.float32))
             align_rows, align_song = z["align"], z["align_song"]
             self._background = _Rows(z["background"].astype(np.float32))
+            if "melody" in z.files:
+                melody_rows, melody_song = z["melody"], z["melody_song"]
+                self._melody_background = _Rows(z["melody_background"].astype(np.float32))
+            else:  # written before melody lines (format 3): its model read none
+                melody_rows, melody_song = np.zeros((0, 12), np.float16), np.zeros(0, np.int32)
+                self._melody_background = _Rows(np.tile(align.NO_BACKGROUND, (len(meta["ids"]), 1)))
         self.ids = [str(i) for i in meta["ids"]]
         self.row_of = {sid: i for i, sid in enumerate(self.ids)}
         self.first = [int(i) for i in np.searchsorted(self.seg_song, np.arange(len(self.ids)))]
         cuts = np.searchsorted(align_song, np.arange(1, len(self.ids)))
         self.aligned = list(np.split(align_rows, cuts)) if self.ids else []
+        cuts = np.searchsorted(melody_song, np.arange(1, len(self.ids)))
+        self.melody = list(np.split(melody_rows, cuts)) if self.ids else []
         self.faiss = vindex.make_index(self.embedder.dim, self.vectors)
         return self
 
@@ -159,6 +174,7 @@ class VersionIndex:
             self._last_save = time.monotonic()
             folder = new_version_dir(self.index_dir, prefix="v")
             lengths = [len(a) for a in self.aligned]
+            melody_lengths = [len(m) for m in self.melody]
             np.savez(
                 folder / "segments.npz",
                 song=self.seg_song,
@@ -167,6 +183,9 @@ class VersionIndex:
                 align=np.concatenate(self.aligned) if self.aligned else np.zeros((0, 12), np.float16),
                 align_song=np.repeat(np.arange(len(lengths), dtype=np.int32), lengths),
                 background=self.background,
+                melody=np.concatenate(self.melody) if self.melody else np.zeros((0, 12), np.float16),
+                melody_song=np.repeat(np.arange(len(melody_lengths), dtype=np.int32), melody_lengths),
+                melody_background=self._melody_background.array,
             )
             meta = {
                 "ids": self.ids,
@@ -186,11 +205,12 @@ class VersionIndex:
     def __contains__(self, song_id: object) -> bool:
         return song_id in self.row_of
 
-    def add(self, song_id: str, chroma: np.ndarray) -> None:
-        """Embed a song's chroma ``(n, 12)`` and add its segments (a song already here is left alone)."""
+    def add(self, song_id: str, chroma: np.ndarray, melody: np.ndarray | None = None) -> None:
+        """Embed a song's chroma ``(n, 12)`` and add its segments, with its melody chroma ``(n', 12)`` when the
+        model reads melody lines (a song already here is left alone)."""
         if song_id in self.row_of or len(chroma) == 0:
             return
-        p = self.embedder.passages(chroma)
+        p = self.embedder.passages(chroma, melody)
         vecs, starts, aligned = p.segments, p.starts, p.aligned
         with self._lock:
             row = len(self.ids)
@@ -202,13 +222,15 @@ class VersionIndex:
             self._vectors.extend(vecs)
             self.aligned.append(aligned.astype(np.float16))
             self._background.extend(p.background[None].astype(np.float32))
+            self.melody.append(p.melody.astype(np.float16))
+            self._melody_background.extend(p.melody_background[None].astype(np.float32))
             self.faiss.add(vecs)
             self._unsaved += 1
 
     def add_audio(self, song_id: str, y: np.ndarray, sr: int) -> None:
         """:meth:`add` for mono audio ``y`` (the model's own chroma)."""
         if song_id not in self.row_of:
-            self.add(song_id, self.embedder.features(y, sr))
+            self.add(song_id, self.embedder.features(y, sr), self.embedder.melody_chroma(y, sr))
 
     def passages_of(self, song_id: str) -> Passages:
         """An indexed song's :class:`Passages` (KeyError when it is not)."""
@@ -219,7 +241,12 @@ class VersionIndex:
         a = self.first[row]
         b = self.first[row + 1] if row + 1 < len(self.first) else len(self.seg_song)
         return Passages(
-            self.vectors[a:b], self.seg_start[a:b], self.aligned[row].astype(np.float32), self.background[row]
+            self.vectors[a:b],
+            self.seg_start[a:b],
+            self.aligned[row].astype(np.float32),
+            self.background[row],
+            self.melody[row].astype(np.float32),
+            self._melody_background.array[row],
         )
 
     def match(
@@ -277,9 +304,12 @@ class VersionIndex:
         out.sort(key=lambda m: (-m.score, -m.coverage))
         return out[:n]
 
-    def match_chroma(self, chroma: np.ndarray, n: int = 10, threshold: float = THRESHOLD) -> list[VersionMatch]:
-        """Songs that play the music of a clip or recording (its chroma ``(n, 12)``: the model's features)."""
-        return self.match(self.embedder.passages(chroma), n=n, threshold=threshold)
+    def match_chroma(
+        self, chroma: np.ndarray, n: int = 10, threshold: float = THRESHOLD, melody: np.ndarray | None = None
+    ) -> list[VersionMatch]:
+        """Songs that play the music of a clip or recording (its chroma ``(n, 12)``: the model's features; its
+        melody chroma when the model reads melody lines)."""
+        return self.match(self.embedder.passages(chroma, melody), n=n, threshold=threshold)
 
     def versions_of(self, song_id: str, n: int = 10, threshold: float = THRESHOLD) -> list[VersionMatch]:
         """Other songs that may be versions of ``song_id`` (KeyError when it is not indexed)."""
@@ -288,20 +318,27 @@ class VersionIndex:
 
 
 def recording_chroma(
-    args: tuple[str, dict[str, object], object, tuple[float, float] | None, str],
-) -> tuple[str, np.ndarray | str]:
-    """``(song_id, chroma (n, 12) float16)`` of an indexed song's recording, or ``(song_id, why not)``."""
+    args: tuple[str, dict[str, object], object, tuple[float, float] | None, str, bool],
+) -> tuple[str, np.ndarray | str, np.ndarray | None]:
+    """``(song_id, chroma (n, 12) float16, spectrum (n', N_BINS) float16 or None)`` of an indexed song's
+    recording (the spectrum, :func:`audio_service.core.melody_line.spectrum`, when ``want_spectrum``: the melody
+    line is read from it in the parent process, where TensorFlow runs), or ``(song_id, why not, None)``."""
     from audio_service.core.decode import AudioDecodeError
     from audio_service.core.recordings import Folders, NoRecordingError, load_recording
     from audio_service.core.version_model import features
 
-    song_id, meta, folders, band, kind = args
+    song_id, meta, folders, band, kind, want_spectrum = args
     assert isinstance(folders, Folders)
     try:
         y, sr = load_recording(song_id, dict(meta), folders)
     except (NoRecordingError, AudioDecodeError) as exc:
-        return song_id, f"{type(exc).__name__}: {exc}"[:200]
-    return song_id, features(y, sr, band, kind).astype(np.float16)
+        return song_id, f"{type(exc).__name__}: {exc}"[:200], None
+    spec = None
+    if want_spectrum:
+        from audio_service.core.melody_line import spectrum
+
+        spec = spectrum(y, sr).astype(np.float16)
+    return song_id, features(y, sr, band, kind).astype(np.float16), spec
 
 
 def add_recordings(
@@ -318,20 +355,23 @@ def add_recordings(
 
     from musicrec_common.progress import tqdm
 
-    band, kind = versions.embedder.band, versions.embedder.chroma_kind
-    todo = [(sid, meta, folders, band, kind) for sid, meta in metadata.items() if sid not in versions]
+    band, kind, tune = versions.embedder.band, versions.embedder.chroma_kind, versions.embedder.melody is not None
+    todo = [(sid, meta, folders, band, kind, tune) for sid, meta in metadata.items() if sid not in versions]
     failed: dict[str, str] = {}
     added = 0
     pool = get_context("fork").Pool(workers) if workers > 1 and len(todo) > 1 else None
     results = pool.imap(recording_chroma, todo, chunksize=4) if pool is not None else map(recording_chroma, todo)
     try:
-        for song_id, chroma in tqdm(results, total=len(todo), desc="versions index", unit="song", disable=not progress):
+        for song_id, chroma, spec in tqdm(
+            results, total=len(todo), desc="versions index", unit="song", disable=not progress
+        ):
             if stop is not None and stop.is_set():
                 break
             if isinstance(chroma, str):
                 failed[song_id] = chroma
             else:
-                versions.add(song_id, chroma.astype(np.float32))
+                melody = versions.embedder.melody_of_spectrum(spec.astype(np.float32)) if spec is not None else None
+                versions.add(song_id, chroma.astype(np.float32), melody)
                 added += 1
     finally:
         if pool is not None:

@@ -23,12 +23,15 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from audio_service.core import align
 from audio_service.core.compare import FRAME_S, chroma_sequence
+
+if TYPE_CHECKING:
+    from audio_service.core.melody_line import MelodyExtractor
 
 SEGMENT_FRAMES = 108  # ~10 s of chroma frames (hop 2048 at 22.05 kHz)
 CHROMA_BAND = (100.0, 5000.0)  # Hz: the tune and its chords, not a bass line's or the drums' energy
@@ -42,6 +45,11 @@ EMBED_DIM = 128
 ALIGN_WEIGHT = 0.1
 COHORT_SONGS = 64  # unrelated recordings measuring each recording's alignment background (align.Cohort)
 COHORT_FILE = "cohort.npz"
+# Optional beside the weights: the melody-line extractor (core/melody_line.py) and the cohort of its melody lines.
+# With them, two recordings are also aligned by their tunes alone (a melody alone against the same tune under
+# chords and drums), weighed like the chroma alignment.
+MELODY_FILE = "melody.keras"
+MELODY_COHORT_FILE = "melody_cohort.npz"
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,15 @@ class Passages:
     """A recording as the version search sees it: its ``segments (k, D)`` (unit vectors, one every
     :data:`INDEX_HOP` frames from ``starts (k,)`` seconds), its pooled chroma ``aligned (m, 12)``
     (:func:`audio_service.core.align.align_sequence`) and the ``background (4,)`` of its alignment scores
-    (:meth:`audio_service.core.align.Cohort.background`)."""
+    (:meth:`audio_service.core.align.Cohort.background`); with a melody-line model, its pooled melody line
+    ``melody (m', 12)`` and that one's ``melody_background (4,)`` (empty without)."""
 
     segments: np.ndarray
     starts: np.ndarray
     aligned: np.ndarray
     background: np.ndarray = field(default_factory=lambda: align.NO_BACKGROUND.copy())
+    melody: np.ndarray = field(default_factory=lambda: np.zeros((0, 12), np.float32))
+    melody_background: np.ndarray = field(default_factory=lambda: align.NO_BACKGROUND.copy())
 
 
 def version_score(a: Passages, b: Passages, symmetric: bool = True) -> float:
@@ -69,10 +80,24 @@ def version_score(a: Passages, b: Passages, symmetric: bool = True) -> float:
 
 
 def version_score_parts(a: Passages, b: Passages, symmetric: bool = True) -> tuple[float, float]:
-    """:func:`version_score`'s two halves: the passage similarity and the normalised alignment."""
+    """:func:`version_score`'s two halves: the passage similarity and the normalised alignment (of the chroma,
+    plus that of the melody lines when both recordings have one)."""
     shared = passage_similarity(a.segments, b.segments, symmetric)
     aligned = align.normalised(align.score(a.aligned, b.aligned), a.background, b.background, clip=not symmetric)
+    if len(a.melody) and len(b.melody):
+        tune = align.score(a.melody, b.melody)
+        aligned += align.normalised(tune, a.melody_background, b.melody_background, clip=not symmetric)
     return shared, aligned
+
+
+def melody_sequence(melody: np.ndarray) -> np.ndarray:
+    """The pooled melody line that is aligned: :func:`audio_service.core.align.align_sequence` of a melody chroma
+    ``(n, 12)`` (:meth:`MelodyExtractor.melody_chroma`) whose frames are made unit length first (a frame's mass is
+    the extractor's confidence that the tune plays; its direction, which note)."""
+    if len(melody) == 0:
+        return np.zeros((0, 12), np.float32)
+    unit = melody / (np.linalg.norm(melody, axis=1, keepdims=True) + 1e-9)
+    return align.align_sequence(unit.astype(np.float32))
 
 
 def features(y: np.ndarray, sr: int, band: tuple[float, float] | None, kind: str = "stft") -> np.ndarray:
@@ -404,6 +429,33 @@ def build_cohort(
     return align.Cohort(seqs[:songs], clip_frames=-(-SEGMENT_FRAMES // align.POOL))
 
 
+def build_melody_cohort(
+    versions_dir: str | os.PathLike[str], melody: MelodyExtractor, songs: int = COHORT_SONGS, seed: int = 0
+) -> align.Cohort:
+    """The melody lines of :func:`build_cohort`'s recordings (the same training-work versions), as the cohort that
+    measures every recording's melody-alignment background."""
+    from audio_service.core.decode import AudioDecodeError, load_audio
+    from audio_service.core.version_catalog import load_versions
+
+    records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
+    by_work: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_work.setdefault(r["work_id"], []).append(r)
+    rng = np.random.default_rng(seed)
+    works = sorted(by_work)
+    picked = [by_work[w][int(rng.integers(len(by_work[w])))] for w in rng.permutation(works)]
+    seqs = []
+    for r in picked[: songs * 2]:  # spares for silent renders
+        try:
+            y, sr = load_audio(Path(versions_dir) / r["file"])
+        except AudioDecodeError:
+            continue
+        seqs.append(melody_sequence(melody.melody_chroma(y, sr)))
+        if len(seqs) == songs:
+            break
+    return align.Cohort(seqs, clip_frames=-(-SEGMENT_FRAMES // align.POOL))
+
+
 class VersionEmbedder:
     """A loaded version model: chroma → segment vectors. Thread-safe (the traced function is read-only)."""
 
@@ -419,6 +471,8 @@ class VersionEmbedder:
         self.chroma_kind = str(meta.get("chroma", "stft"))  # models from before the CQT read STFT chroma
         self.cohort: align.Cohort | None = None  # set by load() from cohort.npz beside the weights
         self.cohort_id = "none"  # ... and a digest of it: an index built with another cohort is rebuilt
+        self.melody: MelodyExtractor | None = None  # set by load() from melody.keras beside the weights
+        self.melody_cohort: align.Cohort | None = None  # ... and melody_cohort.npz
         self._lock = threading.Lock()
         self._fn = tf.function(
             lambda x: model(x, training=False),
@@ -438,6 +492,19 @@ class VersionEmbedder:
         if (folder / COHORT_FILE).exists():
             self.cohort = align.Cohort.load(folder / COHORT_FILE)
             self.cohort_id = hashlib.sha256((folder / COHORT_FILE).read_bytes()).hexdigest()[:12]
+        if (folder / MELODY_FILE).exists():
+            import keras
+
+            from audio_service.core.melody_line import MelodyExtractor
+
+            digest = hashlib.sha256((folder / MELODY_FILE).read_bytes()).hexdigest()[:12]
+            model = keras.saving.load_model(folder / MELODY_FILE, compile=False)
+            self.melody = MelodyExtractor(model, {}, digest)
+            self.version += f"+melody@{digest}"  # an index built without these melody lines starts again
+            if (folder / MELODY_COHORT_FILE).exists():
+                self.melody_cohort = align.Cohort.load(folder / MELODY_COHORT_FILE)
+                tune = hashlib.sha256((folder / MELODY_COHORT_FILE).read_bytes()).hexdigest()[:12]
+                self.cohort_id += f"+{tune}"
         return self
 
     def embed_segments(self, segs: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -453,16 +520,37 @@ class VersionEmbedder:
         """:meth:`embed_chroma` of mono audio ``y``."""
         return self.embed_chroma(self.features(y, sr))
 
-    def passages(self, chroma: np.ndarray) -> Passages:
-        """What the version search keeps of a recording's chroma ``(n, 12)`` (:meth:`features`)."""
+    def passages(self, chroma: np.ndarray, melody: np.ndarray | None = None) -> Passages:
+        """What the version search keeps of a recording's chroma ``(n, 12)`` (:meth:`features`) and, with a
+        melody-line model, its melody chroma ``(n', 12)`` (:meth:`melody_chroma`; None: none)."""
         _, vecs, starts = self.embed_chroma(chroma, INDEX_HOP)
         aligned = align.align_sequence(chroma)
         background = self.cohort.background(aligned) if self.cohort is not None else align.NO_BACKGROUND.copy()
-        return Passages(vecs.astype(np.float32), starts.astype(np.float32), aligned, background)
+        tune = melody_sequence(melody) if melody is not None else np.zeros((0, 12), np.float32)
+        tune_background = (
+            self.melody_cohort.background(tune) if self.melody_cohort is not None else align.NO_BACKGROUND.copy()
+        )
+        return Passages(vecs.astype(np.float32), starts.astype(np.float32), aligned, background, tune, tune_background)
 
     def passages_of_audio(self, y: np.ndarray, sr: int) -> Passages:
-        """:meth:`passages` of mono audio ``y``."""
-        return self.passages(self.features(y, sr))
+        """:meth:`passages` of mono audio ``y`` (with its melody line when this model reads one)."""
+        return self.passages(self.features(y, sr), self.melody_chroma(y, sr))
+
+    def melody_chroma(self, y: np.ndarray, sr: int) -> np.ndarray | None:
+        """The tune's pitch classes ``(n, 12)`` in mono audio ``y``; None without a melody-line model."""
+        if self.melody is None:
+            return None
+        from audio_service.core.melody_line import spectrum
+
+        return self.melody_of_spectrum(spectrum(y, sr))
+
+    def melody_of_spectrum(self, spec: np.ndarray) -> np.ndarray | None:
+        """:meth:`melody_chroma` from a :func:`audio_service.core.melody_line.spectrum` ``(n, N_BINS)`` (computed
+        elsewhere, e.g. in a worker process that must not run TensorFlow)."""
+        if self.melody is None:
+            return None
+        with self._lock:  # one recording's whole spectrum at a time: bounded memory
+            return self.melody.melody_chroma_of_spectrum(spec)
 
     def embed_chroma(self, chroma: np.ndarray, hop: int = SEGMENT_HOP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(track (D,), segment vectors (k, D), starts (k,) s)`` of a chroma sequence ``(n, 12)``."""
