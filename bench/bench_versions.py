@@ -116,7 +116,7 @@ def main() -> int:
     iu = np.triu_indices(n, 1)
     same = works[iu[0]] == works[iu[1]]
     rows = []
-    for t in sorted({0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, THRESHOLD}):
+    for t in sorted({0.8, 1.0, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 2.0, THRESHOLD}):
         recall = float(np.mean(both[iu][same] >= t))
         false_per_song = float(np.sum(both[iu][~same] >= t)) * 2 / n
         rows.append(f"| {t:.2f}{' (shipped)' if t == THRESHOLD else ''} | {recall:.3f} | {false_per_song:.2f} |")

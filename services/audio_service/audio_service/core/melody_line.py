@@ -14,7 +14,7 @@ semitones (C2-B7) and "no melody", folded into 12 pitch classes by :meth:`Melody
 
 The version search uses it when a ``melody.keras`` lies beside the version model's weights
 (:data:`audio_service.core.version_model.MELODY_FILE`): two recordings are then also aligned by their melody
-lines. The shipped version model has none yet.
+lines (the shipped one has it: ``data/audio/version_model``).
 """
 
 from __future__ import annotations
