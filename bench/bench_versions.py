@@ -103,7 +103,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         index = VersionIndex(model, tmp)
         for v in held:
-            index.add(v["id"], chroma[v["id"]].astype(np.float32))
+            melody = None
+            if model.melody is not None:  # the melody line, as the service reads it from the recording
+                from audio_service.core.decode import load_audio
+
+                melody = model.melody_chroma(*load_audio(args.versions / v["file"]))
+            index.add(v["id"], chroma[v["id"]].astype(np.float32), melody)
         judged_share, top10_share = [], []
         for v in held:
             others = {u["id"] for u in held if u["work_id"] == v["work_id"] and u["id"] != v["id"]}
