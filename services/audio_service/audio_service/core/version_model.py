@@ -406,6 +406,19 @@ def train_version_model(
     return summary | {"path": str(folder)}
 
 
+def _cohort_records(versions_dir: str | os.PathLike[str], seed: int) -> list[dict[str, Any]]:
+    """One version of every training work (held-out works never), drawn with ``seed``, in a seeded order: the
+    recordings both cohorts take theirs from, so the chroma and melody cohorts hold the same versions."""
+    from audio_service.core.version_catalog import load_versions
+
+    by_work: dict[str, list[dict[str, Any]]] = {}
+    for r in load_versions(versions_dir):
+        if r["split"] == "train":
+            by_work.setdefault(r["work_id"], []).append(r)
+    rng = np.random.default_rng(seed)
+    return [by_work[w][int(rng.integers(len(by_work[w])))] for w in rng.permutation(sorted(by_work))]
+
+
 def build_cohort(
     versions_dir: str | os.PathLike[str],
     band: tuple[float, float] | None = None,
@@ -415,15 +428,7 @@ def build_cohort(
 ) -> align.Cohort:
     """One version of each of ``songs`` training works (drawn with ``seed``; held-out works never), as the
     :class:`~audio_service.core.align.Cohort` that measures every recording's alignment background."""
-    from audio_service.core.version_catalog import load_versions
-
-    records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
-    by_work: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_work.setdefault(r["work_id"], []).append(r)
-    rng = np.random.default_rng(seed)
-    works = sorted(by_work)
-    picked = [by_work[w][int(rng.integers(len(by_work[w])))] for w in rng.permutation(works)]
+    picked = _cohort_records(versions_dir, seed)
     chroma = version_chroma(versions_dir, picked[: songs * 2], band, kind)  # spares for silent renders
     seqs = [align.align_sequence(chroma[r["id"]]) for r in picked[: songs * 2] if len(chroma[r["id"]])]
     return align.Cohort(seqs[:songs], clip_frames=-(-SEGMENT_FRAMES // align.POOL))
@@ -435,15 +440,8 @@ def build_melody_cohort(
     """The melody lines of :func:`build_cohort`'s recordings (the same training-work versions), as the cohort that
     measures every recording's melody-alignment background."""
     from audio_service.core.decode import AudioDecodeError, load_audio
-    from audio_service.core.version_catalog import load_versions
 
-    records = [r for r in load_versions(versions_dir) if r["split"] == "train"]
-    by_work: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_work.setdefault(r["work_id"], []).append(r)
-    rng = np.random.default_rng(seed)
-    works = sorted(by_work)
-    picked = [by_work[w][int(rng.integers(len(by_work[w])))] for w in rng.permutation(works)]
+    picked = _cohort_records(versions_dir, seed)
     seqs = []
     for r in picked[: songs * 2]:  # spares for silent renders
         try:
