@@ -92,3 +92,32 @@ def test_a_cohort_measures_each_recordings_background_and_scores_become_symmetri
     assert again.clip_frames == 36 and np.allclose(again.background(song), bg["song"], atol=1e-3)
     assert np.array_equal(align.Cohort([], 36).background(song), align.NO_BACKGROUND)
     assert align.normalised(2.5, align.NO_BACKGROUND, align.NO_BACKGROUND) == pytest.approx(2.5)
+
+
+def reference_score(a: np.ndarray, b: np.ndarray) -> float:
+    """The alignment score as first written, one pair at a time: every mean-chroma roll and delay embedding
+    computed afresh."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    ma, mb = a.mean(axis=0), b.mean(axis=0)
+    shifts = np.argsort([-float(np.roll(mb, k) @ ma) for k in range(12)], kind="stable")[: align.KEYS]
+    ea = align._delay_embed(a)
+    norm = float(np.sqrt(min(len(a), len(b))))
+    return (
+        max(align._qmax(align._recurrence(ea, align._delay_embed(np.roll(b, int(k), axis=1))))[0] for k in shifts)
+        / norm
+    )
+
+
+def test_a_background_is_exactly_the_scores_against_each_cohort_recording() -> None:
+    # background() embeds each cohort recording once and the query once per key: the same numbers as scoring the
+    # pairs one by one (an empty cohort song scores 0).
+    songs = [align.align_sequence(tune(300 + i)) for i in range(6)] + [np.zeros((0, 12), np.float32)]
+    cohort = align.Cohort(songs, clip_frames=30)
+    for seq in (align.align_sequence(tune(7)), align.align_sequence(np.roll(tune(8), 5, axis=1))[:40]):
+        by_song = np.array([reference_score(c, seq) for c in cohort.songs], np.float64)
+        by_clip = np.array([reference_score(c, seq) for c in cohort.clips], np.float64)
+        expected = [by_song.mean(), max(by_song.std(), 0.1), by_clip.mean(), max(by_clip.std(), 0.1)]
+        assert np.array_equal(cohort.background(seq), np.array(expected, np.float32))
+        assert all(align.score(c, seq) == reference_score(c, seq) for c in cohort.songs)
+        assert cohort.background(seq)[0] > 0

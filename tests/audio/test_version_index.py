@@ -241,3 +241,36 @@ def test_melody_lines_beside_the_weights_are_kept_and_aligned_too(tmp_path: Path
     for x, z in zip(again.melody, index.melody, strict=True):
         assert np.allclose(x, z)
     assert np.allclose(again.passages_of("song-b").melody_background, index.passages_of("song-b").melody_background)
+
+
+def test_threaded_sync_builds_the_same_index_in_the_catalogs_order(
+    tmp_path: Path, version_model: Path, tiny_catalog: tuple[Path, dict[str, object]]
+) -> None:
+    """add_recordings with several threads: every readable song, in the metadata's order, the same vectors and
+    backgrounds as one thread; a missing file is reported, not added; a stop before the start adds nothing."""
+    import json
+    import threading
+
+    from audio_service.core.recordings import Folders
+    from audio_service.core.version_index import add_recordings
+
+    catalog = tiny_catalog[0]
+    songs = json.loads((catalog / "catalog.json").read_text())["songs"]
+    metadata: dict[str, dict[str, object]] = {s["id"]: s for s in songs}
+    metadata["gone"] = {"file": "audio/nowhere/gone.ogg"}  # its file moved away
+    folders = Folders(catalog=catalog, uploads=tmp_path / "uploads")
+    one = VersionIndex.load(version_model, tmp_path / "one")
+    many = VersionIndex.load(version_model, tmp_path / "many")
+    assert add_recordings(one, metadata, folders, workers=1, progress=False)["added"] == len(songs)
+    summary = add_recordings(many, metadata, folders, workers=3, progress=False)
+    assert summary["added"] == len(songs) and summary["failed"] == 1
+    assert "NoRecordingError" in summary["errors"]["gone"]  # type: ignore[index]
+    assert many.ids == one.ids == [s["id"] for s in songs]
+    assert np.array_equal(many.vectors, one.vectors)
+    assert all(np.array_equal(a, b) for a, b in zip(many.aligned, one.aligned, strict=True))
+    assert np.array_equal(many._background.array, one._background.array)
+    stopped = VersionIndex.load(version_model, tmp_path / "stopped")
+    stop = threading.Event()
+    stop.set()
+    assert add_recordings(stopped, metadata, folders, workers=2, progress=False, stop=stop)["added"] == 0
+    assert len(stopped) == 0

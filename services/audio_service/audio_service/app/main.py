@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -141,8 +142,9 @@ class Engine:
         if versions is None or search is None:
             return
         try:
+            threads = self.settings.version_sync_threads or os.cpu_count() or 1
             summary = add_recordings(
-                versions, dict(search.metadata), self.folders(), progress=False, stop=self._stop_sync
+                versions, dict(search.metadata), self.folders(), workers=threads, progress=False, stop=self._stop_sync
             )
             if summary["added"]:
                 versions.save()

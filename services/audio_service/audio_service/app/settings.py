@@ -36,6 +36,13 @@ class Settings(BaseServiceSettings):
         description="The version model (possible versions, plagiarism checks); default the shipped "
         "`DATA_DIR/audio/version_model`",
     )
+    version_sync_threads: int | None = Field(
+        default=None,
+        ge=1,
+        alias="AUDIO_VERSION_SYNC_THREADS",
+        description="Threads that add songs to the version index in the background (after a reload or the first "
+        "start); default the CPU count",
+    )
     admin_token: str | None = Field(
         default=None,
         alias="AUDIO_ADMIN_TOKEN",

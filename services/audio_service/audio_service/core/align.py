@@ -127,8 +127,29 @@ def _qmax(crp: np.ndarray) -> tuple[float, int, int]:
 
 def key_candidates(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> list[int]:
     """The ``keys`` circular shifts of ``b``'s pitch classes that best match ``a``'s mean chroma, best first."""
-    ma, mb = a.mean(axis=0), b.mean(axis=0)
-    return [int(k) for k in np.argsort([-float(np.roll(mb, k) @ ma) for k in range(12)], kind="stable")[:keys]]
+    return _Other(b).keys(a.mean(axis=0), keys)
+
+
+class _Other:
+    """The second sequence ``b (m, 12)`` of alignments against many first ones (a background: one recording
+    against a whole cohort): its mean chroma at each of the 12 shifts and its delay embedding at each shift tried,
+    computed once, not once per alignment (the same arrays, so the same scores)."""
+
+    def __init__(self, b: np.ndarray) -> None:
+        self.b = b
+        mb = b.mean(axis=0)
+        self.rolled_means = [np.roll(mb, k) for k in range(12)]
+        self._embedded: dict[int, np.ndarray] = {}
+
+    def keys(self, ma: np.ndarray, keys: int) -> list[int]:
+        """:func:`key_candidates` for a first sequence of mean chroma ``ma (12,)``."""
+        return [int(k) for k in np.argsort([-float(r @ ma) for r in self.rolled_means], kind="stable")[:keys]]
+
+    def embedded(self, shift: int) -> np.ndarray:
+        """:func:`_delay_embed` of ``b`` rolled by ``shift`` pitch classes."""
+        if shift not in self._embedded:
+            self._embedded[shift] = _delay_embed(np.roll(self.b, shift, axis=1))
+        return self._embedded[shift]
 
 
 def align(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> Alignment:
@@ -136,12 +157,16 @@ def align(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> Alignment:
     likely transpositions."""
     if len(a) == 0 or len(b) == 0:
         return Alignment(0.0, 0, 0, 0, 0.0)
-    ea = _delay_embed(a)
+    return _align(len(a), _delay_embed(a), a.mean(axis=0), _Other(b), keys)
+
+
+def _align(n: int, ea: np.ndarray, ma: np.ndarray, other: _Other, keys: int) -> Alignment:
+    """:func:`align` of a first sequence of ``n`` frames, given its delay embedding ``ea`` and mean chroma
+    ``ma (12,)``, against a non-empty ``other``."""
     best = Alignment(0.0, 0, 0, 0, 0.0)
-    norm = float(np.sqrt(min(len(a), len(b))))
-    for shift in key_candidates(a, b, keys):
-        eb = _delay_embed(np.roll(b, shift, axis=1))
-        length, i, j = _qmax(_recurrence(ea, eb))
+    norm = float(np.sqrt(min(n, len(other.b))))
+    for shift in other.keys(ma, keys):
+        length, i, j = _qmax(_recurrence(ea, other.embedded(shift)))
         if length / norm > best.score or best.length == 0.0:
             transpose = (-shift) % 12  # b rolled back by `shift` lines up with a: b is a moved up this much
             transpose = transpose - 12 if transpose > 6 else transpose
@@ -179,11 +204,20 @@ class Cohort:
         songs, then against its clips (:data:`NO_BACKGROUND` for an empty cohort or sequence)."""
         if not self.songs or len(seq) == 0:
             return NO_BACKGROUND.copy()
-        songs = np.array([score(c, seq) for c in self.songs])
-        clips = np.array([score(c, seq) for c in self.clips])
+        other = _Other(seq)  # seq against 2 x len(songs) recordings: its rolls and embeddings once
+        songs = np.array([_align(len(c), e, m, other, KEYS).score if len(c) else 0.0 for c, e, m in self._songs])
+        clips = np.array([_align(len(c), e, m, other, KEYS).score if len(c) else 0.0 for c, e, m in self._clips])
         return np.array(
             [songs.mean(), max(songs.std(), MIN_SPREAD), clips.mean(), max(clips.std(), MIN_SPREAD)], np.float32
         )
+
+    @cached_property  # each song with its delay embedding and mean chroma, once per cohort
+    def _songs(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return [(s, _delay_embed(s) if len(s) else s, s.mean(axis=0) if len(s) else s) for s in self.songs]
+
+    @cached_property  # ... and each clip
+    def _clips(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return [(s, _delay_embed(s) if len(s) else s, s.mean(axis=0) if len(s) else s) for s in self.clips]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         lengths = np.array([len(s) for s in self.songs], np.int32)

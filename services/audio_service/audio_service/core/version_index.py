@@ -210,9 +210,15 @@ class VersionIndex:
         model reads melody lines (a song already here is left alone)."""
         if song_id in self.row_of or len(chroma) == 0:
             return
-        p = self.embedder.passages(chroma, melody)
+        self.insert(song_id, self.embedder.passages(chroma, melody))
+
+    def insert(self, song_id: str, p: Passages) -> None:
+        """Add a song's :class:`Passages` (computed by this index's embedder; a song already here is left
+        alone)."""
         vecs, starts, aligned = p.segments, p.starts, p.aligned
         with self._lock:
+            if song_id in self.row_of or len(vecs) == 0:
+                return
             row = len(self.ids)
             self.first.append(len(self.seg_song))
             self.ids.append(song_id)
@@ -321,8 +327,8 @@ def recording_chroma(
     args: tuple[str, dict[str, object], object, tuple[float, float] | None, str, bool],
 ) -> tuple[str, np.ndarray | str, np.ndarray | None]:
     """``(song_id, chroma (n, 12) float16, spectrum (n', N_BINS) float16 or None)`` of an indexed song's
-    recording (the spectrum, :func:`audio_service.core.melody_line.spectrum`, when ``want_spectrum``: the melody
-    line is read from it in the parent process, where TensorFlow runs), or ``(song_id, why not, None)``."""
+    recording (the spectrum, :func:`audio_service.core.melody_line.spectrum`, when ``want_spectrum``), or
+    ``(song_id, why not, None)``."""
     from audio_service.core.decode import AudioDecodeError
     from audio_service.core.recordings import Folders, NoRecordingError, load_recording
     from audio_service.core.version_model import features
@@ -341,6 +347,20 @@ def recording_chroma(
     return song_id, features(y, sr, band, kind).astype(np.float16), spec
 
 
+def recording_passages(
+    embedder: VersionEmbedder, args: tuple[str, dict[str, object], object, tuple[float, float] | None, str, bool]
+) -> tuple[str, Passages | str]:
+    """``(song_id, its Passages)`` of an indexed song's recording (:func:`recording_chroma`, then its melody line
+    and :meth:`VersionEmbedder.passages`), or ``(song_id, why not)``."""
+    song_id, chroma, spec = recording_chroma(args)
+    if isinstance(chroma, str):
+        return song_id, chroma
+    if len(chroma) == 0:
+        return song_id, "no audio frames"
+    melody = embedder.melody_of_spectrum(spec.astype(np.float32)) if spec is not None else None
+    return song_id, embedder.passages(chroma.astype(np.float32), melody)
+
+
 def add_recordings(
     versions: VersionIndex,
     metadata: dict[str, dict[str, object]],
@@ -350,31 +370,46 @@ def add_recordings(
     progress: bool = True,
     stop: threading.Event | None = None,
 ) -> dict[str, object]:
-    """Add every song of ``metadata`` (the sound index's) that the version index lacks; a summary."""
-    from multiprocessing import get_context
+    """Add every song of ``metadata`` (the sound index's) that the version index lacks; a summary.
+
+    ``workers`` threads each take a whole song (decode, chroma, melody line, segment vectors, the ~500
+    alignments of its backgrounds): the heavy parts (audio decoding and transforms, TensorFlow, BLAS, the Qmax
+    kernel) release the GIL, and threads, unlike forked processes, are safe in a service that runs TensorFlow.
+    Songs are inserted in ``metadata``'s order whatever order they finish in, so the index is the same for any
+    ``workers``. BLAS runs one thread per call meanwhile: its own threads would spin beside the workers' (on 2
+    cores they doubled the CPU time of the chroma and gained nothing)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
 
     from musicrec_common.progress import tqdm
+    from threadpoolctl import threadpool_limits
 
     band, kind, tune = versions.embedder.band, versions.embedder.chroma_kind, versions.embedder.melody is not None
     todo = [(sid, meta, folders, band, kind, tune) for sid, meta in metadata.items() if sid not in versions]
     failed: dict[str, str] = {}
     added = 0
-    pool = get_context("fork").Pool(workers) if workers > 1 and len(todo) > 1 else None
-    results = pool.imap(recording_chroma, todo, chunksize=4) if pool is not None else map(recording_chroma, todo)
+    work = partial(recording_passages, versions.embedder)
+    executor = ThreadPoolExecutor(max(1, workers), thread_name_prefix="versions-add")
+    # A window of submitted songs, not all of them: a stop is heard within a few songs and memory stays bounded.
+    window = 4 * max(1, workers)
+    limits = threadpool_limits(limits=1, user_api="blas")
     try:
-        for song_id, chroma, spec in tqdm(
-            results, total=len(todo), desc="versions index", unit="song", disable=not progress
-        ):
+        pending = deque(executor.submit(work, item) for item in todo[:window])
+        queued = len(pending)
+        for _ in tqdm(range(len(todo)), desc="versions index", unit="song", disable=not progress):
             if stop is not None and stop.is_set():
                 break
-            if isinstance(chroma, str):
-                failed[song_id] = chroma
+            song_id, p = pending.popleft().result()
+            if queued < len(todo):
+                pending.append(executor.submit(work, todo[queued]))
+                queued += 1
+            if isinstance(p, str):
+                failed[song_id] = p
             else:
-                melody = versions.embedder.melody_of_spectrum(spec.astype(np.float32)) if spec is not None else None
-                versions.add(song_id, chroma.astype(np.float32), melody)
+                versions.insert(song_id, p)
                 added += 1
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        executor.shutdown(wait=True, cancel_futures=True)
+        limits.restore_original_limits()
     return {"added": added, "failed": len(failed), "songs": len(versions), "errors": failed}

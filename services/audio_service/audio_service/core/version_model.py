@@ -544,7 +544,7 @@ class VersionEmbedder:
 
     def melody_of_spectrum(self, spec: np.ndarray) -> np.ndarray | None:
         """:meth:`melody_chroma` from a :func:`audio_service.core.melody_line.spectrum` ``(n, N_BINS)`` (computed
-        elsewhere, e.g. in a worker process that must not run TensorFlow)."""
+        elsewhere, e.g. beside the chroma in the version index sync)."""
         if self.melody is None:
             return None
         with self._lock:  # one recording's whole spectrum at a time: bounded memory
