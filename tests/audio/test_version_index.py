@@ -88,11 +88,22 @@ def test_versions_route_syncs_the_sound_index(tmp_path: Path, version_model: Pat
         body = client.get(f"/versions/{ids[0]}", params={"n": 5}).json()
         assert body["ready"] is True and body["threshold"] > 0 and ids[0] not in [i["song_id"] for i in body["items"]]
         assert client.get("/versions/no-such-song").status_code == 404
+        assert blas_threads() == {1}  # AUDIO_BLAS_THREADS' default, numpy's and scipy's BLAS
     assert (root / "version_index" / "current").exists()  # saved for the next start
-    without = Settings(var_dir=tmp_path, audio_dir=root, version_model_dir=tmp_path / "none")
+    without = Settings(var_dir=tmp_path, audio_dir=root, version_model_dir=tmp_path / "none", blas_threads=2)
     with TestClient(create_app(without)) as client:
         resp = client.get(f"/versions/{ids[0]}")
         assert resp.status_code == 503 and resp.json()["error"]["code"] == "model_unavailable"
+        assert blas_threads() == {2}
+
+
+def blas_threads() -> set[int]:
+    """Threads per call of numpy's and scipy's BLAS in this process."""
+    from threadpoolctl import threadpool_info
+
+    found = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["prefix"] == "libscipy_openblas"}
+    assert all(any(lib in f for f in found) for lib in ("numpy", "scipy")), found
+    return set(found.values())
 
 
 def test_the_shipped_model_finds_a_transposed_slower_version(tmp_path: Path, audio_root: Path) -> None:

@@ -281,12 +281,24 @@ async def _read_upload(request: Request, file: UploadFile, limit: int) -> bytes:
     return data
 
 
+def limit_blas_threads(threads: int) -> None:
+    """numpy's and scipy's BLAS (each its own OpenBLAS, loaded here first so that the limit reaches both) at
+    ``threads`` per call. The service's products are small (a version search's ~400 alignments of ~100 x 84 rows)
+    and run beside each other (requests, the version index sync): with OpenBLAS's own threads spinning beside them
+    they take many times longer on busy cores (bench/RESULTS.md). FAISS keeps its own (OpenMP) threads."""
+    import scipy.linalg  # noqa: F401  # scipy's copy (librosa's transforms load it)
+    from threadpoolctl import ThreadpoolController
+
+    ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=threads)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = Engine(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_blas_threads(settings.blas_threads)
         await run_in_threadpool(engine.load)
         yield
         await run_in_threadpool(engine.close)

@@ -43,6 +43,13 @@ class Settings(BaseServiceSettings):
         description="Threads that add songs to the version index in the background (after a reload or the first "
         "start); default the CPU count",
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        alias="AUDIO_BLAS_THREADS",
+        description="Threads of each BLAS call of numpy and scipy: the service's products are small and run side "
+        "by side, where more threads only spin",
+    )
     admin_token: str | None = Field(
         default=None,
         alias="AUDIO_ADMIN_TOKEN",

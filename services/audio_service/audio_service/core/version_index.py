@@ -376,14 +376,13 @@ def add_recordings(
     alignments of its backgrounds): the heavy parts (audio decoding and transforms, TensorFlow, BLAS, the Qmax
     kernel) release the GIL, and threads, unlike forked processes, are safe in a service that runs TensorFlow.
     Songs are inserted in ``metadata``'s order whatever order they finish in, so the index is the same for any
-    ``workers``. BLAS runs one thread per call meanwhile: its own threads would spin beside the workers' (on 2
-    cores they doubled the CPU time of the chroma and gained nothing)."""
+    ``workers``. Run BLAS at one thread per call meanwhile (audio_service does: ``AUDIO_BLAS_THREADS``): its own
+    threads would spin beside the workers' (on 2 cores they doubled the CPU time of the chroma, for nothing)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
     from functools import partial
 
     from musicrec_common.progress import tqdm
-    from threadpoolctl import threadpool_limits
 
     band, kind, tune = versions.embedder.band, versions.embedder.chroma_kind, versions.embedder.melody is not None
     todo = [(sid, meta, folders, band, kind, tune) for sid, meta in metadata.items() if sid not in versions]
@@ -393,7 +392,6 @@ def add_recordings(
     executor = ThreadPoolExecutor(max(1, workers), thread_name_prefix="versions-add")
     # A window of submitted songs, not all of them: a stop is heard within a few songs and memory stays bounded.
     window = 4 * max(1, workers)
-    limits = threadpool_limits(limits=1, user_api="blas")
     try:
         pending = deque(executor.submit(work, item) for item in todo[:window])
         queued = len(pending)
@@ -411,5 +409,4 @@ def add_recordings(
                 added += 1
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-        limits.restore_original_limits()
     return {"added": added, "failed": len(failed), "songs": len(versions), "errors": failed}
