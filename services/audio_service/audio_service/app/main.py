@@ -284,8 +284,9 @@ async def _read_upload(request: Request, file: UploadFile, limit: int) -> bytes:
 def limit_blas_threads(threads: int) -> None:
     """numpy's and scipy's BLAS (each its own OpenBLAS, loaded here first so that the limit reaches both) at
     ``threads`` per call. The service's products are small (a version search's ~400 alignments of ~100 x 84 rows)
-    and run beside each other (requests, the version index sync): with OpenBLAS's own threads spinning beside them
-    they take many times longer on busy cores (bench/RESULTS.md). FAISS keeps its own (OpenMP) threads."""
+    and run beside each other (requests, the version index sync), where OpenBLAS's own threads only spin: with 4
+    clients at once GET /versions took 1.5 s at p50 with 2 BLAS threads, 1.07 s with one (bench/RESULTS.md). FAISS
+    keeps its own (OpenMP) threads."""
     import scipy.linalg  # noqa: F401  # scipy's copy (librosa's transforms load it)
     from threadpoolctl import ThreadpoolController
 
