@@ -125,11 +125,6 @@ def _qmax(crp: np.ndarray) -> tuple[float, int, int]:
     return float(best), int(i), int(j)
 
 
-def key_candidates(a: np.ndarray, b: np.ndarray, keys: int = KEYS) -> list[int]:
-    """The ``keys`` circular shifts of ``b``'s pitch classes that best match ``a``'s mean chroma, best first."""
-    return _Other(b).keys(a.mean(axis=0), keys)
-
-
 class _Other:
     """The second sequence ``b (m, 12)`` of alignments against many first ones (a background: one recording
     against a whole cohort): its mean chroma at each of the 12 shifts and its delay embedding at each shift tried,
@@ -142,7 +137,8 @@ class _Other:
         self._embedded: dict[int, np.ndarray] = {}
 
     def keys(self, ma: np.ndarray, keys: int) -> list[int]:
-        """:func:`key_candidates` for a first sequence of mean chroma ``ma (12,)``."""
+        """The ``keys`` circular shifts of ``b``'s pitch classes that best match a first sequence's mean chroma
+        ``ma (12,)``, best first."""
         return [int(k) for k in np.argsort([-float(r @ ma) for r in self.rolled_means], kind="stable")[:keys]]
 
     def embedded(self, shift: int) -> np.ndarray:

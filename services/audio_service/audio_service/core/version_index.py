@@ -323,42 +323,29 @@ class VersionIndex:
         return self.match(query, n=n, threshold=threshold, exclude=song_id, symmetric=True)
 
 
-def recording_chroma(
-    args: tuple[str, dict[str, object], object, tuple[float, float] | None, str, bool],
-) -> tuple[str, np.ndarray | str, np.ndarray | None]:
-    """``(song_id, chroma (n, 12) float16, spectrum (n', N_BINS) float16 or None)`` of an indexed song's
-    recording (the spectrum, :func:`audio_service.core.melody_line.spectrum`, when ``want_spectrum``), or
-    ``(song_id, why not, None)``."""
+def recording_passages(
+    embedder: VersionEmbedder, song_id: str, meta: dict[str, object], folders: object
+) -> tuple[str, Passages | str]:
+    """``(song_id, its Passages)`` of an indexed song's recording (its ``meta`` in the sound index, found in
+    ``folders``): the model's chroma and, with a melody-line model, its melody line; or ``(song_id, why not)``."""
     from audio_service.core.decode import AudioDecodeError
     from audio_service.core.recordings import Folders, NoRecordingError, load_recording
-    from audio_service.core.version_model import features
 
-    song_id, meta, folders, band, kind, want_spectrum = args
     assert isinstance(folders, Folders)
     try:
         y, sr = load_recording(song_id, dict(meta), folders)
     except (NoRecordingError, AudioDecodeError) as exc:
-        return song_id, f"{type(exc).__name__}: {exc}"[:200], None
-    spec = None
-    if want_spectrum:
-        from audio_service.core.melody_line import spectrum
-
-        spec = spectrum(y, sr).astype(np.float16)
-    return song_id, features(y, sr, band, kind).astype(np.float16), spec
-
-
-def recording_passages(
-    embedder: VersionEmbedder, args: tuple[str, dict[str, object], object, tuple[float, float] | None, str, bool]
-) -> tuple[str, Passages | str]:
-    """``(song_id, its Passages)`` of an indexed song's recording (:func:`recording_chroma`, then its melody line
-    and :meth:`VersionEmbedder.passages`), or ``(song_id, why not)``."""
-    song_id, chroma, spec = recording_chroma(args)
-    if isinstance(chroma, str):
-        return song_id, chroma
+        return song_id, f"{type(exc).__name__}: {exc}"[:200]
+    # Rounded through float16, as the sync has always passed them on: a rebuilt index equals the one it replaces.
+    chroma = embedder.features(y, sr).astype(np.float16).astype(np.float32)
     if len(chroma) == 0:
         return song_id, "no audio frames"
-    melody = embedder.melody_of_spectrum(spec.astype(np.float32)) if spec is not None else None
-    return song_id, embedder.passages(chroma.astype(np.float32), melody)
+    melody = None
+    if embedder.melody is not None:
+        from audio_service.core.melody_line import spectrum
+
+        melody = embedder.melody_of_spectrum(spectrum(y, sr).astype(np.float16).astype(np.float32))
+    return song_id, embedder.passages(chroma, melody)
 
 
 def add_recordings(
@@ -380,15 +367,16 @@ def add_recordings(
     threads would spin beside the workers' (on 2 cores they doubled the CPU time of the chroma, for nothing)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
 
     from musicrec_common.progress import tqdm
 
-    band, kind, tune = versions.embedder.band, versions.embedder.chroma_kind, versions.embedder.melody is not None
-    todo = [(sid, meta, folders, band, kind, tune) for sid, meta in metadata.items() if sid not in versions]
+    todo = [sid for sid in metadata if sid not in versions]
     failed: dict[str, str] = {}
     added = 0
-    work = partial(recording_passages, versions.embedder)
+
+    def work(song_id: str) -> tuple[str, Passages | str]:
+        return recording_passages(versions.embedder, song_id, metadata[song_id], folders)
+
     executor = ThreadPoolExecutor(max(1, workers), thread_name_prefix="versions-add")
     # A window of submitted songs, not all of them: a stop is heard within a few songs and memory stays bounded.
     window = 4 * max(1, workers)
